@@ -1,0 +1,104 @@
+/* The harness runner: see test.h. */
+#include "test.h"
+
+#include <time.h>
+#include <unistd.h>
+
+const char *test_name_current;
+enum test_status test_status_current;
+jmp_buf test_jmp;
+
+void
+test_fail(const char *file, int line, const char *fmt, ...) {
+	va_list ap;
+	fprintf(stderr, "%s:%d: %s: ", file, line, test_name_current);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	test_status_current = test_status_fail;
+}
+
+void
+test_skip(const char *fmt, ...) {
+	va_list ap;
+	fprintf(stderr, "%s: skipped: ", test_name_current);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	if (test_status_current == test_status_pass)
+		test_status_current = test_status_skip;
+	test_leave();
+}
+
+const char **
+hm_test_split_names(const char *list) {
+	/* The harness may use the system allocator: it is outside the test. */
+	static const char *names[256];
+	static char buf[8192];
+	int n = 0;
+	size_t len = strlen(list);
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	memcpy(buf, list, len);
+	buf[len] = '\0';
+	for (char *tok = strtok(buf, ", \t\n"); tok != NULL && n < 256;
+	    tok = strtok(NULL, ", \t\n"))
+		names[n++] = tok;
+	return names;
+}
+
+int
+test_run_all(const char *file, test_fn_t **fns, const char **names, int n) {
+	const char *only = getenv("HM_TEST");
+	int npass = 0, nfail = 0, nskip = 0;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (int i = 0; i < n; i++) {
+		if (only != NULL && strcmp(only, names[i]) != 0)
+			continue;
+		test_status_current = test_status_pass;
+		test_name_current = names[i];
+		if (setjmp(test_jmp) == 0)
+			fns[i]();
+		static const char *words[] = {"pass", "skip", "fail"};
+		printf("%s: %s: %s\n", file, names[i],
+		    words[test_status_current]);
+		switch (test_status_current) {
+		case test_status_pass: npass++; break;
+		case test_status_skip: nskip++; break;
+		case test_status_fail: nfail++; break;
+		}
+	}
+	printf("%s: %d passed, %d failed, %d skipped\n", file, npass, nfail,
+	    nskip);
+	if (nfail > 0)
+		return 1;
+	if (npass == 0 && nskip > 0)
+		return 77;
+	return 0;
+}
+
+uint64_t
+test_rand_next(uint64_t *state) {
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+uint64_t
+test_seed(void) {
+	const char *s = getenv("HM_TEST_SEED");
+	uint64_t seed;
+	if (s != NULL) {
+		seed = strtoull(s, NULL, 0);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec
+		    ^ (uint64_t)getpid();
+	}
+	printf("seed: HM_TEST_SEED=%" PRIu64 "\n", seed);
+	return seed;
+}

@@ -1,0 +1,194 @@
+/*
+ * The test harness, after jemalloc's: TEST_BEGIN/TEST_END around each test
+ * function, expect_* records a failure and carries on, assert_* records it
+ * and leaves the test.  A failure prints both values.  HM_TEST=name runs one
+ * test only.  Exit status: 0 all passed, 1 a failure, 77 all skipped.
+ *
+ * Tests call the public API through its hm_ names; in the ordinary build
+ * those map onto the standard names, in the prefixed (sanitizer) build they
+ * are the library's real names.
+ */
+#ifndef HM_TEST_H
+#define HM_TEST_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hmalloc.h>
+
+#ifndef HM_PREFIXED
+#  define hm_malloc malloc
+#  define hm_calloc calloc
+#  define hm_realloc realloc
+#  define hm_free free
+#  define hm_posix_memalign posix_memalign
+#  define hm_aligned_alloc aligned_alloc
+#  define hm_memalign memalign
+#  define hm_valloc valloc
+#  define hm_pvalloc pvalloc
+#  define hm_malloc_usable_size malloc_usable_size
+#  define hm_reallocarray reallocarray
+#  define hm_free_sized free_sized
+#  define hm_free_aligned_sized free_aligned_sized
+#  define hm_malloc_trim malloc_trim
+#  define hm_mallinfo mallinfo
+#  define hm_mallinfo2 mallinfo2
+#  define hm_malloc_stats malloc_stats
+#  define hm_malloc_info malloc_info
+#  define hm_mallopt mallopt
+#  define hm_mallocx mallocx
+#  define hm_rallocx rallocx
+#  define hm_xallocx xallocx
+#  define hm_sallocx sallocx
+#  define hm_dallocx dallocx
+#  define hm_sdallocx sdallocx
+#  define hm_nallocx nallocx
+#  define hm_mallctl mallctl
+#  define hm_mallctlnametomib mallctlnametomib
+#  define hm_mallctlbymib mallctlbymib
+#  define hm_malloc_stats_print malloc_stats_print
+#  define hm_malloc_message malloc_message
+#  define hm_hmalloc_atinit hmalloc_atinit
+#endif
+
+/* True when built for a sanitizer; some tests cannot run there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#  define HM_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define HM_TEST_SANITIZED 1
+#  endif
+#endif
+#ifndef HM_TEST_SANITIZED
+#  define HM_TEST_SANITIZED 0
+#endif
+
+typedef void test_fn_t(void);
+
+enum test_status { test_status_pass, test_status_skip, test_status_fail };
+
+extern const char *test_name_current;
+extern enum test_status test_status_current;
+extern jmp_buf test_jmp;
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
+
+#define TEST_BEGIN(f)                                                      \
+	static void f(void) {                                              \
+		test_name_current = #f;
+
+#define TEST_END }
+
+/* Leaves the current test: for assert_* and test_skip callers. */
+#define test_leave() longjmp(test_jmp, 1)
+
+#define HM_TEST_CMP(kind, t, fmt, a, op, b, ...)                           \
+	do {                                                               \
+		t a_ = (a), b_ = (b);                                      \
+		if (!(a_ op b_)) {                                         \
+			test_fail(__FILE__, __LINE__,                      \
+			    "%s (" fmt ") " #op " %s (" fmt ") failed",    \
+			    #a, a_, #b, b_);                               \
+			fprintf(stderr, "    " __VA_ARGS__);               \
+			fprintf(stderr, "\n");                             \
+			if (kind)                                          \
+				test_leave();                              \
+		}                                                          \
+	} while (0)
+
+#define expect_cmp(t, fmt, a, op, b, ...) HM_TEST_CMP(0, t, fmt, a, op, b, __VA_ARGS__)
+#define assert_cmp(t, fmt, a, op, b, ...) HM_TEST_CMP(1, t, fmt, a, op, b, __VA_ARGS__)
+
+#define expect_ptr_eq(a, b, ...) expect_cmp(const void *, "%p", a, ==, b, __VA_ARGS__)
+#define expect_ptr_ne(a, b, ...) expect_cmp(const void *, "%p", a, !=, b, __VA_ARGS__)
+#define expect_ptr_null(a, ...) expect_cmp(const void *, "%p", a, ==, NULL, __VA_ARGS__)
+#define expect_ptr_not_null(a, ...) expect_cmp(const void *, "%p", a, !=, NULL, __VA_ARGS__)
+#define assert_ptr_eq(a, b, ...) assert_cmp(const void *, "%p", a, ==, b, __VA_ARGS__)
+#define assert_ptr_ne(a, b, ...) assert_cmp(const void *, "%p", a, !=, b, __VA_ARGS__)
+#define assert_ptr_null(a, ...) assert_cmp(const void *, "%p", a, ==, NULL, __VA_ARGS__)
+#define assert_ptr_not_null(a, ...) assert_cmp(const void *, "%p", a, !=, NULL, __VA_ARGS__)
+
+#define expect_zu_eq(a, b, ...) expect_cmp(size_t, "%zu", a, ==, b, __VA_ARGS__)
+#define expect_zu_ne(a, b, ...) expect_cmp(size_t, "%zu", a, !=, b, __VA_ARGS__)
+#define expect_zu_lt(a, b, ...) expect_cmp(size_t, "%zu", a, <, b, __VA_ARGS__)
+#define expect_zu_le(a, b, ...) expect_cmp(size_t, "%zu", a, <=, b, __VA_ARGS__)
+#define expect_zu_gt(a, b, ...) expect_cmp(size_t, "%zu", a, >, b, __VA_ARGS__)
+#define expect_zu_ge(a, b, ...) expect_cmp(size_t, "%zu", a, >=, b, __VA_ARGS__)
+#define assert_zu_eq(a, b, ...) assert_cmp(size_t, "%zu", a, ==, b, __VA_ARGS__)
+#define assert_zu_ne(a, b, ...) assert_cmp(size_t, "%zu", a, !=, b, __VA_ARGS__)
+#define assert_zu_lt(a, b, ...) assert_cmp(size_t, "%zu", a, <, b, __VA_ARGS__)
+#define assert_zu_le(a, b, ...) assert_cmp(size_t, "%zu", a, <=, b, __VA_ARGS__)
+#define assert_zu_gt(a, b, ...) assert_cmp(size_t, "%zu", a, >, b, __VA_ARGS__)
+#define assert_zu_ge(a, b, ...) assert_cmp(size_t, "%zu", a, >=, b, __VA_ARGS__)
+
+#define expect_d_eq(a, b, ...) expect_cmp(long long, "%lld", a, ==, b, __VA_ARGS__)
+#define expect_d_ne(a, b, ...) expect_cmp(long long, "%lld", a, !=, b, __VA_ARGS__)
+#define expect_d_lt(a, b, ...) expect_cmp(long long, "%lld", a, <, b, __VA_ARGS__)
+#define expect_d_le(a, b, ...) expect_cmp(long long, "%lld", a, <=, b, __VA_ARGS__)
+#define expect_d_gt(a, b, ...) expect_cmp(long long, "%lld", a, >, b, __VA_ARGS__)
+#define expect_d_ge(a, b, ...) expect_cmp(long long, "%lld", a, >=, b, __VA_ARGS__)
+#define assert_d_eq(a, b, ...) assert_cmp(long long, "%lld", a, ==, b, __VA_ARGS__)
+#define assert_d_ne(a, b, ...) assert_cmp(long long, "%lld", a, !=, b, __VA_ARGS__)
+#define assert_d_lt(a, b, ...) assert_cmp(long long, "%lld", a, <, b, __VA_ARGS__)
+#define assert_d_le(a, b, ...) assert_cmp(long long, "%lld", a, <=, b, __VA_ARGS__)
+#define assert_d_gt(a, b, ...) assert_cmp(long long, "%lld", a, >, b, __VA_ARGS__)
+#define assert_d_ge(a, b, ...) assert_cmp(long long, "%lld", a, >=, b, __VA_ARGS__)
+
+#define expect_u64_eq(a, b, ...) expect_cmp(uint64_t, "%" PRIu64, a, ==, b, __VA_ARGS__)
+#define expect_u64_ne(a, b, ...) expect_cmp(uint64_t, "%" PRIu64, a, !=, b, __VA_ARGS__)
+#define assert_u64_eq(a, b, ...) assert_cmp(uint64_t, "%" PRIu64, a, ==, b, __VA_ARGS__)
+
+#define expect_true(a, ...) expect_cmp(int, "%d", !!(a), ==, 1, __VA_ARGS__)
+#define expect_false(a, ...) expect_cmp(int, "%d", !!(a), ==, 0, __VA_ARGS__)
+#define assert_true(a, ...) assert_cmp(int, "%d", !!(a), ==, 1, __VA_ARGS__)
+#define assert_false(a, ...) assert_cmp(int, "%d", !!(a), ==, 0, __VA_ARGS__)
+
+#define HM_TEST_STR(kind, a, op, b, ...)                                   \
+	do {                                                               \
+		const char *a_ = (a), *b_ = (b);                           \
+		if (!(strcmp(a_, b_) op 0)) {                              \
+			test_fail(__FILE__, __LINE__,                      \
+			    "%s (\"%s\") " #op " %s (\"%s\") failed",      \
+			    #a, a_, #b, b_);                               \
+			fprintf(stderr, "    " __VA_ARGS__);               \
+			fprintf(stderr, "\n");                             \
+			if (kind)                                          \
+				test_leave();                              \
+		}                                                          \
+	} while (0)
+#define expect_str_eq(a, b, ...) HM_TEST_STR(0, a, ==, b, __VA_ARGS__)
+#define expect_str_ne(a, b, ...) HM_TEST_STR(0, a, !=, b, __VA_ARGS__)
+#define assert_str_eq(a, b, ...) HM_TEST_STR(1, a, ==, b, __VA_ARGS__)
+
+/* Unconditional failure with a message. */
+#define expect_not_reached(...) test_fail(__FILE__, __LINE__, __VA_ARGS__)
+#define assert_not_reached(...)                                            \
+	do {                                                               \
+		test_fail(__FILE__, __LINE__, __VA_ARGS__);                \
+		test_leave();                                              \
+	} while (0)
+
+/* test(test_a, test_b, ...) runs the named tests; main returns its value. */
+#define test(...)                                                          \
+	test_run_all(__FILE__, (test_fn_t *[]){__VA_ARGS__},               \
+	    hm_test_split_names(#__VA_ARGS__),                             \
+	    (int)(sizeof((test_fn_t *[]){__VA_ARGS__}) / sizeof(test_fn_t *)))
+
+const char **hm_test_split_names(const char *list);
+
+/* Small helpers shared by tests. */
+uint64_t test_rand_next(uint64_t *state);       /* splitmix64 */
+uint64_t test_seed(void);  /* HM_TEST_SEED or time-based; printed */
+
+#endif /* HM_TEST_H */

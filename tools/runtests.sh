@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs tests and prints one line per test and a closing summary line
+# "N passed, N failed, N skipped".
+#
+# Each argument is a test: an executable, or a .sh script run with bash.
+# A file NAME.env beside a test's source (test/DIR/NAME.env) is sourced
+# first: it sets MALLOC_CONF and the like, as jemalloc's .sh files do.
+# Exit status 77 means skipped.  Output goes to $HM_LOGDIR/NAME.log and
+# is shown for failures.
+#
+# Environment: HM_LIB (the shared library under test), HM_BUILD (build
+# directory), HM_TIMEOUT (seconds per test, default 600), HM_CONF_CROSS (a
+# MALLOC_CONF to add to every test, for the crossed runs).
+set -u
+logdir=${HM_LOGDIR:-build/test-logs}
+mkdir -p "$logdir"
+timeout_s=${HM_TIMEOUT:-600}
+pass=0 fail=0 skip=0
+failed=()
+for t in "$@"; do
+	name=${t#*/test/}
+	name=${name%.sh}
+	log="$logdir/$(echo "$name" | tr '/' '_').log"
+	src_base="test/${name}"
+	start=$(date +%s.%N)
+	(
+		if [ -f "${src_base}.env" ]; then
+			set -a
+			. "${src_base}.env"
+			set +a
+		fi
+		if [ -n "${HM_CONF_CROSS:-}" ]; then
+			export MALLOC_CONF="${MALLOC_CONF:+$MALLOC_CONF,}$HM_CONF_CROSS"
+		fi
+		case "$t" in
+		*.sh) exec timeout -k 10 "$timeout_s" bash "$t" ;;
+		*) exec timeout -k 10 "$timeout_s" "$t" ;;
+		esac
+	) >"$log" 2>&1 </dev/null
+	rc=$?
+	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+	case $rc in
+	0) pass=$((pass + 1)); printf 'PASS  %-45s %6ss\n' "$name" "$secs" ;;
+	77) skip=$((skip + 1)); printf 'SKIP  %-45s %s\n' "$name" "$(grep -m1 -i 'skip' "$log" | cut -c1-60)" ;;
+	*) fail=$((fail + 1)); failed+=("$name")
+	   printf 'FAIL  %-45s (exit %d)\n' "$name" "$rc"
+	   tail -n 25 "$log" | sed 's/^/    | /' ;;
+	esac
+done
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "failed: ${failed[*]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
