@@ -118,10 +118,10 @@ extern const char *HM_PUBLIC(malloc_conf);
 /* hmalloc's own calls. */
 
 /*
- * Registers fn(arg) to run once hmalloc has finished initialising, outside
- * its locks (fn may allocate).  If initialisation is already complete, fn
- * runs at once, before this returns.  Returns 0, or ENOMEM when the
- * registration table (32 entries) is full.
+ * Runs fn(arg) once hmalloc has finished initialising, outside its locks
+ * (fn may allocate).  Initialises hmalloc first if nothing has yet, so fn
+ * always runs before this returns.  Returns 0, EINVAL if fn is NULL, or
+ * ENOMEM if hmalloc could not initialise.
  */
 int HM_PUBLIC(hmalloc_atinit)(void (*fn)(void *arg), void *arg) HM_THROW;
 

@@ -1,0 +1,599 @@
+/*
+ * api.c: the public entry points.  Each is thin: it checks its arguments
+ * the way glibc 2.36 does, then calls the allocation flow:
+ *
+ *   size --(sc.h)--> class --> Small:  bin.c   hm_bin_alloc
+ *                          --> Large:  large.c hm_large_alloc
+ *                          --> Huge:   huge.c  hm_huge_alloc
+ *   in the arena the calling thread is bound to (tsd.h).
+ *
+ * free and friends find the block's metadata from its address through the
+ * chunk map (chunk.h), without a lock, and send it back to its own arena.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hmalloc.h>
+
+#include "arena.h"
+#include "bin.h"
+#include "check.h"
+#include "chunk.h"
+#include "conf.h"
+#include "huge.h"
+#include "init.h"
+#include "large.h"
+#include "log.h"
+#include "sc.h"
+#include "stats.h"
+#include "tsd.h"
+
+/* What the chunk map says about a live block. */
+typedef enum { BLOCK_SMALL, BLOCK_LARGE, BLOCK_HUGE } block_kind_t;
+
+typedef struct block_s {
+	block_kind_t kind;
+	arena_t *arena;
+	run_t *run;      /* small, large */
+	huge_t *huge;    /* huge */
+	size_t usize;
+} block_t;
+
+/*
+ * Fills *b for ptr; false if ptr is not the start of a block hmalloc
+ * handed out (as far as the metadata shows without taking a lock).
+ */
+static inline bool
+block_lookup(const void *ptr, block_t *b) {
+	uintptr_t v = rtree_get(ptr);
+	b->run = NULL;
+	b->huge = NULL;
+	if (unlikely(v == 0))
+		return false;
+	if (v & RTREE_HUGE_TAG) {
+		huge_t *h = huge_from_rtree(v);
+		b->kind = BLOCK_HUGE;
+		b->huge = h;
+		b->arena = h->arena;
+		b->usize = h->usize;
+		return h->addr == (const char *)ptr;
+	}
+	chunk_t *chunk = (chunk_t *)v;
+	run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
+	if (unlikely(run == NULL))
+		return false;
+	b->run = run;
+	b->arena = chunk->arena;
+	if (run->state == RUN_SLAB) {
+		b->kind = BLOCK_SMALL;
+		b->usize = hm_sc_slab[run->szind].size;
+		return true;
+	}
+	b->kind = BLOCK_LARGE;
+	b->usize = (size_t)run->npages << LG_PAGE;
+	return run->state == RUN_LARGE && run->addr == (const char *)ptr;
+}
+
+HM_NORETURN HM_COLD static void
+invalid_pointer(const char *what, const void *ptr) {
+	uintptr_t v = rtree_get(ptr);
+	if (v != 0 && !(v & RTREE_HUGE_TAG)) {
+		chunk_t *chunk = (chunk_t *)v;
+		run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
+		if (run != NULL && run->state == RUN_FREE
+		    && run->addr == (const char *)ptr)
+			hm_check_fail("double free", ptr);
+	}
+	hm_check_fail(what, ptr);
+}
+
+/* Junk and zero fill (opt.junk, opt.zero): off the common path. */
+HM_NOINLINE HM_COLD static void
+alloc_fill(void *p, size_t usize, bool zero) {
+	if (opt_zero || zero)
+		memset(p, 0, usize);
+	else if (hm_junk_alloc)
+		memset(p, JUNK_ALLOC_BYTE, usize);
+}
+
+static inline size_t
+alloc_usize(size_t size, size_t align) {
+	return align <= QUANTUM ? sc_s2u(size) : sc_sa2u(size, align);
+}
+
+/*
+ * The allocation flow: usize is the class (alloc_usize), align a power of
+ * two (0 or <= QUANTUM for none), arena the thread's when NULL.
+ */
+static void *
+ialloc(size_t usize, size_t align, bool zero, arena_t *arena) {
+	if (unlikely(usize == 0 || usize > SC_MAXCLASS)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (arena == NULL) {
+		arena = tsd_arena();
+		if (unlikely(arena == NULL)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	void *p;
+	if (usize <= SC_SMALL_MAXCLASS) {
+		p = hm_bin_alloc(arena, sc_size2index(usize));
+		if (p != NULL && zero)
+			memset(p, 0, usize);
+	} else if (usize <= hm_sc_large_maxclass
+	    && (align <= PAGE || usize + align - PAGE <= hm_chunksize)) {
+		p = hm_large_alloc(arena, usize, align, zero);
+	} else {
+		p = hm_huge_alloc(arena, usize, align, zero);
+	}
+	if (unlikely(hm_junk_alloc || opt_zero) && p != NULL && !zero)
+		alloc_fill(p, usize, zero);
+	return p;
+}
+
+static inline void
+idalloc_block(void *ptr, const block_t *b) {
+	if (unlikely(hm_junk_free))
+		memset(ptr, JUNK_FREE_BYTE, b->usize);
+	switch (b->kind) {
+	case BLOCK_SMALL:
+		hm_bin_dalloc(b->arena, b->run, ptr);
+		break;
+	case BLOCK_LARGE:
+		hm_large_dalloc(b->arena, b->run, ptr);
+		break;
+	case BLOCK_HUGE:
+		hm_huge_dalloc(b->huge, ptr);
+		break;
+	}
+}
+
+static inline void
+idalloc(void *ptr) {
+	block_t b;
+	if (unlikely(!block_lookup(ptr, &b)))
+		invalid_pointer("invalid free", ptr);
+	idalloc_block(ptr, &b);
+}
+
+/* Sized free: the size must map to the block's class. */
+static inline void
+isdalloc(void *ptr, size_t size, size_t align) {
+	block_t b;
+	if (unlikely(!block_lookup(ptr, &b)))
+		invalid_pointer("invalid free", ptr);
+	if (unlikely(alloc_usize(size, align) != b.usize))
+		hm_check_fail("sized free with wrong size", ptr);
+	idalloc_block(ptr, &b);
+}
+
+/* Tries to resize in place to usize; true on success. */
+static bool
+iresize_in_place(block_t *b, size_t usize, bool zero) {
+	if (usize == b->usize)
+		return true;
+	switch (b->kind) {
+	case BLOCK_SMALL:
+		return false;
+	case BLOCK_LARGE:
+		if (usize < SC_LARGE_MINCLASS || usize > hm_sc_large_maxclass)
+			return false;
+		return hm_large_resize(b->arena, b->run, b->usize, usize, zero);
+	case BLOCK_HUGE:
+		if (usize <= hm_sc_large_maxclass)
+			return false;
+		return hm_huge_resize(b->huge, usize, false, zero) != NULL;
+	}
+	return false;
+}
+
+/* realloc's flow: in place when the class allows, else move. */
+static void *
+irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
+	block_t b;
+	if (unlikely(!block_lookup(ptr, &b)))
+		invalid_pointer("realloc of invalid pointer", ptr);
+	size_t usize = alloc_usize(size, align);
+	if (unlikely(usize == 0)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bool aligned = ((uintptr_t)ptr & (align - 1)) == 0 || align == 0;
+	if (aligned && (arena == NULL || arena == b.arena)) {
+		if (iresize_in_place(&b, usize, zero))
+			return ptr;
+		if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass) {
+			void *p = hm_huge_resize(b.huge, usize, true, zero);
+			if (p != NULL)
+				return p;
+		}
+	}
+	void *p = ialloc(usize, align, zero, arena);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, ptr, b.usize < usize ? b.usize : usize);
+	idalloc_block(ptr, &b);
+	return p;
+}
+
+/* The standard API. */
+
+HM_EXPORT void *
+HM_PUBLIC(malloc)(size_t size) {
+	return ialloc(sc_s2u(size), 0, false, NULL);
+}
+
+HM_EXPORT void *
+HM_PUBLIC(calloc)(size_t n, size_t size) {
+	size_t total;
+	if (unlikely(__builtin_mul_overflow(n, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ialloc(sc_s2u(total), 0, true, NULL);
+}
+
+HM_EXPORT void
+HM_PUBLIC(free)(void *ptr) {
+	if (unlikely(ptr == NULL))
+		return;
+	int saved = errno; /* free keeps errno (POSIX 2024) */
+	idalloc(ptr);
+	errno = saved;
+}
+
+HM_EXPORT void *
+HM_PUBLIC(realloc)(void *ptr, size_t size) {
+	if (ptr == NULL)
+		return HM_PUBLIC(malloc)(size);
+	if (size == 0) {
+		/* glibc frees and returns NULL. */
+		HM_PUBLIC(free)(ptr);
+		return NULL;
+	}
+	return irealloc(ptr, size, 0, false, NULL);
+}
+
+HM_EXPORT void *
+HM_PUBLIC(reallocarray)(void *ptr, size_t n, size_t size) {
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return HM_PUBLIC(realloc)(ptr, total);
+}
+
+/* glibc 2.36's memalign, aligned_alloc (an alias there) and valloc:
+ * small alignments are malloc's, a non-power of two rounds up, one above
+ * SIZE_MAX / 2 + 1 is EINVAL. */
+static void *
+memalign_common(size_t align, size_t size) {
+	if (align <= QUANTUM)
+		return HM_PUBLIC(malloc)(size);
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!is_pow2(align))
+		align = (size_t)1 << lg_ceil(align);
+	return ialloc(alloc_usize(size, align), align, false, NULL);
+}
+
+HM_EXPORT void *
+HM_PUBLIC(memalign)(size_t align, size_t size) {
+	return memalign_common(align, size);
+}
+
+HM_EXPORT void *
+HM_PUBLIC(aligned_alloc)(size_t align, size_t size) {
+	return memalign_common(align, size);
+}
+
+HM_EXPORT int
+HM_PUBLIC(posix_memalign)(void **memptr, size_t align, size_t size) {
+	if (align < sizeof(void *) || !is_pow2(align))
+		return EINVAL;
+	int saved = errno;
+	void *p = ialloc(alloc_usize(size, align), align, false, NULL);
+	if (p == NULL) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*memptr = p;
+	return 0;
+}
+
+HM_EXPORT void *
+HM_PUBLIC(valloc)(size_t size) {
+	return memalign_common(PAGE, size);
+}
+
+HM_EXPORT void *
+HM_PUBLIC(pvalloc)(size_t size) {
+	size_t rounded = PAGE_CEILING(size);
+	if (rounded < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return memalign_common(PAGE, rounded);
+}
+
+HM_EXPORT size_t
+HM_PUBLIC(malloc_usable_size)(void *ptr) {
+	if (ptr == NULL)
+		return 0;
+	block_t b;
+	if (!block_lookup(ptr, &b))
+		invalid_pointer("malloc_usable_size of invalid pointer", ptr);
+	return b.usize;
+}
+
+HM_EXPORT void
+HM_PUBLIC(free_sized)(void *ptr, size_t size) {
+	if (ptr == NULL)
+		return;
+	int saved = errno;
+	isdalloc(ptr, size, 0);
+	errno = saved;
+}
+
+HM_EXPORT void
+HM_PUBLIC(free_aligned_sized)(void *ptr, size_t align, size_t size) {
+	if (ptr == NULL)
+		return;
+	int saved = errno;
+	isdalloc(ptr, size, align);
+	errno = saved;
+}
+
+HM_EXPORT int
+HM_PUBLIC(malloc_trim)(size_t pad) {
+	(void)pad; /* nothing is kept at the top of a heap */
+	if (!malloc_init())
+		return 0;
+	size_t n = 0;
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena != NULL)
+			n += hm_arena_purge_all(arena);
+	}
+	return n > 0;
+}
+
+/* glibc's introspection, with hmalloc's figures. */
+
+static void
+stats_now(stats_t *st) {
+	if (!malloc_init()) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	hm_stats_read(st);
+}
+
+static size_t
+huge_mapped_now(void) {
+	size_t n = 0;
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena == NULL)
+			continue;
+		mutex_lock(&arena->huge_lock);
+		n += arena->huge_allocated;
+		mutex_unlock(&arena->huge_lock);
+	}
+	return n;
+}
+
+HM_EXPORT struct mallinfo2
+HM_PUBLIC(mallinfo2)(void) {
+	stats_t st;
+	stats_now(&st);
+	struct mallinfo2 mi;
+	memset(&mi, 0, sizeof(mi));
+	size_t huge = huge_mapped_now();
+	mi.arena = st.mapped - huge;       /* non-mmapped space: chunks */
+	mi.hblks = 0;
+	mi.hblkhd = huge;                  /* space in huge mappings */
+	mi.uordblks = st.allocated;        /* bytes in use */
+	mi.fordblks = st.mapped > st.allocated ? st.mapped - st.allocated : 0;
+	mi.keepcost = 0;
+	return mi;
+}
+
+HM_EXPORT struct mallinfo
+HM_PUBLIC(mallinfo)(void) {
+	struct mallinfo2 m2 = HM_PUBLIC(mallinfo2)();
+	struct mallinfo mi;
+	memset(&mi, 0, sizeof(mi));
+	/* The old interface has int fields: values saturate. */
+#define HM_MI_CLAMP(x) ((int)((x) > (size_t)__INT_MAX__ ? (size_t)__INT_MAX__ : (x)))
+	mi.arena = HM_MI_CLAMP(m2.arena);
+	mi.hblkhd = HM_MI_CLAMP(m2.hblkhd);
+	mi.uordblks = HM_MI_CLAMP(m2.uordblks);
+	mi.fordblks = HM_MI_CLAMP(m2.fordblks);
+#undef HM_MI_CLAMP
+	return mi;
+}
+
+HM_EXPORT void
+HM_PUBLIC(malloc_stats)(void) {
+	stats_t st;
+	stats_now(&st);
+	char buf[512];
+	hm_snprintf(buf, sizeof(buf),
+	    "Arenas: %u\nsystem bytes     = %zu\nin use bytes     = %zu\n"
+	    "Total (incl. mmap):\nsystem bytes     = %zu\n"
+	    "in use bytes     = %zu\nmax mmap regions = 0\n"
+	    "max mmap bytes   = 0\n", hm_narenas, st.mapped, st.allocated,
+	    st.mapped, st.allocated);
+	hm_write(buf);
+}
+
+HM_EXPORT int
+HM_PUBLIC(malloc_info)(int options, FILE *stream) {
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	stats_t st;
+	stats_now(&st);
+	size_t huge = huge_mapped_now();
+	fprintf(stream, "<malloc version=\"1\">\n");
+	fprintf(stream, "<heap nr=\"0\">\n<sizes>\n</sizes>\n"
+	    "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+	    "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+	    "<system type=\"current\" size=\"%zu\"/>\n"
+	    "<system type=\"max\" size=\"%zu\"/>\n"
+	    "<aspace type=\"total\" size=\"%zu\"/>\n"
+	    "<aspace type=\"mprotect\" size=\"%zu\"/>\n</heap>\n",
+	    st.mapped - st.allocated, st.mapped - huge, st.mapped - huge,
+	    st.mapped - huge, st.mapped - huge);
+	fprintf(stream, "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+	    "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+	    "<total type=\"mmap\" count=\"0\" size=\"%zu\"/>\n"
+	    "<system type=\"current\" size=\"%zu\"/>\n"
+	    "<system type=\"max\" size=\"%zu\"/>\n"
+	    "<aspace type=\"total\" size=\"%zu\"/>\n"
+	    "<aspace type=\"mprotect\" size=\"%zu\"/>\n</malloc>\n",
+	    st.mapped - st.allocated, huge, st.mapped, st.mapped, st.mapped,
+	    st.mapped);
+	return 0;
+}
+
+HM_EXPORT int
+HM_PUBLIC(mallopt)(int param, int value) {
+	/* glibc's tunables (arena count, trim and mmap thresholds, ...) have
+	 * no meaning after hmalloc's start-up: accepted and ignored, as
+	 * glibc accepts parameters it does not know. */
+	(void)param;
+	(void)value;
+	return 1;
+}
+
+/* jemalloc's non-standard API. */
+
+#define MALLOCX_LG_ALIGN_MASK 0x3f
+#define MALLOCX_ARENA_SHIFT 20
+
+static inline size_t
+mallocx_align(int flags) {
+	unsigned lg = (unsigned)flags & MALLOCX_LG_ALIGN_MASK;
+	return lg == 0 ? 0 : (size_t)1 << lg;
+}
+
+/* The arena MALLOCX_ARENA names, NULL for the thread's; *bad when it
+ * names one that cannot be used. */
+static inline arena_t *
+mallocx_arena(int flags, bool *bad) {
+	unsigned a = (unsigned)flags >> MALLOCX_ARENA_SHIFT;
+	*bad = false;
+	if (a == 0)
+		return NULL;
+	if (!malloc_init()) {
+		*bad = true;
+		return NULL;
+	}
+	arena_t *arena = hm_arena_get(a - 1, true);
+	*bad = arena == NULL;
+	return arena;
+}
+
+HM_EXPORT void *
+HM_PUBLIC(mallocx)(size_t size, int flags) {
+	bool bad;
+	arena_t *arena = mallocx_arena(flags, &bad);
+	if (bad) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t align = mallocx_align(flags);
+	return ialloc(alloc_usize(size, align), align,
+	    (flags & MALLOCX_ZERO) != 0, arena);
+}
+
+HM_EXPORT void *
+HM_PUBLIC(rallocx)(void *ptr, size_t size, int flags) {
+	bool bad;
+	arena_t *arena = mallocx_arena(flags, &bad);
+	if (bad || ptr == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return irealloc(ptr, size == 0 ? 1 : size, mallocx_align(flags),
+	    (flags & MALLOCX_ZERO) != 0, arena);
+}
+
+HM_EXPORT size_t
+HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
+	block_t b;
+	if (!block_lookup(ptr, &b))
+		invalid_pointer("xallocx of invalid pointer", ptr);
+	size_t align = mallocx_align(flags);
+	if (align != 0 && ((uintptr_t)ptr & (align - 1)) != 0)
+		return b.usize;
+	size_t max = size + extra < size ? SIZE_MAX : size + extra;
+	size_t usize_min = alloc_usize(size, align);
+	size_t usize_max = alloc_usize(max, align);
+	if (usize_min == 0)
+		return b.usize;
+	if (usize_max == 0)
+		usize_max = usize_min;
+	bool zero = (flags & MALLOCX_ZERO) != 0;
+	/* Largest first, as jemalloc: the caller wants room to grow. */
+	if (usize_max != usize_min && iresize_in_place(&b, usize_max, zero))
+		return usize_max;
+	if (iresize_in_place(&b, usize_min, zero))
+		return usize_min;
+	return b.usize;
+}
+
+HM_EXPORT size_t
+HM_PUBLIC(sallocx)(const void *ptr, int flags) {
+	(void)flags;
+	return HM_PUBLIC(malloc_usable_size)((void *)ptr);
+}
+
+HM_EXPORT void
+HM_PUBLIC(dallocx)(void *ptr, int flags) {
+	(void)flags;
+	HM_PUBLIC(free)(ptr);
+}
+
+HM_EXPORT void
+HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
+	if (ptr == NULL)
+		return;
+	int saved = errno;
+	isdalloc(ptr, size, mallocx_align(flags));
+	errno = saved;
+}
+
+HM_EXPORT size_t
+HM_PUBLIC(nallocx)(size_t size, int flags) {
+	if (!malloc_init())
+		return 0;
+	size_t usize = alloc_usize(size, mallocx_align(flags));
+	return usize > SC_MAXCLASS ? 0 : usize;
+}
+
+#ifndef HM_PREFIXED
+/* glibc's internal names, so that every path into malloc lands here. */
+#define HM_ALIAS(name) \
+	__attribute__((alias(#name), used, visibility("default"), copy(name)))
+void *__libc_malloc(size_t size) HM_ALIAS(malloc);
+void *__libc_calloc(size_t n, size_t size) HM_ALIAS(calloc);
+void *__libc_realloc(void *ptr, size_t size) HM_ALIAS(realloc);
+void __libc_free(void *ptr) HM_ALIAS(free);
+void *__libc_memalign(size_t align, size_t size) HM_ALIAS(memalign);
+void *__libc_valloc(size_t size) HM_ALIAS(valloc);
+void *__libc_pvalloc(size_t size) HM_ALIAS(pvalloc);
+int __posix_memalign(void **memptr, size_t align, size_t size)
+    HM_ALIAS(posix_memalign);
+#endif

@@ -1,0 +1,563 @@
+/*
+ * arena.c: arena creation and choice, chunk lifecycle, page runs and the
+ * purge policy.  See arena.h for the structures and their locks.
+ *
+ * Invariants (arena lock):
+ *   - free runs are maximal: no two free runs are adjacent (every free
+ *     coalesces with its free neighbours);
+ *   - a wholly free chunk is not kept as a free run: it becomes the spare
+ *     (at most one per arena) or is unmapped;
+ *   - arena->ndirty is the sum of ndirty over free runs.
+ *
+ * Purge policy (until decay replaces it): after a free, when the dirty
+ * pages exceed max(active >> lg_dirty_mult, one chunk), the oldest dirty
+ * runs are purged with madvise until at most half that remains.
+ */
+#include "arena.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "os.h"
+
+unsigned opt_narenas = 0;
+ssize_t opt_lg_dirty_mult = 3;
+
+unsigned hm_narenas;
+_Atomic(arena_t *) *hm_arenas;
+static mutex_t arenas_lock; /* creating arenas */
+static unsigned sc_ind_page;  /* size class index of one page */
+
+bool
+hm_arena_boot(void) {
+	if (opt_narenas == 0) {
+		unsigned n = hm_os_ncpus() * 4;
+		opt_narenas = n;
+	}
+	hm_narenas = opt_narenas;
+	sc_ind_page = sc_size2index(PAGE);
+	if (hm_mutex_init(&arenas_lock, LOCK_RANK_CTL))
+		return true;
+	hm_arenas = hm_base_alloc(sizeof(arena_t *) * hm_narenas);
+	if (hm_arenas == NULL)
+		return true;
+	return hm_arena_get(0, true) == NULL;
+}
+
+static arena_t *
+arena_create(unsigned ind) {
+	arena_t *arena = hm_base_alloc(sizeof(arena_t));
+	if (arena == NULL)
+		return NULL;
+	arena->ind = ind;
+	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA)
+	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE))
+		return NULL;
+	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
+	arena->run_pool.size = sizeof(run_t);
+	for (unsigned i = 0; i < SC_NBINS; i++) {
+		if (hm_mutex_init(&arena->bins[i].lock, LOCK_RANK_BIN))
+			return NULL;
+	}
+	return arena;
+}
+
+arena_t *
+hm_arena_get(unsigned ind, bool create) {
+	if (ind >= hm_narenas)
+		return NULL;
+	arena_t *arena = atomic_load_explicit(&hm_arenas[ind],
+	    memory_order_acquire);
+	if (arena != NULL || !create)
+		return arena;
+	mutex_lock(&arenas_lock);
+	arena = atomic_load_explicit(&hm_arenas[ind], memory_order_relaxed);
+	if (arena == NULL) {
+		arena = arena_create(ind);
+		if (arena != NULL)
+			atomic_store_explicit(&hm_arenas[ind], arena,
+			    memory_order_release);
+	}
+	mutex_unlock(&arenas_lock);
+	return arena;
+}
+
+arena_t *
+hm_arena_choose_new(void) {
+	arena_t *best = NULL;
+	unsigned best_n = 0, first_empty = hm_narenas;
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *a = atomic_load_explicit(&hm_arenas[i],
+		    memory_order_acquire);
+		if (a == NULL) {
+			if (first_empty == hm_narenas)
+				first_empty = i;
+			continue;
+		}
+		unsigned n = atomic_load_explicit(&a->nthreads,
+		    memory_order_relaxed);
+		if (best == NULL || n < best_n) {
+			best = a;
+			best_n = n;
+		}
+	}
+	if ((best == NULL || best_n > 0) && first_empty < hm_narenas) {
+		arena_t *a = hm_arena_get(first_empty, true);
+		if (a != NULL)
+			return a;
+	}
+	return best != NULL ? best : hm_arena_get(0, true);
+}
+
+/* Free-run lists. */
+
+static unsigned
+avail_ceil(size_t npages) {
+	return sc_size2index(npages << LG_PAGE) - sc_ind_page;
+}
+
+static unsigned
+avail_floor(size_t npages) {
+	unsigned ind = sc_size2index(npages << LG_PAGE);
+	if (hm_sc_size[ind] > (npages << LG_PAGE))
+		ind--;
+	return ind - sc_ind_page;
+}
+
+static void
+avail_insert(arena_t *arena, run_t *run) {
+	unsigned b = avail_floor(run->npages);
+	run->prev = NULL;
+	run->next = arena->avail[b];
+	if (run->next != NULL)
+		run->next->prev = run;
+	arena->avail[b] = run;
+	arena->avail_mask[b / 64] |= (uint64_t)1 << (b % 64);
+}
+
+static void
+avail_remove(arena_t *arena, run_t *run) {
+	unsigned b = avail_floor(run->npages);
+	if (run->prev != NULL)
+		run->prev->next = run->next;
+	else
+		arena->avail[b] = run->next;
+	if (run->next != NULL)
+		run->next->prev = run->prev;
+	if (arena->avail[b] == NULL)
+		arena->avail_mask[b / 64] &= ~((uint64_t)1 << (b % 64));
+}
+
+/* The smallest free run of at least npages, or NULL. */
+static run_t *
+avail_first_fit(arena_t *arena, size_t npages) {
+	unsigned b = avail_ceil(npages);
+	for (unsigned w = b / 64; w < ARENA_AVAIL_WORDS; w++) {
+		uint64_t bits = arena->avail_mask[w];
+		if (w == b / 64)
+			bits &= ~(uint64_t)0 << (b % 64);
+		if (bits != 0)
+			return arena->avail[w * 64 + (unsigned)__builtin_ctzll(bits)];
+	}
+	return NULL;
+}
+
+static void
+dirty_insert(arena_t *arena, run_t *run) {
+	run->dprev = arena->dirty.dprev;
+	run->dnext = &arena->dirty;
+	run->dprev->dnext = run;
+	arena->dirty.dprev = run;
+}
+
+static void
+dirty_remove(run_t *run) {
+	run->dprev->dnext = run->dnext;
+	run->dnext->dprev = run->dprev;
+	run->dnext = run->dprev = NULL;
+}
+
+static size_t
+run_last_page(const run_t *run) {
+	return chunk_page_index(run->chunk, run->addr) + run->npages - 1;
+}
+
+/* Makes run a free run in the lists (it must not touch another free run). */
+static void
+run_free_insert(arena_t *arena, run_t *run) {
+	run->state = RUN_FREE;
+	chunk_map_set(run->chunk, chunk_page_index(run->chunk, run->addr), run);
+	chunk_map_set(run->chunk, run_last_page(run), run);
+	avail_insert(arena, run);
+	if (run->ndirty > 0) {
+		dirty_insert(arena, run);
+		arena->ndirty += run->ndirty;
+	}
+}
+
+static void
+run_free_remove(arena_t *arena, run_t *run) {
+	avail_remove(arena, run);
+	if (run->ndirty > 0) {
+		dirty_remove(run);
+		arena->ndirty -= run->ndirty;
+	}
+}
+
+/*
+ * Cuts a run detached from the lists after npages; returns the tail (also
+ * detached), or NULL when no descriptor could be had.  Dirty counts split
+ * as an upper bound.
+ */
+static run_t *
+run_split(arena_t *arena, run_t *run, size_t npages) {
+	run_t *tail = hm_base_pool_get(&arena->run_pool);
+	if (tail == NULL)
+		return NULL;
+	tail->chunk = run->chunk;
+	tail->addr = run->addr + (npages << LG_PAGE);
+	tail->npages = run->npages - (uint32_t)npages;
+	tail->ndirty = run->ndirty < tail->npages ? run->ndirty : tail->npages;
+	run->npages = (uint32_t)npages;
+	if (run->ndirty > npages)
+		run->ndirty = (uint32_t)npages;
+	return tail;
+}
+
+static void
+chunk_list_insert(arena_t *arena, chunk_t *chunk) {
+	chunk->prev = NULL;
+	chunk->next = arena->chunks;
+	if (chunk->next != NULL)
+		chunk->next->prev = chunk;
+	arena->chunks = chunk;
+}
+
+static void
+chunk_list_remove(arena_t *arena, chunk_t *chunk) {
+	if (chunk->prev != NULL)
+		chunk->prev->next = chunk->next;
+	else
+		arena->chunks = chunk->next;
+	if (chunk->next != NULL)
+		chunk->next->prev = chunk->prev;
+}
+
+/* A new free run spanning a whole chunk (the spare or a fresh one). */
+static run_t *
+arena_chunk_run(arena_t *arena) {
+	run_t *run = hm_base_pool_get(&arena->run_pool);
+	if (run == NULL)
+		return NULL;
+	chunk_t *chunk = arena->spare;
+	bool zeroed = false;
+	if (chunk != NULL) {
+		arena->spare = NULL;
+	} else {
+		chunk = hm_chunk_alloc(arena, &zeroed);
+		if (chunk == NULL) {
+			hm_base_pool_put(&arena->run_pool, run);
+			return NULL;
+		}
+		arena->nchunks++;
+	}
+	chunk_list_insert(arena, chunk);
+	run->chunk = chunk;
+	run->addr = chunk->addr;
+	run->npages = (uint32_t)hm_chunk_npages;
+	run->ndirty = zeroed ? 0 : run->npages;
+	return run;
+}
+
+/* The chunk under run (which spans all of it) is free: keep it as the
+ * spare or give it back. */
+static void
+arena_chunk_release(arena_t *arena, run_t *run) {
+	chunk_t *chunk = run->chunk;
+	chunk_map_set(chunk, 0, NULL);
+	chunk_map_set(chunk, hm_chunk_npages - 1, NULL);
+	hm_base_pool_put(&arena->run_pool, run);
+	chunk_list_remove(arena, chunk);
+	if (arena->spare == NULL) {
+		arena->spare = chunk;
+		return;
+	}
+	arena->nchunks--;
+	hm_chunk_dalloc(chunk);
+}
+
+/*
+ * Takes npages (aligned to align bytes, a power of two >= PAGE) from the
+ * free runs or a new chunk.  The run comes back detached, state unset.
+ */
+static run_t *
+run_alloc(arena_t *arena, size_t npages, size_t align) {
+	size_t want = npages + ((align - PAGE) >> LG_PAGE);
+	if (want > hm_chunk_npages) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	run_t *run = avail_first_fit(arena, want);
+	if (run != NULL) {
+		run_free_remove(arena, run);
+	} else {
+		run = arena_chunk_run(arena);
+		if (run == NULL)
+			return NULL;
+	}
+	size_t lead = (ALIGN_UP((uintptr_t)run->addr, align)
+	    - (uintptr_t)run->addr) >> LG_PAGE;
+	if (lead > 0) {
+		run_t *rest = run_split(arena, run, lead);
+		if (rest == NULL)
+			goto fail;
+		run_free_insert(arena, run);
+		run = rest;
+	}
+	if (run->npages > npages) {
+		run_t *rest = run_split(arena, run, npages);
+		if (rest == NULL)
+			goto fail;
+		run_free_insert(arena, rest);
+	}
+	arena->nactive += npages;
+	return run;
+fail:
+	/* Out of descriptors: put the run back whole. */
+	run_free_insert(arena, run);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void
+arena_purge_run(arena_t *arena, run_t *run) {
+	hm_os_purge(run->addr, (size_t)run->npages << LG_PAGE);
+	arena->npurge++;
+	arena->npurged += run->ndirty;
+	arena->ndirty -= run->ndirty;
+	run->ndirty = 0;
+	dirty_remove(run);
+}
+
+static void
+arena_maybe_purge(arena_t *arena) {
+	if (opt_lg_dirty_mult < 0)
+		return;
+	size_t limit = arena->nactive >> opt_lg_dirty_mult;
+	if (limit < hm_chunk_npages)
+		limit = hm_chunk_npages;
+	if (arena->ndirty <= limit)
+		return;
+	while (arena->ndirty > limit / 2 && arena->dirty.dnext != &arena->dirty)
+		arena_purge_run(arena, arena->dirty.dnext);
+}
+
+size_t
+hm_arena_purge_all(arena_t *arena) {
+	mutex_lock(&arena->lock);
+	size_t n = arena->ndirty;
+	while (arena->dirty.dnext != &arena->dirty)
+		arena_purge_run(arena, arena->dirty.dnext);
+	if (arena->spare != NULL) {
+		chunk_t *spare = arena->spare;
+		arena->spare = NULL;
+		arena->nchunks--;
+		hm_chunk_dalloc(spare);
+		n += hm_chunk_npages;
+	}
+	mutex_unlock(&arena->lock);
+	return n;
+}
+
+/*
+ * Returns an allocated run (whose map entries other than head and tail are
+ * already cleared) to the free runs, coalescing with free neighbours.
+ */
+static void
+run_dalloc(arena_t *arena, run_t *run) {
+	chunk_t *chunk = run->chunk;
+	size_t head = chunk_page_index(chunk, run->addr);
+	size_t tail = head + run->npages - 1;
+	arena->nactive -= run->npages;
+	run->state = RUN_FREE;
+	run->ndirty = run->npages;
+	if (head > 0) {
+		run_t *prev = chunk_map_get(chunk, head - 1);
+		if (prev != NULL && prev->state == RUN_FREE) {
+			run_free_remove(arena, prev);
+			chunk_map_set(chunk, head - 1, NULL);
+			chunk_map_set(chunk, head, NULL);
+			run->addr = prev->addr;
+			run->npages += prev->npages;
+			run->ndirty += prev->ndirty;
+			hm_base_pool_put(&arena->run_pool, prev);
+		}
+	}
+	if (tail + 1 < hm_chunk_npages) {
+		run_t *next = chunk_map_get(chunk, tail + 1);
+		if (next != NULL && next->state == RUN_FREE) {
+			run_free_remove(arena, next);
+			chunk_map_set(chunk, tail, NULL);
+			chunk_map_set(chunk, tail + 1, NULL);
+			run->npages += next->npages;
+			run->ndirty += next->ndirty;
+			hm_base_pool_put(&arena->run_pool, next);
+		}
+	}
+	if (run->npages == hm_chunk_npages) {
+		arena_chunk_release(arena, run);
+		return;
+	}
+	run_free_insert(arena, run);
+	arena_maybe_purge(arena);
+}
+
+run_t *
+hm_arena_slab_alloc(arena_t *arena, unsigned binind) {
+	const sc_slab_info_t *info = &hm_sc_slab[binind];
+	mutex_lock(&arena->lock);
+	run_t *run = run_alloc(arena, info->npages, PAGE);
+	if (run == NULL) {
+		mutex_unlock(&arena->lock);
+		return NULL;
+	}
+	run->state = RUN_SLAB;
+	run->szind = (uint8_t)binind;
+	run->nfree = (uint16_t)info->nregs;
+	size_t first = chunk_page_index(run->chunk, run->addr);
+	for (size_t i = 0; i < info->npages; i++)
+		chunk_map_set(run->chunk, first + i, run);
+	mutex_unlock(&arena->lock);
+	memset(run->bitmap, 0, sizeof(run->bitmap));
+	for (unsigned i = 0; i < info->nregs / 64; i++)
+		run->bitmap[i] = ~(uint64_t)0;
+	if (info->nregs % 64 != 0)
+		run->bitmap[info->nregs / 64] =
+		    ((uint64_t)1 << (info->nregs % 64)) - 1;
+	return run;
+}
+
+void
+hm_arena_slab_dalloc(arena_t *arena, run_t *slab) {
+	size_t first = chunk_page_index(slab->chunk, slab->addr);
+	mutex_lock(&arena->lock);
+	for (size_t i = 1; i + 1 < slab->npages; i++)
+		chunk_map_set(slab->chunk, first + i, NULL);
+	run_dalloc(arena, slab);
+	mutex_unlock(&arena->lock);
+}
+
+run_t *
+hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
+    bool *zeroed) {
+	if (align < PAGE)
+		align = PAGE;
+	mutex_lock(&arena->lock);
+	run_t *run = run_alloc(arena, usize >> LG_PAGE, align);
+	if (run != NULL) {
+		*zeroed = run->ndirty == 0;
+		run->state = RUN_LARGE;
+		run->szind = (uint8_t)sc_size2index(usize);
+		chunk_map_set(run->chunk, chunk_page_index(run->chunk, run->addr),
+		    run);
+		chunk_map_set(run->chunk, run_last_page(run), run);
+		arena->large_nmalloc++;
+		arena->large_allocated += usize;
+	}
+	mutex_unlock(&arena->lock);
+	return run;
+}
+
+void
+hm_arena_large_dalloc(arena_t *arena, run_t *run) {
+	mutex_lock(&arena->lock);
+	arena->large_ndalloc++;
+	arena->large_allocated -= (size_t)run->npages << LG_PAGE;
+	run_dalloc(arena, run);
+	mutex_unlock(&arena->lock);
+}
+
+bool
+hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,
+    bool *zeroed_tail) {
+	size_t npages = usize >> LG_PAGE;
+	chunk_t *chunk = run->chunk;
+	size_t head = chunk_page_index(chunk, run->addr);
+	bool ok = false;
+	mutex_lock(&arena->lock);
+	size_t old = run->npages;
+	if (npages == old) {
+		ok = true;
+	} else if (npages < old) {
+		run_t *rest = run_split(arena, run, npages);
+		if (rest != NULL) {
+			chunk_map_set(chunk, head + old - 1, rest);
+			chunk_map_set(chunk, head + npages, rest);
+			chunk_map_set(chunk, head + npages - 1, run);
+			rest->state = RUN_LARGE;
+			run_dalloc(arena, rest);
+			ok = true;
+		}
+	} else {
+		size_t tail = head + old - 1;
+		run_t *next = tail + 1 < hm_chunk_npages
+		    ? chunk_map_get(chunk, tail + 1) : NULL;
+		if (next != NULL && next->state == RUN_FREE
+		    && old + next->npages >= npages) {
+			run_free_remove(arena, next);
+			size_t need = npages - old;
+			ok = true;
+			if (next->npages > need) {
+				run_t *rest = run_split(arena, next, need);
+				if (rest == NULL) {
+					run_free_insert(arena, next);
+					ok = false;
+				} else {
+					run_free_insert(arena, rest);
+				}
+			}
+			if (ok) {
+				*zeroed_tail = next->ndirty == 0;
+				if (tail != head)
+					chunk_map_set(chunk, tail, NULL);
+				chunk_map_set(chunk, tail + 1, NULL);
+				run->npages = (uint32_t)npages;
+				chunk_map_set(chunk, head + npages - 1, run);
+				arena->nactive += need;
+				hm_base_pool_put(&arena->run_pool, next);
+			}
+		}
+	}
+	if (ok && npages != old) {
+		arena->large_allocated += (npages << LG_PAGE);
+		arena->large_allocated -= (old << LG_PAGE);
+		run->szind = (uint8_t)sc_size2index(usize);
+	}
+	mutex_unlock(&arena->lock);
+	return ok;
+}
+
+void
+hm_arena_prefork(arena_t *arena) {
+	for (unsigned i = 0; i < SC_NBINS; i++)
+		mutex_lock(&arena->bins[i].lock);
+	mutex_lock(&arena->lock);
+	mutex_lock(&arena->huge_lock);
+}
+
+void
+hm_arena_postfork_parent(arena_t *arena) {
+	mutex_unlock(&arena->huge_lock);
+	mutex_unlock(&arena->lock);
+	for (unsigned i = 0; i < SC_NBINS; i++)
+		mutex_unlock(&arena->bins[i].lock);
+}
+
+void
+hm_arena_postfork_child(arena_t *arena) {
+	hm_mutex_postfork_child(&arena->huge_lock);
+	hm_mutex_postfork_child(&arena->lock);
+	for (unsigned i = 0; i < SC_NBINS; i++)
+		hm_mutex_postfork_child(&arena->bins[i].lock);
+}

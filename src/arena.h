@@ -1,0 +1,147 @@
+/*
+ * arena.h: arenas, page runs and the dispatch of allocation by size.
+ *
+ * An arena owns chunks (chunk.h) and carves them into page runs (run_t):
+ * free runs, slabs (bins of small regions, bin.c) and large runs (large.c).
+ * Huge allocations (huge.c) are counted against an arena but live in
+ * mappings of their own.
+ *
+ * Structures and their locks:
+ *
+ *   arena_t
+ *    +- lock ............ chunks, spare, avail[], dirty list, run states,
+ *    |                    run descriptor pool, large statistics
+ *    +- bins[SC_NBINS] .. bin_t, each with its own lock: slabcur, nonfull
+ *    |                    list, slab bitmaps, bin statistics
+ *    +- huge_lock ....... huge list and statistics (huge.c)
+ *
+ *   chunk_t (out of band) .map[page] --> run_t (out of band)
+ *
+ * Free runs sit in avail[], one list per page-count class (the size classes
+ * of sc.h counted in pages), a bitmap marking the non-empty lists: finding
+ * the smallest fit is a bit scan.  A run's ndirty counts pages that may be
+ * resident (touched since the last purge, an upper bound after splits);
+ * runs with ndirty > 0 are also on the dirty list, oldest first, from which
+ * the purge policy takes them.
+ */
+#ifndef HM_ARENA_H
+#define HM_ARENA_H
+
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "base.h"
+#include "chunk.h"
+#include "mutex.h"
+#include "sc.h"
+#include "util.h"
+
+typedef enum {
+	RUN_FREE = 0,
+	RUN_LARGE = 1,
+	RUN_SLAB = 2,
+} run_state_t;
+
+typedef struct run_s run_t;
+struct run_s {
+	char *addr;        /* first byte; immutable while not free */
+	chunk_t *chunk;    /* immutable */
+	uint32_t npages;   /* length in pages */
+	uint32_t ndirty;   /* free run: pages possibly resident (arena lock) */
+	uint8_t state;     /* run_state_t (arena lock) */
+	uint8_t szind;     /* slab: bin index; large: size class index */
+	uint16_t nfree;    /* slab: free regions (bin lock) */
+	uint32_t pad_;
+	run_t *next;       /* free: avail list (arena lock); slab: nonfull */
+	run_t *prev;       /*   list (bin lock) */
+	run_t *dnext;      /* free and dirty: dirty list (arena lock) */
+	run_t *dprev;
+	uint64_t bitmap[SLAB_MAXREGS / 64]; /* slab: bit set = region free */
+};
+
+/* Free-run lists: page-count classes up to a 1 GiB chunk. */
+#define ARENA_NAVAIL 80
+#define ARENA_AVAIL_WORDS ((ARENA_NAVAIL + 63) / 64)
+
+typedef struct bin_s {
+	mutex_t lock;
+	run_t *slabcur;    /* slab allocations come from first */
+	run_t *nonfull;    /* other slabs with a free region */
+	/* Statistics (bin lock). */
+	uint64_t nmalloc;  /* regions handed out, ever */
+	uint64_t ndalloc;  /* regions freed, ever */
+	uint64_t nslabs;   /* slabs created, ever */
+	size_t curslabs;   /* slabs now */
+} __attribute__((aligned(CACHELINE))) bin_t;
+
+typedef struct huge_s huge_t;
+
+typedef struct arena_s {
+	unsigned ind;
+	_Atomic unsigned nthreads;   /* threads bound to this arena */
+
+	mutex_t lock;
+	chunk_t *chunks;             /* chunks in use, excluding spare */
+	chunk_t *spare;              /* one wholly free chunk kept mapped */
+	size_t nchunks;              /* chunks mapped, including spare */
+	run_t *avail[ARENA_NAVAIL];  /* free runs by page-count class */
+	uint64_t avail_mask[ARENA_AVAIL_WORDS];
+	run_t dirty;                 /* sentinel of the dirty list */
+	size_t ndirty;               /* pages possibly resident in free runs */
+	size_t nactive;              /* pages in slabs and large runs */
+	uint64_t npurge;             /* madvise calls made, ever */
+	size_t npurged;              /* pages purged, ever */
+	base_pool_t run_pool;        /* run_t descriptors */
+	uint64_t large_nmalloc;      /* large runs handed out, ever */
+	uint64_t large_ndalloc;
+	size_t large_allocated;      /* bytes in large runs now */
+
+	mutex_t huge_lock;
+	huge_t *huge;                /* live huge allocations (huge_lock) */
+	uint64_t huge_nmalloc;
+	uint64_t huge_ndalloc;
+	size_t huge_allocated;       /* usable bytes now */
+	size_t huge_mapped;          /* bytes mapped now */
+
+	bin_t bins[SC_NBINS];
+} arena_t;
+
+/* Options. */
+extern unsigned opt_narenas;        /* 0: 4 x CPUs at boot */
+extern ssize_t opt_lg_dirty_mult;   /* purge when dirty > active >> this */
+
+extern unsigned hm_narenas;         /* arenas that may exist */
+extern _Atomic(arena_t *) *hm_arenas;
+
+bool hm_arena_boot(void);
+
+/* The arena with index ind, created if create and absent.  NULL when it
+ * does not exist (or could not be created). */
+arena_t *hm_arena_get(unsigned ind, bool create);
+
+/* The arena a new thread should use: the one with fewest threads. */
+arena_t *hm_arena_choose_new(void);
+
+/*
+ * Runs.  Each takes the arena lock.  A run comes back with its map entries
+ * set for its state (all pages of a slab; head and tail of a large run).
+ * *zeroed says whether every byte of the run is known zero.
+ */
+run_t *hm_arena_slab_alloc(arena_t *arena, unsigned binind);
+void hm_arena_slab_dalloc(arena_t *arena, run_t *slab);
+run_t *hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
+    bool *zeroed);
+void hm_arena_large_dalloc(arena_t *arena, run_t *run);
+/* Resizes a large run in place to usize (a Large class); true on success.
+ * *zeroed_tail: the bytes past the old size are known zero. */
+bool hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,
+    bool *zeroed_tail);
+
+/* Purges every dirty page of the arena now; returns pages purged. */
+size_t hm_arena_purge_all(arena_t *arena);
+
+void hm_arena_prefork(arena_t *arena);
+void hm_arena_postfork_parent(arena_t *arena);
+void hm_arena_postfork_child(arena_t *arena);
+
+#endif /* HM_ARENA_H */

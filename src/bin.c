@@ -1,0 +1,115 @@
+/* bin.c: see bin.h.  Every function here holds the bin lock; taking a new
+ * slab from the arena nests the arena lock inside it. */
+#include "bin.h"
+
+#include <errno.h>
+
+#include "check.h"
+
+static void
+nonfull_push(bin_t *bin, run_t *slab) {
+	slab->prev = NULL;
+	slab->next = bin->nonfull;
+	if (slab->next != NULL)
+		slab->next->prev = slab;
+	bin->nonfull = slab;
+}
+
+static void
+nonfull_remove(bin_t *bin, run_t *slab) {
+	if (slab->prev != NULL)
+		slab->prev->next = slab->next;
+	else
+		bin->nonfull = slab->next;
+	if (slab->next != NULL)
+		slab->next->prev = slab->prev;
+	slab->next = slab->prev = NULL;
+}
+
+/* Makes slabcur a slab with a free region; false when out of memory. */
+static bool
+bin_refill(arena_t *arena, bin_t *bin, unsigned binind) {
+	run_t *slab = bin->nonfull;
+	if (slab != NULL) {
+		nonfull_remove(bin, slab);
+	} else {
+		slab = hm_arena_slab_alloc(arena, binind);
+		if (slab == NULL)
+			return false;
+		bin->nslabs++;
+		bin->curslabs++;
+	}
+	/* The old current slab is full: it sits on no list until a free. */
+	bin->slabcur = slab;
+	return true;
+}
+
+static inline void *
+slab_take(run_t *slab, unsigned binind) {
+	for (unsigned w = 0;; w++) {
+		uint64_t bits = slab->bitmap[w];
+		if (bits != 0) {
+			unsigned bit = (unsigned)__builtin_ctzll(bits);
+			slab->bitmap[w] = bits & (bits - 1);
+			slab->nfree--;
+			return slab->addr
+			    + (size_t)(w * 64 + bit) * hm_sc_slab[binind].size;
+		}
+	}
+}
+
+void *
+hm_bin_alloc(arena_t *arena, unsigned binind) {
+	bin_t *bin = &arena->bins[binind];
+	mutex_lock(&bin->lock);
+	run_t *slab = bin->slabcur;
+	if (unlikely(slab == NULL || slab->nfree == 0)) {
+		if (!bin_refill(arena, bin, binind)) {
+			mutex_unlock(&bin->lock);
+			errno = ENOMEM;
+			return NULL;
+		}
+		slab = bin->slabcur;
+	}
+	void *ret = slab_take(slab, binind);
+	bin->nmalloc++;
+	mutex_unlock(&bin->lock);
+	return ret;
+}
+
+void
+hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr) {
+	unsigned binind = slab->szind;
+	if (unlikely(binind >= SC_NBINS))
+		hm_check_fail("invalid free", ptr);
+	bin_t *bin = &arena->bins[binind];
+	const sc_slab_info_t *info = &hm_sc_slab[binind];
+	mutex_lock(&bin->lock);
+	size_t off = (size_t)((char *)ptr - slab->addr);
+	size_t idx = (size_t)(((uint64_t)off * info->recip) >> 32);
+	if (unlikely(slab->state != RUN_SLAB || slab->szind != binind
+	    || (char *)ptr < slab->addr || idx >= info->nregs
+	    || idx * info->size != off)) {
+		mutex_unlock(&bin->lock);
+		hm_check_fail("invalid free", ptr);
+	}
+	uint64_t bit = (uint64_t)1 << (idx % 64);
+	if (unlikely(slab->bitmap[idx / 64] & bit)) {
+		mutex_unlock(&bin->lock);
+		hm_check_fail("double free", ptr);
+	}
+	slab->bitmap[idx / 64] |= bit;
+	slab->nfree++;
+	bin->ndalloc++;
+	if (slab->nfree == info->nregs && slab != bin->slabcur) {
+		/* Empty: back to the arena.  A slab of one region was full,
+		 * so on no list. */
+		if (info->nregs > 1)
+			nonfull_remove(bin, slab);
+		bin->curslabs--;
+		hm_arena_slab_dalloc(arena, slab);
+	} else if (slab->nfree == 1 && slab != bin->slabcur) {
+		nonfull_push(bin, slab);
+	}
+	mutex_unlock(&bin->lock);
+}

@@ -1,0 +1,108 @@
+/*
+ * chunk.c: see chunk.h.  chunk_lock guards creating radix-tree leaves and
+ * the descriptor pool; lookups take no lock.
+ */
+#include "chunk.h"
+
+#include <errno.h>
+
+#include "base.h"
+#include "mutex.h"
+#include "os.h"
+
+size_t opt_lg_chunk = 21;
+size_t hm_chunksize;
+size_t hm_chunk_npages;
+
+_Atomic(_Atomic(uintptr_t) *) *hm_rtree_root;
+
+static mutex_t chunk_lock;
+static base_pool_t chunk_pool; /* chunk_t descriptors (chunk_lock) */
+
+bool
+hm_chunk_boot(void) {
+	hm_chunksize = (size_t)1 << opt_lg_chunk;
+	hm_chunk_npages = hm_chunksize >> LG_PAGE;
+	chunk_pool.size = sizeof(chunk_t) + hm_chunk_npages * sizeof(void *);
+	if (hm_mutex_init(&chunk_lock, LOCK_RANK_CHUNK))
+		return true;
+	/* The root is mapped, not touched: only the pages holding used
+	 * entries ever become resident. */
+	size_t nroot = (size_t)1 << (RTREE_ADDR_BITS - opt_lg_chunk - RTREE_LG_LEAF);
+	bool zeroed;
+	hm_rtree_root = hm_os_map(PAGE_CEILING(nroot * sizeof(void *)), PAGE,
+	    false, &zeroed);
+	return hm_rtree_root == NULL;
+}
+
+bool
+hm_rtree_set(const void *addr, uintptr_t val) {
+	uintptr_t key = (uintptr_t)addr >> opt_lg_chunk;
+	_Atomic(_Atomic(uintptr_t) *) *slot = &hm_rtree_root[key >> RTREE_LG_LEAF];
+	_Atomic(uintptr_t) *leaf = atomic_load_explicit(slot, memory_order_acquire);
+	if (leaf == NULL) {
+		mutex_lock(&chunk_lock);
+		leaf = atomic_load_explicit(slot, memory_order_relaxed);
+		if (leaf == NULL) {
+			leaf = hm_base_alloc(sizeof(uintptr_t) << RTREE_LG_LEAF);
+			if (leaf == NULL) {
+				mutex_unlock(&chunk_lock);
+				return false;
+			}
+			atomic_store_explicit(slot, leaf, memory_order_release);
+		}
+		mutex_unlock(&chunk_lock);
+	}
+	atomic_store_explicit(&leaf[key & (((uintptr_t)1 << RTREE_LG_LEAF) - 1)],
+	    val, memory_order_release);
+	return true;
+}
+
+chunk_t *
+hm_chunk_alloc(struct arena_s *arena, bool *zeroed) {
+	mutex_lock(&chunk_lock);
+	chunk_t *chunk = hm_base_pool_get(&chunk_pool);
+	mutex_unlock(&chunk_lock);
+	if (chunk == NULL)
+		return NULL;
+	void *addr = hm_os_map(hm_chunksize, hm_chunksize, true, zeroed);
+	if (addr == NULL)
+		goto fail;
+	chunk->arena = arena;
+	chunk->addr = addr;
+	if (!hm_rtree_set(addr, (uintptr_t)chunk)) {
+		hm_os_unmap(addr, hm_chunksize);
+		goto fail;
+	}
+	return chunk;
+fail:
+	mutex_lock(&chunk_lock);
+	hm_base_pool_put(&chunk_pool, chunk);
+	mutex_unlock(&chunk_lock);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void
+hm_chunk_dalloc(chunk_t *chunk) {
+	hm_rtree_set(chunk->addr, 0);
+	hm_os_unmap(chunk->addr, hm_chunksize);
+	mutex_lock(&chunk_lock);
+	hm_base_pool_put(&chunk_pool, chunk);
+	mutex_unlock(&chunk_lock);
+}
+
+void
+hm_chunk_prefork(void) {
+	mutex_lock(&chunk_lock);
+}
+
+void
+hm_chunk_postfork_parent(void) {
+	mutex_unlock(&chunk_lock);
+}
+
+void
+hm_chunk_postfork_child(void) {
+	hm_mutex_postfork_child(&chunk_lock);
+}

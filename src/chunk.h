@@ -1,0 +1,101 @@
+/*
+ * chunk.h: chunks and the chunk map.
+ *
+ * A chunk is a chunk-aligned block of 2^lg_chunk bytes (2 MiB by default)
+ * from os.c.  Arena chunks are carved into page runs; each has an
+ * out-of-band descriptor (chunk_t) with a per-page map.  Huge allocations
+ * are chunk-aligned mappings of their own.
+ *
+ * The chunk map is a two-level radix tree over the address space, keyed by
+ * address >> lg_chunk, that answers for any address, mapped or not, without
+ * a lock and without touching the address itself: an arena chunk's
+ * descriptor, a huge allocation's descriptor (tagged with bit 0), or 0 for
+ * "not ours".  Only the first chunk of a huge mapping is registered: free
+ * and realloc are only ever given its start.
+ *
+ * Per-page map of an arena chunk (chunk_t.map[i], the run owning page i):
+ *   - every page of a slab;
+ *   - the first and last page of a large run and of a free run;
+ *   - NULL elsewhere (the interior pages of large and free runs).
+ * Entries change under the owning arena's lock and are read without it by
+ * free (which validates what it reads under the bin or arena lock).
+ */
+#ifndef HM_CHUNK_H
+#define HM_CHUNK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct arena_s;
+struct run_s;
+
+typedef struct chunk_s chunk_t;
+struct chunk_s {
+	struct arena_s *arena;  /* owner; immutable */
+	char *addr;             /* first byte; immutable */
+	chunk_t *next;          /* arena's chunk list (arena lock) */
+	chunk_t *prev;
+	_Atomic(struct run_s *) map[]; /* chunk_npages entries */
+};
+
+extern size_t opt_lg_chunk;     /* log2 of the chunk size; fixed at boot */
+extern size_t hm_chunksize;
+extern size_t hm_chunk_npages;
+
+#define RTREE_LG_LEAF 12
+#define RTREE_ADDR_BITS 48
+#define RTREE_HUGE_TAG ((uintptr_t)1)
+
+extern _Atomic(_Atomic(uintptr_t) *) *hm_rtree_root;
+
+bool hm_chunk_boot(void);
+
+/* The chunk map's entry for addr (0: not ours). */
+static HM_ALWAYS_INLINE uintptr_t
+rtree_get(const void *addr) {
+	uintptr_t a = (uintptr_t)addr;
+	if (unlikely(a >> RTREE_ADDR_BITS != 0))
+		return 0;
+	uintptr_t key = a >> opt_lg_chunk;
+	_Atomic(uintptr_t) *leaf = atomic_load_explicit(
+	    &hm_rtree_root[key >> RTREE_LG_LEAF], memory_order_acquire);
+	if (unlikely(leaf == NULL))
+		return 0;
+	return atomic_load_explicit(
+	    &leaf[key & (((uintptr_t)1 << RTREE_LG_LEAF) - 1)],
+	    memory_order_acquire);
+}
+
+/* Sets the entry for the chunk holding addr; false if a leaf could not be
+ * allocated. */
+bool hm_rtree_set(const void *addr, uintptr_t val);
+
+static inline size_t
+chunk_page_index(const chunk_t *chunk, const void *p) {
+	return (size_t)((const char *)p - chunk->addr) >> LG_PAGE;
+}
+
+static inline struct run_s *
+chunk_map_get(chunk_t *chunk, size_t page) {
+	return atomic_load_explicit(&chunk->map[page], memory_order_acquire);
+}
+
+static inline void
+chunk_map_set(chunk_t *chunk, size_t page, struct run_s *run) {
+	atomic_store_explicit(&chunk->map[page], run, memory_order_release);
+}
+
+/* Maps a new arena chunk and registers it.  NULL (errno ENOMEM) on
+ * failure.  *zeroed: the memory is known to be zero. */
+chunk_t *hm_chunk_alloc(struct arena_s *arena, bool *zeroed);
+
+/* Unregisters and unmaps an arena chunk. */
+void hm_chunk_dalloc(chunk_t *chunk);
+
+void hm_chunk_prefork(void);
+void hm_chunk_postfork_parent(void);
+void hm_chunk_postfork_child(void);
+
+#endif /* HM_CHUNK_H */

@@ -1,0 +1,206 @@
+/* conf.c: see conf.h. */
+#include "conf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hmalloc.h>
+
+#include "arena.h"
+#include "chunk.h"
+#include "log.h"
+#include "os.h"
+
+bool opt_abort = false;
+bool opt_abort_conf = false;
+bool opt_confirm_conf = false;
+unsigned opt_junk = 0;
+bool opt_zero = false;
+bool opt_stats_print = false;
+char opt_stats_print_opts[CONF_STRING_MAX];
+const char *const hm_junk_names[4] = {"false", "true", "alloc", "free"};
+bool hm_junk_alloc;
+bool hm_junk_free;
+
+/* The program's compiled-in options, if it defines the symbol. */
+HM_EXPORT const char *HM_PUBLIC(malloc_conf) __attribute__((weak));
+
+const conf_opt_t hm_conf_opts[] = {
+	{"abort", CONF_BOOL, &opt_abort, 0, 1, NULL, 0},
+	{"abort_conf", CONF_BOOL, &opt_abort_conf, 0, 1, NULL, 0},
+	{"confirm_conf", CONF_BOOL, &opt_confirm_conf, 0, 1, NULL, 0},
+	{"narenas", CONF_UNSIGNED, &opt_narenas, 1, 4096, NULL, 0},
+	{"lg_chunk", CONF_SIZE, &opt_lg_chunk, 18, 30, NULL, 0},
+	{"dss", CONF_ENUM, &opt_dss, 0, 0, hm_dss_names, 3},
+	{"lg_dirty_mult", CONF_SSIZE, &opt_lg_dirty_mult, -1, 63, NULL, 0},
+	{"junk", CONF_ENUM, &opt_junk, 0, 0, hm_junk_names, 4},
+	{"zero", CONF_BOOL, &opt_zero, 0, 1, NULL, 0},
+	{"stats_print", CONF_BOOL, &opt_stats_print, 0, 1, NULL, 0},
+	{"stats_print_opts", CONF_STRING, opt_stats_print_opts, 0, 0, NULL, 0},
+};
+const unsigned hm_conf_nopts = HM_ARRAY_SIZE(hm_conf_opts);
+
+const conf_opt_t *
+hm_conf_find(const char *name, size_t len) {
+	for (unsigned i = 0; i < hm_conf_nopts; i++) {
+		if (strlen(hm_conf_opts[i].name) == len
+		    && memcmp(hm_conf_opts[i].name, name, len) == 0)
+			return &hm_conf_opts[i];
+	}
+	return NULL;
+}
+
+static void
+conf_error(const char *k, size_t klen, const char *v, size_t vlen) {
+	hm_printf("<hmalloc>: Invalid conf pair: %.*s:%.*s\n", (int)klen, k,
+	    (int)vlen, v);
+	if (opt_abort_conf || opt_abort)
+		abort();
+}
+
+/* Parses a decimal (or 0x hex) integer of exactly len bytes. */
+static bool
+conf_parse_int(const char *v, size_t len, int64_t *out) {
+	bool neg = false;
+	size_t i = 0;
+	if (len > 0 && (v[0] == '-' || v[0] == '+')) {
+		neg = v[0] == '-';
+		i = 1;
+	}
+	if (i == len)
+		return false;
+	unsigned base = 10;
+	if (len - i > 2 && v[i] == '0' && (v[i + 1] == 'x' || v[i + 1] == 'X')) {
+		base = 16;
+		i += 2;
+	}
+	uint64_t acc = 0;
+	for (; i < len; i++) {
+		unsigned d;
+		char c = v[i];
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (base == 16 && c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (base == 16 && c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return false;
+		if (acc > (UINT64_MAX - d) / base || acc * base + d > INT64_MAX)
+			return false;
+		acc = acc * base + d;
+	}
+	*out = neg ? -(int64_t)acc : (int64_t)acc;
+	return true;
+}
+
+static bool
+conf_set(const conf_opt_t *o, const char *v, size_t vlen) {
+	int64_t n;
+	switch (o->type) {
+	case CONF_BOOL:
+		if (vlen == 4 && memcmp(v, "true", 4) == 0)
+			*(bool *)o->ptr = true;
+		else if (vlen == 5 && memcmp(v, "false", 5) == 0)
+			*(bool *)o->ptr = false;
+		else
+			return false;
+		return true;
+	case CONF_UNSIGNED:
+		if (!conf_parse_int(v, vlen, &n) || n < o->min || n > o->max)
+			return false;
+		*(unsigned *)o->ptr = (unsigned)n;
+		return true;
+	case CONF_SSIZE:
+		if (!conf_parse_int(v, vlen, &n) || n < o->min || n > o->max)
+			return false;
+		*(ssize_t *)o->ptr = (ssize_t)n;
+		return true;
+	case CONF_SIZE:
+		if (!conf_parse_int(v, vlen, &n) || n < o->min || n > o->max)
+			return false;
+		*(size_t *)o->ptr = (size_t)n;
+		return true;
+	case CONF_ENUM:
+		for (unsigned i = 0; i < o->nnames; i++) {
+			if (strlen(o->names[i]) == vlen
+			    && memcmp(o->names[i], v, vlen) == 0) {
+				*(unsigned *)o->ptr = i;
+				return true;
+			}
+		}
+		return false;
+	case CONF_STRING:
+		if (vlen >= CONF_STRING_MAX)
+			return false;
+		memcpy(o->ptr, v, vlen);
+		((char *)o->ptr)[vlen] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static bool
+conf_is_key_char(char c) {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	    || (c >= '0' && c <= '9') || c == '_';
+}
+
+unsigned
+hm_conf_parse(const char *s, const char *source) {
+	unsigned nbad = 0;
+	if (opt_confirm_conf)
+		hm_printf("<hmalloc>: conf from %s: \"%s\"\n", source, s);
+	while (*s != '\0') {
+		const char *k = s;
+		size_t klen = 0;
+		while (conf_is_key_char(k[klen]))
+			klen++;
+		const char *end = strchr(s, ',');
+		if (end == NULL)
+			end = s + strlen(s);
+		if (klen == 0 || k[klen] != ':') {
+			/* Not key:value: report the whole pair. */
+			conf_error(s, (size_t)(end - s), "", 0);
+			nbad++;
+		} else {
+			const char *v = k + klen + 1;
+			size_t vlen = (size_t)(end - v);
+			const conf_opt_t *o = hm_conf_find(k, klen);
+			if (o == NULL || !conf_set(o, v, vlen)) {
+				conf_error(k, klen, v, vlen);
+				nbad++;
+			}
+		}
+		s = *end == ',' ? end + 1 : end;
+	}
+	return nbad;
+}
+
+bool
+hm_conf_read_link(const char *path, char *buf, size_t size) {
+	ssize_t n = readlink(path, buf, size - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+void
+hm_conf_init(void) {
+	const char *s;
+	/* Our weak definition is NULL; a program's own definition takes
+	 * its place when the dynamic linker can see it. */
+	if ((s = HM_PUBLIC(malloc_conf)) != NULL)
+		hm_conf_parse(s, "malloc_conf");
+	char link[1024];
+	if (hm_conf_read_link(HM_CONF_FILE, link, sizeof(link)))
+		hm_conf_parse(link, HM_CONF_FILE);
+	if ((s = secure_getenv("MALLOC_CONF")) != NULL)
+		hm_conf_parse(s, "MALLOC_CONF");
+	if ((s = secure_getenv("HMALLOC_CONF")) != NULL)
+		hm_conf_parse(s, "HMALLOC_CONF");
+	hm_junk_alloc = opt_junk == 1 || opt_junk == 2;
+	hm_junk_free = opt_junk == 1 || opt_junk == 3;
+}

@@ -1,0 +1,83 @@
+/*
+ * conf.h: options.  Read once at start-up from, in order, each overriding
+ * the one before:
+ *   1. the malloc_conf global a program defines (a weak reference: see
+ *      hmalloc(3) for when the dynamic linker lets hmalloc see it);
+ *   2. the name the symbolic link /etc/malloc.conf points to;
+ *   3. the MALLOC_CONF environment variable;
+ *   4. the HMALLOC_CONF environment variable (for hmalloc-only keys where
+ *      another jemalloc in the process also reads MALLOC_CONF).
+ * Environment variables are ignored in setuid/setgid programs
+ * (secure_getenv).  Syntax: key:value[,key:value...].  A bad pair prints
+ * `<hmalloc>: Invalid conf pair: key:value` and is skipped, or aborts with
+ * abort_conf:true.  Nothing here allocates.
+ *
+ * Each option has one name: conf key narenas = mallctl opt.narenas =
+ * variable opt_narenas (defined by the module that uses it).
+ */
+#ifndef HM_CONF_H
+#define HM_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#ifndef HM_CONF_FILE
+#  define HM_CONF_FILE "/etc/malloc.conf"
+#endif
+
+typedef enum {
+	CONF_BOOL,      /* bool */
+	CONF_UNSIGNED,  /* unsigned, within [min, max] */
+	CONF_SSIZE,     /* ssize_t, within [min, max] */
+	CONF_SIZE,      /* size_t, within [min, max] */
+	CONF_ENUM,      /* unsigned index into names[] */
+	CONF_STRING,    /* char[CONF_STRING_MAX] */
+} conf_type_t;
+
+#define CONF_STRING_MAX 64
+
+typedef struct conf_opt_s {
+	const char *name;
+	conf_type_t type;
+	void *ptr;
+	int64_t min, max;
+	const char *const *names; /* CONF_ENUM */
+	unsigned nnames;
+} conf_opt_t;
+
+extern const conf_opt_t hm_conf_opts[];
+extern const unsigned hm_conf_nopts;
+
+/* Options owned by conf.c. */
+extern bool opt_abort;
+extern bool opt_abort_conf;
+extern bool opt_confirm_conf;
+extern unsigned opt_junk;       /* index into hm_junk_names */
+extern bool opt_zero;
+extern bool opt_stats_print;
+extern char opt_stats_print_opts[CONF_STRING_MAX];
+extern const char *const hm_junk_names[4];
+
+/* Derived from opt_junk and opt_zero: one test on the allocation path. */
+extern bool hm_junk_alloc;
+extern bool hm_junk_free;
+#define JUNK_ALLOC_BYTE 0xa5
+#define JUNK_FREE_BYTE 0x5a
+
+/* Reads every source (start-up step 1). */
+void hm_conf_init(void);
+
+/* Parses one conf string (source names it in confirm_conf output);
+ * returns the number of invalid pairs. */
+unsigned hm_conf_parse(const char *s, const char *source);
+
+/* Reads the target of the symbolic link at path into buf; false if there
+ * is none. */
+bool hm_conf_read_link(const char *path, char *buf, size_t size);
+
+/* Looks up an option by name (len bytes), NULL if unknown. */
+const conf_opt_t *hm_conf_find(const char *name, size_t len);
+
+#endif /* HM_CONF_H */

@@ -1,0 +1,404 @@
+/*
+ * ctl.c: see ctl.h.  Errors follow jemalloc: ENOENT unknown name or index,
+ * EINVAL a wrong size or value, EPERM writing what is read-only, EFAULT an
+ * arena that cannot be used.  Statistics are a snapshot refreshed by
+ * writing "epoch".
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <hmalloc.h>
+
+#include "arena.h"
+#include "chunk.h"
+#include "conf.h"
+#include "init.h"
+#include "mutex.h"
+#include "sc.h"
+#include "stats.h"
+#include "tsd.h"
+
+static mutex_t ctl_lock;
+static uint64_t ctl_epoch = 1;
+static stats_t ctl_stats;
+
+bool
+hm_ctl_boot(void) {
+	return hm_mutex_init(&ctl_lock, LOCK_RANK_CTL);
+}
+
+void
+hm_ctl_prefork(void) {
+	mutex_lock(&ctl_lock);
+}
+
+void
+hm_ctl_postfork_parent(void) {
+	mutex_unlock(&ctl_lock);
+}
+
+void
+hm_ctl_postfork_child(void) {
+	hm_mutex_postfork_child(&ctl_lock);
+}
+
+#define CTL_MAX_DEPTH 8
+
+typedef struct ctl_args_s {
+	const size_t *mib;   /* mib[k]: numeric component k (pattern "#") */
+	void *oldp;
+	size_t *oldlenp;
+	void *newp;
+	size_t newlen;
+} ctl_args_t;
+
+typedef int ctl_fn_t(const ctl_args_t *a);
+
+static int
+ctl_read(const ctl_args_t *a, const void *v, size_t size) {
+	if (a->oldp == NULL || a->oldlenp == NULL)
+		return 0;
+	if (*a->oldlenp != size) {
+		size_t n = *a->oldlenp < size ? *a->oldlenp : size;
+		memcpy(a->oldp, v, n);
+		*a->oldlenp = n;
+		return EINVAL;
+	}
+	memcpy(a->oldp, v, size);
+	return 0;
+}
+
+static int
+ctl_readonly(const ctl_args_t *a) {
+	return a->newp != NULL || a->newlen != 0 ? EPERM : 0;
+}
+
+static int
+ctl_write(const ctl_args_t *a, void *v, size_t size) {
+	if (a->newp == NULL)
+		return 0;
+	if (a->newlen != size)
+		return EINVAL;
+	memcpy(v, a->newp, size);
+	return 0;
+}
+
+#define CTL_RO(name, type, expr)                                           \
+	static int name(const ctl_args_t *a) {                             \
+		int err = ctl_readonly(a);                                 \
+		if (err != 0)                                              \
+			return err;                                        \
+		type v_ = (expr);                                          \
+		return ctl_read(a, &v_, sizeof(v_));                       \
+	}
+
+static const char *const ctl_version = HMALLOC_VERSION;
+CTL_RO(ctl_version_fn, const char *, ctl_version)
+CTL_RO(ctl_config_debug, bool, config_debug)
+CTL_RO(ctl_config_stats, bool, true)
+CTL_RO(ctl_config_prof, bool, false)
+CTL_RO(ctl_arenas_narenas, unsigned, hm_narenas)
+CTL_RO(ctl_arenas_quantum, size_t, QUANTUM)
+CTL_RO(ctl_arenas_page, size_t, PAGE)
+CTL_RO(ctl_arenas_chunksize, size_t, hm_chunksize)
+CTL_RO(ctl_arenas_nbins, unsigned, SC_NBINS)
+CTL_RO(ctl_arenas_nlextents, unsigned, hm_sc_nlarge)
+CTL_RO(ctl_stats_allocated, size_t, ctl_stats.allocated)
+CTL_RO(ctl_stats_active, size_t, ctl_stats.active)
+CTL_RO(ctl_stats_metadata, size_t, ctl_stats.metadata)
+CTL_RO(ctl_stats_resident, size_t, ctl_stats.resident)
+CTL_RO(ctl_stats_mapped, size_t, ctl_stats.mapped)
+CTL_RO(ctl_stats_retained, size_t, ctl_stats.retained)
+
+static int
+ctl_bin_index(const ctl_args_t *a, unsigned pos, unsigned *ind) {
+	if (a->mib[pos] >= SC_NBINS)
+		return ENOENT;
+	*ind = (unsigned)a->mib[pos];
+	return ctl_readonly(a);
+}
+
+static int
+ctl_arenas_bin_size(const ctl_args_t *a) {
+	unsigned i;
+	int err = ctl_bin_index(a, 2, &i);
+	size_t v = err ? 0 : hm_sc_slab[i].size;
+	return err ? err : ctl_read(a, &v, sizeof(v));
+}
+
+static int
+ctl_arenas_bin_nregs(const ctl_args_t *a) {
+	unsigned i;
+	int err = ctl_bin_index(a, 2, &i);
+	uint32_t v = err ? 0 : hm_sc_slab[i].nregs;
+	return err ? err : ctl_read(a, &v, sizeof(v));
+}
+
+static int
+ctl_arenas_bin_slab_size(const ctl_args_t *a) {
+	unsigned i;
+	int err = ctl_bin_index(a, 2, &i);
+	size_t v = err ? 0 : (size_t)hm_sc_slab[i].npages << LG_PAGE;
+	return err ? err : ctl_read(a, &v, sizeof(v));
+}
+
+static int
+ctl_arenas_lextent_size(const ctl_args_t *a) {
+	if (a->mib[2] >= hm_sc_nlarge)
+		return ENOENT;
+	int err = ctl_readonly(a);
+	size_t v = hm_sc_size[SC_NBINS + a->mib[2]];
+	return err ? err : ctl_read(a, &v, sizeof(v));
+}
+
+static int
+ctl_epoch_fn(const ctl_args_t *a) {
+	uint64_t v;
+	int err = ctl_write(a, &v, sizeof(v));
+	if (err != 0)
+		return err;
+	if (a->newp != NULL) {
+		hm_stats_read(&ctl_stats);
+		ctl_epoch++;
+	}
+	return ctl_read(a, &ctl_epoch, sizeof(ctl_epoch));
+}
+
+static int
+ctl_thread_arena(const ctl_args_t *a) {
+	arena_t *cur = tsd_arena();
+	if (cur == NULL)
+		return EAGAIN;
+	unsigned old = cur->ind;
+	if (a->newp != NULL) {
+		unsigned ind;
+		int err = ctl_write(a, &ind, sizeof(ind));
+		if (err != 0)
+			return err;
+		if (ind >= hm_narenas)
+			return EFAULT;
+		arena_t *arena = hm_arena_get(ind, true);
+		if (arena == NULL)
+			return EFAULT;
+		hm_tsd_set_arena(arena);
+	}
+	return ctl_read(a, &old, sizeof(old));
+}
+
+static int
+ctl_arena_purge(const ctl_args_t *a) {
+	if (a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
+	    || a->newlen != 0)
+		return EINVAL;
+	size_t ind = a->mib[1];
+	if (ind == MALLCTL_ARENAS_ALL) {
+		for (unsigned i = 0; i < hm_narenas; i++) {
+			arena_t *arena = hm_arena_get(i, false);
+			if (arena != NULL)
+				hm_arena_purge_all(arena);
+		}
+		return 0;
+	}
+	arena_t *arena = ind < hm_narenas ? hm_arena_get((unsigned)ind, false)
+					  : NULL;
+	if (arena == NULL)
+		return ind < hm_narenas ? EFAULT : ENOENT;
+	hm_arena_purge_all(arena);
+	return 0;
+}
+
+static int
+ctl_opt(const conf_opt_t *o, const ctl_args_t *a) {
+	int err = ctl_readonly(a);
+	if (err != 0)
+		return err;
+	switch (o->type) {
+	case CONF_BOOL:
+		return ctl_read(a, o->ptr, sizeof(bool));
+	case CONF_UNSIGNED:
+		return ctl_read(a, o->ptr, sizeof(unsigned));
+	case CONF_SSIZE:
+		return ctl_read(a, o->ptr, sizeof(ssize_t));
+	case CONF_SIZE:
+		return ctl_read(a, o->ptr, sizeof(size_t));
+	case CONF_ENUM: {
+		const char *s = o->names[*(unsigned *)o->ptr];
+		return ctl_read(a, &s, sizeof(s));
+	}
+	case CONF_STRING: {
+		const char *s = o->ptr;
+		return ctl_read(a, &s, sizeof(s));
+	}
+	}
+	return ENOENT;
+}
+
+typedef struct ctl_node_s {
+	const char *pattern;
+	ctl_fn_t *fn;
+} ctl_node_t;
+
+static const ctl_node_t ctl_nodes[] = {
+	{"version", ctl_version_fn},
+	{"epoch", ctl_epoch_fn},
+	{"config.debug", ctl_config_debug},
+	{"config.stats", ctl_config_stats},
+	{"config.prof", ctl_config_prof},
+	{"thread.arena", ctl_thread_arena},
+	{"arena.#.purge", ctl_arena_purge},
+	{"arenas.narenas", ctl_arenas_narenas},
+	{"arenas.quantum", ctl_arenas_quantum},
+	{"arenas.page", ctl_arenas_page},
+	{"arenas.chunksize", ctl_arenas_chunksize},
+	{"arenas.nbins", ctl_arenas_nbins},
+	{"arenas.bin.#.size", ctl_arenas_bin_size},
+	{"arenas.bin.#.nregs", ctl_arenas_bin_nregs},
+	{"arenas.bin.#.slab_size", ctl_arenas_bin_slab_size},
+	{"arenas.nlextents", ctl_arenas_nlextents},
+	{"arenas.lextent.#.size", ctl_arenas_lextent_size},
+	{"stats.allocated", ctl_stats_allocated},
+	{"stats.active", ctl_stats_active},
+	{"stats.metadata", ctl_stats_metadata},
+	{"stats.resident", ctl_stats_resident},
+	{"stats.mapped", ctl_stats_mapped},
+	{"stats.retained", ctl_stats_retained},
+};
+#define CTL_NNODES HM_ARRAY_SIZE(ctl_nodes)
+/* MIB[0] values from CTL_OPT_BASE on name opt.<conf option>. */
+#define CTL_OPT_BASE 1000
+
+/*
+ * Matches name against the patterns; fills mib (one element per
+ * component) and returns its length, or 0 if nothing matches.
+ */
+static size_t
+ctl_lookup(const char *name, size_t *mib) {
+	if (strncmp(name, "opt.", 4) == 0) {
+		const conf_opt_t *o = hm_conf_find(name + 4, strlen(name + 4));
+		if (o == NULL)
+			return 0;
+		mib[0] = CTL_OPT_BASE + (size_t)(o - hm_conf_opts);
+		mib[1] = 0;
+		return 2;
+	}
+	for (size_t n = 0; n < CTL_NNODES; n++) {
+		const char *p = ctl_nodes[n].pattern, *s = name;
+		size_t depth = 0;
+		bool ok = true;
+		mib[0] = n;
+		while (ok) {
+			const char *pe = strchr(p, '.'), *se = strchr(s, '.');
+			size_t plen = pe ? (size_t)(pe - p) : strlen(p);
+			size_t slen = se ? (size_t)(se - s) : strlen(s);
+			if (depth >= CTL_MAX_DEPTH) {
+				ok = false;
+				break;
+			}
+			if (plen == 1 && *p == '#') {
+				size_t v = 0;
+				if (slen == 0 || slen > 19) {
+					ok = false;
+					break;
+				}
+				for (size_t i = 0; i < slen && ok; i++) {
+					if (s[i] < '0' || s[i] > '9')
+						ok = false;
+					v = v * 10 + (size_t)(s[i] - '0');
+				}
+				if (depth > 0)
+					mib[depth] = v;
+			} else {
+				ok = plen == slen && memcmp(p, s, plen) == 0;
+				if (depth > 0)
+					mib[depth] = 0;
+			}
+			depth++;
+			if (!ok || (pe == NULL) != (se == NULL))
+				break;
+			if (pe == NULL)
+				return depth;
+			p = pe + 1;
+			s = se + 1;
+		}
+	}
+	return 0;
+}
+
+static int
+ctl_dispatch(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+    void *newp, size_t newlen) {
+	if (!malloc_init())
+		return EAGAIN;
+	ctl_args_t a = {mib, oldp, oldlenp, newp, newlen};
+	if (miblen == 0)
+		return ENOENT;
+	if (mib[0] >= CTL_OPT_BASE) {
+		size_t i = mib[0] - CTL_OPT_BASE;
+		if (i >= hm_conf_nopts || miblen != 2)
+			return ENOENT;
+		return ctl_opt(&hm_conf_opts[i], &a);
+	}
+	if (mib[0] >= CTL_NNODES)
+		return ENOENT;
+	/* The MIB must have as many components as the pattern. */
+	size_t depth = 1;
+	for (const char *p = ctl_nodes[mib[0]].pattern; *p; p++)
+		depth += *p == '.';
+	if (miblen != depth)
+		return ENOENT;
+	mutex_lock(&ctl_lock);
+	int err = ctl_nodes[mib[0]].fn(&a);
+	mutex_unlock(&ctl_lock);
+	return err;
+}
+
+HM_EXPORT int
+HM_PUBLIC(mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
+    size_t newlen) {
+	size_t mib[CTL_MAX_DEPTH];
+	if (name == NULL)
+		return EINVAL;
+	size_t miblen = ctl_lookup(name, mib);
+	if (miblen == 0)
+		return ENOENT;
+	return ctl_dispatch(mib, miblen, oldp, oldlenp, newp, newlen);
+}
+
+HM_EXPORT int
+HM_PUBLIC(mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp) {
+	size_t mib[CTL_MAX_DEPTH];
+	if (name == NULL || mibp == NULL || miblenp == NULL)
+		return EINVAL;
+	if (!malloc_init())
+		return EAGAIN;
+	size_t miblen = ctl_lookup(name, mib);
+	if (miblen == 0)
+		return ENOENT;
+	/* jemalloc fills at most *miblenp components (a prefix of a name
+	 * gives a partial MIB); a full MIB is what the *bymib call needs. */
+	if (*miblenp < miblen)
+		miblen = *miblenp;
+	memcpy(mibp, mib, miblen * sizeof(size_t));
+	*miblenp = miblen;
+	return 0;
+}
+
+HM_EXPORT int
+HM_PUBLIC(mallctlbymib)(const size_t *mib, size_t miblen, void *oldp,
+    size_t *oldlenp, void *newp, size_t newlen) {
+	if (mib == NULL)
+		return EINVAL;
+	return ctl_dispatch(mib, miblen, oldp, oldlenp, newp, newlen);
+}
+
+HM_EXPORT void
+HM_PUBLIC(malloc_stats_print)(void (*write_cb)(void *, const char *),
+    void *cbopaque, const char *opts) {
+	if (!malloc_init())
+		return;
+	mutex_lock(&ctl_lock);
+	hm_stats_print(write_cb, cbopaque, opts);
+	mutex_unlock(&ctl_lock);
+}

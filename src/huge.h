@@ -1,0 +1,43 @@
+/*
+ * huge.h: the Huge allocator.  Each allocation is a mapping of its own,
+ * aligned to the chunk size (or more), registered in the chunk map by its
+ * first chunk.  A huge block shrinks in place by unmapping its tail, grows
+ * in place when the address space after it is free, and otherwise moves
+ * with mremap (no copy) to a new chunk-aligned place.  Freeing unmaps.
+ */
+#ifndef HM_HUGE_H
+#define HM_HUGE_H
+
+#include "arena.h"
+
+struct huge_s {
+	char *addr;          /* chunk-aligned start */
+	size_t usize;        /* usable size: a size class, page multiple */
+	arena_t *arena;      /* counted against this arena */
+	huge_t *next;        /* arena's huge list (huge_lock) */
+	huge_t *prev;
+};
+
+static inline huge_t *
+huge_from_rtree(uintptr_t v) {
+	return (huge_t *)(v & ~RTREE_HUGE_TAG);
+}
+
+bool hm_huge_boot(void);
+void hm_huge_prefork(void);
+void hm_huge_postfork_parent(void);
+void hm_huge_postfork_child(void);
+
+/* usize is a Huge class (> hm_sc_large_maxclass).  NULL with errno ENOMEM
+ * on failure. */
+void *hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero);
+void hm_huge_dalloc(huge_t *huge, void *ptr);
+
+/*
+ * Resizes to usize (a Huge class).  may_move: allowed to move (mremap);
+ * returns the (possibly new) address, or NULL with the block untouched.
+ * New bytes are zero when zero is set.
+ */
+void *hm_huge_resize(huge_t *huge, size_t usize, bool may_move, bool zero);
+
+#endif /* HM_HUGE_H */

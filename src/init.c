@@ -1,0 +1,164 @@
+/*
+ * init.c: the start-up flow (see init.h), fork handlers and post-init
+ * callbacks.
+ */
+#include "init.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <hmalloc.h>
+
+#include "arena.h"
+#include "base.h"
+#include "chunk.h"
+#include "conf.h"
+#include "ctl.h"
+#include "huge.h"
+#include "log.h"
+#include "os.h"
+#include "sc.h"
+#include "stats.h"
+#include "tsd.h"
+
+_Atomic int hm_init_state;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(pthread_t) init_thread;
+
+/* A program may define hmalloc_post_init(); see hmalloc.h. */
+extern void HM_PUBLIC(hmalloc_post_init)(void) __attribute__((weak));
+
+static void
+init_prefork(void) {
+	pthread_mutex_lock(&init_lock);
+	hm_ctl_prefork();
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena != NULL)
+			hm_arena_prefork(arena);
+	}
+	hm_huge_prefork();
+	hm_chunk_prefork();
+	hm_base_prefork();
+	hm_os_prefork();
+}
+
+static void
+init_postfork_parent(void) {
+	hm_os_postfork_parent();
+	hm_base_postfork_parent();
+	hm_chunk_postfork_parent();
+	hm_huge_postfork_parent();
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena != NULL)
+			hm_arena_postfork_parent(arena);
+	}
+	hm_ctl_postfork_parent();
+	pthread_mutex_unlock(&init_lock);
+}
+
+static void
+init_postfork_child(void) {
+	hm_os_postfork_child();
+	hm_base_postfork_child();
+	hm_chunk_postfork_child();
+	hm_huge_postfork_child();
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena != NULL)
+			hm_arena_postfork_child(arena);
+	}
+	hm_ctl_postfork_child();
+	pthread_mutex_init(&init_lock, NULL);
+}
+
+static void
+init_stats_print_atexit(void) {
+	HM_PUBLIC(malloc_stats_print)(NULL, NULL, opt_stats_print_opts);
+}
+
+/* Steps 1-6 of the start-up flow; false on failure. */
+static bool
+init_boot(void) {
+	if (sysconf(_SC_PAGESIZE) != (long)PAGE) {
+		hm_write("<hmalloc>: unsupported page size\n");
+		return false;
+	}
+	hm_conf_init();
+	if (hm_base_boot())
+		return false;
+	hm_sc_boot((size_t)1 << opt_lg_chunk);
+	if (hm_chunk_boot() || hm_huge_boot() || hm_ctl_boot()
+	    || hm_arena_boot())
+		return false;
+	if (hm_tsd_boot())
+		return false;
+	/* From here on a re-entrant call is served from arena 0. */
+	if (pthread_atfork(init_prefork, init_postfork_parent,
+	    init_postfork_child) != 0)
+		return false;
+	return true;
+}
+
+/* Step 7: outside the init lock; callbacks may allocate. */
+static void
+init_post(void) {
+	if (opt_stats_print)
+		atexit(init_stats_print_atexit);
+	if (HM_PUBLIC(hmalloc_post_init) != NULL)
+		HM_PUBLIC(hmalloc_post_init)();
+}
+
+bool
+hm_init_hard(void) {
+	int state = atomic_load_explicit(&hm_init_state, memory_order_acquire);
+	if (state == INIT_RUNNING
+	    && pthread_equal(atomic_load(&init_thread), pthread_self()))
+		return hm_arenas != NULL && hm_arena_get(0, false) != NULL;
+	if (state == INIT_FAILED) {
+		errno = ENOMEM;
+		return false;
+	}
+	pthread_mutex_lock(&init_lock);
+	state = atomic_load_explicit(&hm_init_state, memory_order_acquire);
+	if (state != INIT_NONE) {
+		pthread_mutex_unlock(&init_lock);
+		if (state == INIT_FAILED)
+			errno = ENOMEM;
+		return state == INIT_DONE;
+	}
+	atomic_store(&init_thread, pthread_self());
+	atomic_store_explicit(&hm_init_state, INIT_RUNNING,
+	    memory_order_release);
+	bool ok = init_boot();
+	atomic_store_explicit(&hm_init_state, ok ? INIT_DONE : INIT_FAILED,
+	    memory_order_release);
+	pthread_mutex_unlock(&init_lock);
+	if (!ok) {
+		errno = ENOMEM;
+		return false;
+	}
+	init_post();
+	return true;
+}
+
+/* Initialise at load time too, so that the first malloc is not the one
+ * paying for it, whichever comes first. */
+__attribute__((constructor)) static void
+init_constructor(void) {
+	malloc_init();
+}
+
+HM_EXPORT int
+HM_PUBLIC(hmalloc_atinit)(void (*fn)(void *), void *arg) {
+	if (fn == NULL)
+		return EINVAL;
+	if (!malloc_init())
+		return ENOMEM;
+	/* Initialisation has finished: the callback runs now. */
+	fn(arg);
+	return 0;
+}

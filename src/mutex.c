@@ -1,0 +1,21 @@
+/* mutex.c: see mutex.h. */
+#include "mutex.h"
+
+bool
+hm_mutex_init(mutex_t *m, lock_rank_t rank) {
+	pthread_mutexattr_t attr;
+	m->rank = rank;
+	if (pthread_mutexattr_init(&attr) != 0)
+		return true;
+#ifdef PTHREAD_MUTEX_ADAPTIVE_NP
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+	bool err = pthread_mutex_init(&m->lock, &attr) != 0;
+	pthread_mutexattr_destroy(&attr);
+	return err;
+}
+
+void
+hm_mutex_postfork_child(mutex_t *m) {
+	hm_mutex_init(m, m->rank);
+}

@@ -1,0 +1,111 @@
+/*
+ * sc.h: size classes.  jemalloc's geometric scheme with a 16-byte quantum:
+ * 16, 32, 48, 64, then four classes per doubling (80, 96, 112, 128, 160,
+ * 192, ...).  Within the group (2^k, 2^(k+1)] the spacing is 2^(k-2), so the
+ * rounding waste of a request is below 25 % of it (below 20 % of the class).
+ *
+ * Three ranges, each with its own allocator:
+ *   Small  16 B .. 14 KiB         bins of slabs (bin.c), SC_NBINS classes
+ *   Large  16 KiB .. below chunk  page runs in an arena's chunks (large.c)
+ *   Huge   the rest               dedicated chunk-aligned mappings (huge.c)
+ * The Large/Huge border depends on the chunk size (lg_chunk), so it is a
+ * variable set at boot: hm_sc_large_maxclass.
+ *
+ * Every class index maps to its size through hm_sc_size[]; sizes up to 4 KiB
+ * map to their index through a table, larger ones by arithmetic.
+ */
+#ifndef HM_SC_H
+#define HM_SC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define SC_LG_GROUP 2 /* four classes per doubling */
+#define SC_NBINS 35
+#define SC_SMALL_MAXCLASS ((size_t)14336)
+#define SC_LARGE_MINCLASS ((size_t)16384)
+/* Every class up to the largest below PTRDIFF_MAX. */
+#define SC_NSIZES 231
+/* The largest usable size: larger requests fail with ENOMEM. */
+#define SC_MAXCLASS ((size_t)7 << 60)
+
+#define SC_LOOKUP_MAX ((size_t)4096)
+
+/* Slab regions are tracked in a bitmap of this many bits. */
+#define SLAB_MAXREGS 256
+#define SLAB_MAXPAGES 8
+
+typedef struct sc_slab_info_s {
+	uint32_t size;      /* region size */
+	uint32_t nregs;     /* regions per slab */
+	uint32_t npages;    /* slab size in pages */
+	uint32_t recip;     /* ceil(2^32 / size): offset -> region index */
+} sc_slab_info_t;
+
+extern size_t hm_sc_size[SC_NSIZES];
+extern uint8_t hm_sc_lookup[SC_LOOKUP_MAX >> LG_QUANTUM];
+extern sc_slab_info_t hm_sc_slab[SC_NBINS];
+extern size_t hm_sc_large_maxclass;   /* largest Large class */
+extern unsigned hm_sc_nlarge;         /* number of Large classes */
+
+/* Fills the tables; chunksize decides where Large ends. */
+void hm_sc_boot(size_t chunksize);
+
+/* Index of the class for size, by arithmetic; size in [1, SC_MAXCLASS]. */
+static inline unsigned
+sc_size2index_compute(size_t size) {
+	if (size <= 64)
+		return (unsigned)((size - 1) >> LG_QUANTUM);
+	unsigned lg = lg_floor(size - 1);
+	return 4 + (lg - 6) * 4
+	    + (unsigned)((size - 1 - ((size_t)1 << lg)) >> (lg - 2));
+}
+
+/* Index of the class for size; size in [1, SC_MAXCLASS]. */
+static HM_ALWAYS_INLINE unsigned
+sc_size2index(size_t size) {
+	if (likely(size <= SC_LOOKUP_MAX))
+		return hm_sc_lookup[(size - 1) >> LG_QUANTUM];
+	return sc_size2index_compute(size);
+}
+
+static HM_ALWAYS_INLINE size_t
+sc_index2size(unsigned ind) {
+	return hm_sc_size[ind];
+}
+
+/* Usable size for a request, 0 if the request is too large. */
+static inline size_t
+sc_s2u(size_t size) {
+	if (unlikely(size > SC_MAXCLASS))
+		return 0;
+	if (size == 0)
+		size = 1;
+	return hm_sc_size[sc_size2index(size)];
+}
+
+/*
+ * Usable size for a request with an alignment (a power of two), 0 if too
+ * large.  Small classes that are multiples of the alignment hold aligned
+ * regions, since slabs start on a page; bigger alignments need a page run
+ * or a mapping placed on the alignment.
+ */
+static inline size_t
+sc_sa2u(size_t size, size_t align) {
+	if (align <= QUANTUM)
+		return sc_s2u(size);
+	if (size == 0)
+		size = 1;
+	if (align <= PAGE) {
+		/* A class holding a multiple of align is itself a multiple
+		 * of align (the spacing within a doubling divides it). */
+		size_t s = ALIGN_UP(size, align);
+		return s < size ? 0 : sc_s2u(s);
+	}
+	/* Large or huge: alignment comes from placement, not the class. */
+	return sc_s2u(size < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS : size);
+}
+
+#endif /* HM_SC_H */

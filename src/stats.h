@@ -1,0 +1,56 @@
+/*
+ * stats.h: statistics.  Counters live with the structures they count
+ * (bins, arenas, base, os), under those structures' locks; this module
+ * gathers them into snapshots and prints reports.  A snapshot is taken by
+ * hm_stats_refresh() (mallctl "epoch") and read by ctl.c.
+ */
+#ifndef HM_STATS_H
+#define HM_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sc.h"
+
+typedef struct bin_stats_s {
+	uint64_t nmalloc, ndalloc;
+	size_t curregs;     /* regions in use */
+	size_t curslabs;
+	uint64_t nslabs;
+} bin_stats_t;
+
+typedef struct arena_stats_s {
+	unsigned nthreads;
+	size_t pactive, pdirty;       /* pages */
+	size_t mapped;                /* bytes: chunks + huge mappings */
+	uint64_t npurge;
+	size_t npurged;
+	size_t small_allocated;
+	uint64_t small_nmalloc, small_ndalloc;
+	size_t large_allocated;       /* Large runs and Huge mappings */
+	uint64_t large_nmalloc, large_ndalloc;
+	size_t huge_allocated;
+	uint64_t huge_nmalloc, huge_ndalloc;
+	bin_stats_t bins[SC_NBINS];
+} arena_stats_t;
+
+typedef struct stats_s {
+	size_t allocated;  /* bytes in live allocations (usable sizes) */
+	size_t active;     /* bytes in pages holding live allocations */
+	size_t metadata;   /* bytes of metadata mapped */
+	size_t resident;   /* upper bound on resident bytes */
+	size_t mapped;     /* bytes mapped from the system */
+	size_t retained;   /* bytes kept unmapped for reuse (none yet) */
+} stats_t;
+
+/* Adds arena ind's counters to *out (the arena must exist). */
+void hm_stats_arena_read(unsigned ind, arena_stats_t *out);
+
+/* Totals over all arenas. */
+void hm_stats_read(stats_t *out);
+
+/* Writes the text report through write_cb (or the message hook). */
+void hm_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
+    const char *opts);
+
+#endif /* HM_STATS_H */

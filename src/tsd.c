@@ -1,0 +1,67 @@
+/* tsd.c: see tsd.h. */
+#include "tsd.h"
+
+#include <pthread.h>
+
+#include "init.h"
+
+__thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t tsd_key;
+
+static void
+tsd_cleanup(void *arg) {
+	tsd_t *tsd = arg;
+	if (tsd->state == TSD_NOMINAL && tsd->arena != NULL)
+		atomic_fetch_sub_explicit(&tsd->arena->nthreads, 1,
+		    memory_order_relaxed);
+	tsd->state = TSD_DEAD;
+}
+
+bool
+hm_tsd_boot(void) {
+	return pthread_key_create(&tsd_key, tsd_cleanup) != 0;
+}
+
+arena_t *
+hm_tsd_arena_slow(void) {
+	tsd_t *tsd = &hm_tsd;
+	if (!malloc_init())
+		return NULL;
+	if (!hm_init_is_done()) {
+		/* A call from inside initialisation: serve it from arena 0
+		 * without binding the thread yet. */
+		return hm_arena_get(0, false);
+	}
+	switch (tsd->state) {
+	case TSD_NOMINAL:
+		return tsd->arena;
+	case TSD_UNINIT:
+		break;
+	default:
+		/* Binding in progress (re-entered) or thread exiting. */
+		return tsd->arena != NULL ? tsd->arena : hm_arena_get(0, false);
+	}
+	tsd->state = TSD_BINDING;
+	arena_t *arena = hm_arena_choose_new();
+	atomic_fetch_add_explicit(&arena->nthreads, 1, memory_order_relaxed);
+	tsd->arena = arena;
+	/* May allocate (glibc grows its key table with calloc); the
+	 * re-entrant call sees TSD_BINDING and uses tsd->arena. */
+	pthread_setspecific(tsd_key, tsd);
+	tsd->state = TSD_NOMINAL;
+	return arena;
+}
+
+void
+hm_tsd_set_arena(arena_t *arena) {
+	tsd_t *tsd = &hm_tsd;
+	arena_t *old = tsd_arena();
+	if (old == arena || old == NULL)
+		return;
+	atomic_fetch_add_explicit(&arena->nthreads, 1, memory_order_relaxed);
+	if (tsd->state == TSD_NOMINAL)
+		atomic_fetch_sub_explicit(&old->nthreads, 1,
+		    memory_order_relaxed);
+	tsd->arena = arena;
+}

@@ -1,0 +1,51 @@
+/*
+ * tsd.h: thread-specific data.  Each thread has a few words of
+ * initial-exec TLS (so that a library dlopen()ed later still finds room in
+ * the static TLS block) holding its state and its arena.  A pthread key
+ * whose destructor runs at thread exit releases the binding.
+ *
+ * States: UNINIT (zero TLS, first call) -> NOMINAL; NOMINAL -> DEAD at
+ * thread exit.  A thread that allocates or frees after its destructor ran
+ * (later key destructors, C++ thread_local, atexit) still has its arena:
+ * nothing per thread is ever torn down that such a call would need.
+ */
+#ifndef HM_TSD_H
+#define HM_TSD_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "util.h"
+
+typedef enum {
+	TSD_UNINIT = 0,
+	TSD_NOMINAL = 1,
+	TSD_BINDING = 2,  /* inside the slow path (pthread_setspecific may
+			     allocate and re-enter) */
+	TSD_DEAD = 3,
+} tsd_state_t;
+
+typedef struct tsd_s {
+	uint8_t state;
+	arena_t *arena;
+} tsd_t;
+
+extern __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
+
+bool hm_tsd_boot(void);
+
+/* The calling thread's arena, binding one on first use; NULL only when
+ * the allocator could not be initialised. */
+arena_t *hm_tsd_arena_slow(void);
+
+static HM_ALWAYS_INLINE arena_t *
+tsd_arena(void) {
+	if (likely(hm_tsd.state == TSD_NOMINAL))
+		return hm_tsd.arena;
+	return hm_tsd_arena_slow();
+}
+
+/* Rebinds the calling thread to arena (thread.arena). */
+void hm_tsd_set_arena(arena_t *arena);
+
+#endif /* HM_TSD_H */
