@@ -104,21 +104,23 @@ alloc_usize(size_t size, size_t align) {
 }
 
 /*
- * The allocation flow: usize is the class (alloc_usize), align a power of
- * two (0 or <= QUANTUM for none), arena the thread's when NULL.
+ * The allocation flow: align is a power of two (0 or <= QUANTUM for none),
+ * arena the thread's when NULL.  The arena comes first: binding the thread
+ * initialises hmalloc, size-class tables included.
  */
 static void *
-ialloc(size_t usize, size_t align, bool zero, arena_t *arena) {
-	if (unlikely(usize == 0 || usize > SC_MAXCLASS)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+ialloc(size_t size, size_t align, bool zero, arena_t *arena) {
 	if (arena == NULL) {
 		arena = tsd_arena();
 		if (unlikely(arena == NULL)) {
 			errno = ENOMEM;
 			return NULL;
 		}
+	}
+	size_t usize = alloc_usize(size, align);
+	if (unlikely(usize == 0)) {
+		errno = ENOMEM;
+		return NULL;
 	}
 	void *p;
 	if (usize <= SC_SMALL_MAXCLASS) {
@@ -213,7 +215,7 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 				return p;
 		}
 	}
-	void *p = ialloc(usize, align, zero, arena);
+	void *p = ialloc(size, align, zero, arena);
 	if (p == NULL)
 		return NULL;
 	memcpy(p, ptr, b.usize < usize ? b.usize : usize);
@@ -225,7 +227,7 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 
 HM_EXPORT void *
 HM_PUBLIC(malloc)(size_t size) {
-	return ialloc(sc_s2u(size), 0, false, NULL);
+	return ialloc(size, 0, false, NULL);
 }
 
 HM_EXPORT void *
@@ -235,7 +237,7 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return ialloc(sc_s2u(total), 0, true, NULL);
+	return ialloc(total, 0, true, NULL);
 }
 
 HM_EXPORT void
@@ -282,7 +284,7 @@ memalign_common(size_t align, size_t size) {
 	}
 	if (!is_pow2(align))
 		align = (size_t)1 << lg_ceil(align);
-	return ialloc(alloc_usize(size, align), align, false, NULL);
+	return ialloc(size, align, false, NULL);
 }
 
 HM_EXPORT void *
@@ -300,7 +302,7 @@ HM_PUBLIC(posix_memalign)(void **memptr, size_t align, size_t size) {
 	if (align < sizeof(void *) || !is_pow2(align))
 		return EINVAL;
 	int saved = errno;
-	void *p = ialloc(alloc_usize(size, align), align, false, NULL);
+	void *p = ialloc(size, align, false, NULL);
 	if (p == NULL) {
 		errno = saved;
 		return ENOMEM;
@@ -514,8 +516,7 @@ HM_PUBLIC(mallocx)(size_t size, int flags) {
 		return NULL;
 	}
 	size_t align = mallocx_align(flags);
-	return ialloc(alloc_usize(size, align), align,
-	    (flags & MALLOCX_ZERO) != 0, arena);
+	return ialloc(size, align, (flags & MALLOCX_ZERO) != 0, arena);
 }
 
 HM_EXPORT void *

@@ -142,10 +142,14 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
 	}
 	if (!may_move)
 		return NULL;
-	char *addr = hm_os_move(h->addr, old, usize, hm_chunksize);
-	if (addr == NULL)
-		return NULL;
+	/* Unregister first: once mremap returns, another thread may map and
+	 * register the old address. */
 	hm_rtree_set(h->addr, 0);
+	char *addr = hm_os_move(h->addr, old, usize, hm_chunksize);
+	if (addr == NULL) {
+		hm_rtree_set(h->addr, (uintptr_t)h | RTREE_HUGE_TAG);
+		return NULL;
+	}
 	h->addr = addr;
 	if (!hm_rtree_set(addr, (uintptr_t)h | RTREE_HUGE_TAG))
 		hm_check_fail("out of memory for the chunk map", addr);
