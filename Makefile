@@ -55,10 +55,12 @@ HARNESS_OBJ := $(BUILD)/test/harness/test.o
 UNIT_SRCS := $(wildcard test/unit/*.c)
 INTEG_SRCS := $(wildcard test/integration/*.c)
 STRESS_SRCS := $(wildcard test/stress/*.c)
+CORRUPT_SRCS := $(wildcard test/corrupt/*.c)
 CXX_TEST_SRCS := $(wildcard test/programs/*.cc)
 UNIT_BINS := $(patsubst test/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 INTEG_BINS := $(patsubst test/%.c,$(BUILD)/test/%,$(INTEG_SRCS))
 STRESS_BINS := $(patsubst test/%.c,$(BUILD)/test/%,$(STRESS_SRCS))
+CORRUPT_BINS := $(patsubst test/%.c,$(BUILD)/test/%,$(CORRUPT_SRCS))
 CXX_TEST_BINS := $(patsubst test/%.cc,$(BUILD)/test/%,$(CXX_TEST_SRCS))
 SCRIPT_TESTS := $(sort $(wildcard test/integration/*.sh test/programs/*.sh))
 
@@ -112,6 +114,11 @@ $(BUILD)/test/integration/%: test/integration/%.c $(SO_LINKS) $(HARNESS_OBJ)
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(HARNESS_OBJ) -L$(LIBDIR) -lhmalloc \
 		-Wl,-rpath,$(abspath $(LIBDIR)) $(LDLIBS_ALL)
 
+$(BUILD)/test/corrupt/%: test/corrupt/%.c test/corrupt/corrupt.h $(SO_LINKS) $(HARNESS_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -o $@ $< $(HARNESS_OBJ) -L$(LIBDIR) -lhmalloc \
+		-Wl,-rpath,$(abspath $(LIBDIR)) $(LDLIBS_ALL)
+
 $(BUILD)/test/stress/%: test/stress/%.c $(SO_LINKS) $(HARNESS_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(HARNESS_OBJ) -L$(LIBDIR) -lhmalloc \
@@ -122,14 +129,15 @@ $(BUILD)/test/programs/%: test/programs/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_TEST) -o $@ $< -lpthread
 
-tests: lib bin/hmalloc.sh $(UNIT_BINS) $(INTEG_BINS) $(STRESS_BINS) $(CXX_TEST_BINS)
+tests: lib bin/hmalloc.sh $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
+	$(STRESS_BINS) $(CXX_TEST_BINS)
 
 TEST_ENV = HM_LIB=$(abspath $(LIBDIR))/libhmalloc.so HM_BUILD=$(abspath $(BUILD)) \
 	HM_LOGDIR=$(BUILD)/test-logs
 
 check: tests
-	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS) $(INTEG_BINS) $(STRESS_BINS) \
-		$(SCRIPT_TESTS)
+	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
+		$(STRESS_BINS) $(SCRIPT_TESTS)
 
 check-unit: tests
 	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS)

@@ -205,7 +205,7 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	bool aligned = ((uintptr_t)ptr & (align - 1)) == 0 || align == 0;
+	bool aligned = align == 0 || ((uintptr_t)ptr & (align - 1)) == 0;
 	if (aligned && (arena == NULL || arena == b.arena)) {
 		if (iresize_in_place(&b, usize, zero))
 			return ptr;

@@ -469,13 +469,20 @@ hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
 	return run;
 }
 
-void
-hm_arena_large_dalloc(arena_t *arena, run_t *run) {
+bool
+hm_arena_large_dalloc(arena_t *arena, run_t *run, const void *ptr) {
 	mutex_lock(&arena->lock);
+	/* Checked under the lock: two racing frees of one block cannot
+	 * both pass. */
+	if (run->state != RUN_LARGE || run->addr != (const char *)ptr) {
+		mutex_unlock(&arena->lock);
+		return false;
+	}
 	arena->large_ndalloc++;
 	arena->large_allocated -= (size_t)run->npages << LG_PAGE;
 	run_dalloc(arena, run);
 	mutex_unlock(&arena->lock);
+	return true;
 }
 
 bool

@@ -131,7 +131,9 @@ run_t *hm_arena_slab_alloc(arena_t *arena, unsigned binind);
 void hm_arena_slab_dalloc(arena_t *arena, run_t *slab);
 run_t *hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
     bool *zeroed);
-void hm_arena_large_dalloc(arena_t *arena, run_t *run);
+/* Frees the large run starting at ptr; false (nothing done) when run is
+ * not a live large run starting there. */
+bool hm_arena_large_dalloc(arena_t *arena, run_t *run, const void *ptr);
 /* Resizes a large run in place to usize (a Large class); true on success.
  * *zeroed_tail: the bytes past the old size are known zero. */
 bool hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,

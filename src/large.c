@@ -18,10 +18,9 @@ hm_large_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 
 void
 hm_large_dalloc(arena_t *arena, run_t *run, void *ptr) {
-	if (unlikely(!large_is_valid(run, ptr)))
+	if (unlikely(!hm_arena_large_dalloc(arena, run, ptr)))
 		hm_check_fail(run->state == RUN_FREE ? "double free"
 		    : "invalid free", ptr);
-	hm_arena_large_dalloc(arena, run);
 }
 
 bool

@@ -12,12 +12,6 @@
 void *hm_large_alloc(arena_t *arena, size_t usize, size_t align, bool zero);
 void hm_large_dalloc(arena_t *arena, run_t *run, void *ptr);
 
-/* Validates that ptr starts the large run the chunk map gave. */
-static inline bool
-large_is_valid(const run_t *run, const void *ptr) {
-	return run->state == RUN_LARGE && run->addr == (const char *)ptr;
-}
-
 /* Resizes in place to usize (a Large class); true on success. */
 bool hm_large_resize(arena_t *arena, run_t *run, size_t oldsize,
     size_t usize, bool zero);

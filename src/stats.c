@@ -65,7 +65,7 @@ hm_stats_read(stats_t *out) {
 	memset(out, 0, sizeof(*out));
 	if (!hm_init_is_done())
 		return;
-	static arena_stats_t as; /* large: not on the stack; ctl lock held */
+	arena_stats_t as;
 	size_t pactive = 0, pdirty = 0, huge = 0;
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		memset(&as, 0, sizeof(as));
@@ -224,7 +224,7 @@ hm_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
 	emit(&e, "Allocated: %zu, active: %zu, metadata: %zu, resident: %zu, "
 	    "mapped: %zu, retained: %zu\n", st.allocated, st.active,
 	    st.metadata, st.resident, st.mapped, st.retained);
-	static arena_stats_t as;
+	arena_stats_t as;
 	if (merged) {
 		memset(&as, 0, sizeof(as));
 		unsigned n = 0;

@@ -52,7 +52,8 @@ hm_test_split_names(const char *list) {
 int
 test_run_all(const char *file, test_fn_t **fns, const char **names, int n) {
 	const char *only = getenv("HM_TEST");
-	int npass = 0, nfail = 0, nskip = 0;
+	/* volatile: the loop survives longjmp out of a test. */
+	volatile int npass = 0, nfail = 0, nskip = 0;
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (int i = 0; i < n; i++) {
 		if (only != NULL && strcmp(only, names[i]) != 0)

@@ -95,7 +95,8 @@ int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
 
 #define HM_TEST_CMP(kind, t, fmt, a, op, b, ...)                           \
 	do {                                                               \
-		t a_ = (a), b_ = (b);                                      \
+		t a_ = (a);                                                \
+		t b_ = (b);                                                \
 		if (!(a_ op b_)) {                                         \
 			test_fail(__FILE__, __LINE__,                      \
 			    "%s (" fmt ") " #op " %s (" fmt ") failed",    \
@@ -188,6 +189,7 @@ int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
 const char **hm_test_split_names(const char *list);
 
 /* Small helpers shared by tests. */
+#define HM_TEST_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 uint64_t test_rand_next(uint64_t *state);       /* splitmix64 */
 uint64_t test_seed(void);  /* HM_TEST_SEED or time-based; printed */
 
