@@ -133,7 +133,7 @@ tests: lib bin/hmalloc.sh $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
 	$(STRESS_BINS) $(CXX_TEST_BINS)
 
 TEST_ENV = HM_LIB=$(abspath $(LIBDIR))/libhmalloc.so HM_BUILD=$(abspath $(BUILD)) \
-	HM_LOGDIR=$(BUILD)/test-logs
+	HM_LOGDIR=$(BUILD)/test-logs HM_VARIANT_CFLAGS="$(VARIANT_CFLAGS)"
 
 check: tests
 	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
