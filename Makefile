@@ -135,9 +135,17 @@ tests: lib bin/hmalloc.sh $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
 TEST_ENV = HM_LIB=$(abspath $(LIBDIR))/libhmalloc.so HM_BUILD=$(abspath $(BUILD)) \
 	HM_LOGDIR=$(BUILD)/test-logs HM_VARIANT_CFLAGS="$(VARIANT_CFLAGS)"
 
+# The quicker tests run again under other options, as jemalloc crosses
+# its builds with configurations.
+CROSS_CONFS := narenas:1 lg_dirty_mult:0 lg_dirty_mult:-1,junk:true
+# (Not the RSS and exhaustion tests: their figures depend on the options.)
+CROSS_TESTS = $(UNIT_BINS) $(filter-out %/memory_returned %/thread_exit \
+	%/rlimit,$(INTEG_BINS))
+
 check: tests
-	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
-		$(STRESS_BINS) $(SCRIPT_TESTS)
+	@$(TEST_ENV) HM_CROSS_CONFS="$(CROSS_CONFS)" tools/runtests.sh \
+		$(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) $(STRESS_BINS) \
+		$(SCRIPT_TESTS) --cross $(CROSS_TESTS)
 
 check-unit: tests
 	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS)

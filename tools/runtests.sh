@@ -9,19 +9,46 @@
 # is shown for failures.
 #
 # Environment: HM_LIB (the shared library under test), HM_BUILD (build
-# directory), HM_TIMEOUT (seconds per test, default 600), HM_CONF_CROSS (a
-# MALLOC_CONF to add to every test, for the crossed runs).
+# directory), HM_TIMEOUT (seconds per test, default 600), HM_CROSS_CONFS
+# (option strings for the crossed runs, see below).
 set -u
 logdir=${HM_LOGDIR:-build/test-logs}
 mkdir -p "$logdir"
 timeout_s=${HM_TIMEOUT:-600}
 pass=0 fail=0 skip=0
 failed=()
+
+# Tests after "--cross" run once more per option string in HM_CROSS_CONFS
+# (space-separated), added to their MALLOC_CONF.
+plain=() cross=()
+seen_cross=0
 for t in "$@"; do
+	if [ "$t" = "--cross" ]; then
+		seen_cross=1
+	elif [ $seen_cross -eq 1 ]; then
+		cross+=("$t")
+	else
+		plain+=("$t")
+	fi
+done
+runs=()
+for t in "${plain[@]}"; do
+	runs+=("$t|")
+done
+for c in ${HM_CROSS_CONFS:-}; do
+	for t in "${cross[@]}"; do
+		runs+=("$t|$c")
+	done
+done
+
+for run in "${runs[@]}"; do
+	t=${run%%|*}
+	conf=${run#*|}
 	name=${t#*/test/}
 	name=${name%.sh}
-	log="$logdir/$(echo "$name" | tr '/' '_').log"
 	src_base="test/${name}"
+	[ -n "$conf" ] && name="$name [$conf]"
+	log="$logdir/$(echo "$name" | tr '/ :[]' '_____').log"
 	start=$(date +%s.%N)
 	(
 		if [ -f "${src_base}.env" ]; then
@@ -29,8 +56,8 @@ for t in "$@"; do
 			. "${src_base}.env"
 			set +a
 		fi
-		if [ -n "${HM_CONF_CROSS:-}" ]; then
-			export MALLOC_CONF="${MALLOC_CONF:+$MALLOC_CONF,}$HM_CONF_CROSS"
+		if [ -n "$conf" ]; then
+			export MALLOC_CONF="${MALLOC_CONF:+$MALLOC_CONF,}$conf"
 		fi
 		case "$t" in
 		*.sh) exec timeout -k 10 "$timeout_s" bash "$t" ;;
