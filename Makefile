@@ -2,7 +2,7 @@
 #
 #   make              lib/libhmalloc.so, lib/libhmalloc.a, bin/hmalloc.sh
 #   make check        every test, default build (summary line last)
-#   make check-ubsan  the whole suite in a UBSan build
+#   make check-ubsan  the whole suite in a UBSan + debug build
 #   make check-asan   unit tests + short stress, ASan, prefixed (hm_*) build
 #   make check-tsan   unit tests + short stress, TSan, prefixed (hm_*) build
 #   make demo         run a real program on hmalloc and print its statistics
@@ -150,9 +150,11 @@ check: tests
 check-unit: tests
 	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS)
 
+# The UBSan build is also the debug build: internal assertions and the
+# lock-order check are on.
 check-ubsan:
-	$(MAKE) BUILD=build/ubsan OPT=-O1 \
-		VARIANT_CFLAGS="-fsanitize=undefined -fno-sanitize-recover=undefined" check
+	$(MAKE) BUILD=build/ubsan OPT=-O1 VARIANT_CFLAGS="-DHM_DEBUG \
+		-fsanitize=undefined -fno-sanitize-recover=undefined" check
 
 SAN_TESTS = $(UNIT_BINS) $(STRESS_BINS)
 check-asan:

@@ -37,7 +37,7 @@ hm_arena_boot(void) {
 	}
 	hm_narenas = opt_narenas;
 	sc_ind_page = sc_size2index(PAGE);
-	if (hm_mutex_init(&arenas_lock, LOCK_RANK_CTL))
+	if (hm_mutex_init(&arenas_lock, LOCK_RANK_ARENAS))
 		return true;
 	hm_arenas = hm_base_alloc(sizeof(arena_t *) * hm_narenas);
 	if (hm_arenas == NULL)

@@ -33,6 +33,7 @@ extern void HM_PUBLIC(hmalloc_post_init)(void) __attribute__((weak));
 static void
 init_prefork(void) {
 	pthread_mutex_lock(&init_lock);
+	hm_lock_order_off = true;
 	hm_ctl_prefork();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
@@ -57,6 +58,8 @@ init_postfork_parent(void) {
 			hm_arena_postfork_parent(arena);
 	}
 	hm_ctl_postfork_parent();
+	hm_lock_order_off = false;
+	hm_lock_held = 0;
 	pthread_mutex_unlock(&init_lock);
 }
 
@@ -72,6 +75,8 @@ init_postfork_child(void) {
 			hm_arena_postfork_child(arena);
 	}
 	hm_ctl_postfork_child();
+	hm_lock_order_off = false;
+	hm_lock_held = 0;
 	pthread_mutex_init(&init_lock, NULL);
 }
 

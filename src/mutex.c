@@ -1,6 +1,20 @@
 /* mutex.c: see mutex.h. */
 #include "mutex.h"
 
+#include "check.h"
+#include "log.h"
+
+__thread uint32_t hm_lock_held __attribute__((tls_model("initial-exec")));
+bool hm_lock_order_off;
+
+void
+hm_mutex_order_fail(const mutex_t *m) {
+	char what[64];
+	hm_snprintf(what, sizeof(what), "lock order violated taking rank %u",
+	    (unsigned)m->rank);
+	hm_check_fail(what, m);
+}
+
 bool
 hm_mutex_init(mutex_t *m, lock_rank_t rank) {
 	pthread_mutexattr_t attr;
