@@ -104,12 +104,14 @@ $(HARNESS_OBJ): test/harness/test.c test/harness/test.h include/hmalloc.h
 	$(CC) $(CFLAGS_TEST) -c $< -o $@
 
 # Unit tests link the library's objects and may call internals.
-$(BUILD)/test/unit/%: test/unit/%.c $(LIB_OBJS) $(HARNESS_OBJ)
+$(BUILD)/test/unit/%: test/unit/%.c $(wildcard test/unit/*.h) $(LIB_OBJS) \
+		$(HARNESS_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(HARNESS_OBJ) $(LIB_OBJS) $(LDLIBS_ALL)
 
 # Integration and stress tests use the built shared library.
-$(BUILD)/test/integration/%: test/integration/%.c $(SO_LINKS) $(HARNESS_OBJ)
+$(BUILD)/test/integration/%: test/integration/%.c $(wildcard test/integration/*.h) \
+		$(SO_LINKS) $(HARNESS_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(HARNESS_OBJ) -L$(LIBDIR) -lhmalloc \
 		-Wl,-rpath,$(abspath $(LIBDIR)) $(LDLIBS_ALL)
@@ -119,7 +121,8 @@ $(BUILD)/test/corrupt/%: test/corrupt/%.c test/corrupt/corrupt.h $(SO_LINKS) $(H
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(HARNESS_OBJ) -L$(LIBDIR) -lhmalloc \
 		-Wl,-rpath,$(abspath $(LIBDIR)) $(LDLIBS_ALL)
 
-$(BUILD)/test/stress/%: test/stress/%.c $(SO_LINKS) $(HARNESS_OBJ)
+$(BUILD)/test/stress/%: test/stress/%.c $(wildcard test/stress/*.h) $(SO_LINKS) \
+		$(HARNESS_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -o $@ $< $(HARNESS_OBJ) -L$(LIBDIR) -lhmalloc \
 		-Wl,-rpath,$(abspath $(LIBDIR)) $(LDLIBS_ALL)

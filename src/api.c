@@ -597,4 +597,6 @@ void *__libc_valloc(size_t size) HM_ALIAS(valloc);
 void *__libc_pvalloc(size_t size) HM_ALIAS(pvalloc);
 int __posix_memalign(void **memptr, size_t align, size_t size)
     HM_ALIAS(posix_memalign);
+struct mallinfo __libc_mallinfo(void) HM_ALIAS(mallinfo);
+int __libc_mallopt(int param, int value) HM_ALIAS(mallopt);
 #endif

@@ -44,7 +44,8 @@ done
 for run in "${runs[@]}"; do
 	t=${run%%|*}
 	conf=${run#*|}
-	name=${t#*/test/}
+	name=${t#test/}
+	name=${name#*/test/}
 	name=${name%.sh}
 	src_base="test/${name}"
 	[ -n "$conf" ] && name="$name [$conf]"
