@@ -586,8 +586,13 @@ HM_PUBLIC(nallocx)(size_t size, int flags) {
 
 #ifndef HM_PREFIXED
 /* glibc's internal names, so that every path into malloc lands here. */
-#define HM_ALIAS(name) \
+#if defined(__clang__)
+#  define HM_ALIAS(name) \
+	__attribute__((alias(#name), used, visibility("default")))
+#else
+#  define HM_ALIAS(name) \
 	__attribute__((alias(#name), used, visibility("default"), copy(name)))
+#endif
 void *__libc_malloc(size_t size) HM_ALIAS(malloc);
 void *__libc_calloc(size_t n, size_t size) HM_ALIAS(calloc);
 void *__libc_realloc(void *ptr, size_t size) HM_ALIAS(realloc);
@@ -597,6 +602,9 @@ void *__libc_valloc(size_t size) HM_ALIAS(valloc);
 void *__libc_pvalloc(size_t size) HM_ALIAS(pvalloc);
 int __posix_memalign(void **memptr, size_t align, size_t size)
     HM_ALIAS(posix_memalign);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 struct mallinfo __libc_mallinfo(void) HM_ALIAS(mallinfo);
+#pragma GCC diagnostic pop
 int __libc_mallopt(int param, int value) HM_ALIAS(mallopt);
 #endif
