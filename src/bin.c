@@ -77,14 +77,14 @@ hm_bin_alloc(arena_t *arena, unsigned binind) {
 	return ret;
 }
 
-void
-hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr) {
-	unsigned binind = slab->szind;
-	if (unlikely(binind >= SC_NBINS))
-		hm_check_fail("invalid free", ptr);
-	bin_t *bin = &arena->bins[binind];
+/*
+ * Frees ptr into its slab under the bin lock; aborts on a pointer that is
+ * not a live region.  Returns the slab when it became empty and must go
+ * back to the arena.
+ */
+static run_t *
+bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
 	const sc_slab_info_t *info = &hm_sc_slab[binind];
-	mutex_lock(&bin->lock);
 	size_t off = (size_t)((char *)ptr - slab->addr);
 	size_t idx = (size_t)(((uint64_t)off * info->recip) >> 32);
 	if (unlikely(slab->state != RUN_SLAB || slab->szind != binind
@@ -107,9 +107,82 @@ hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr) {
 		if (info->nregs > 1)
 			nonfull_remove(bin, slab);
 		bin->curslabs--;
-		hm_arena_slab_dalloc(arena, slab);
-	} else if (slab->nfree == 1 && slab != bin->slabcur) {
-		nonfull_push(bin, slab);
+		return slab;
 	}
+	if (slab->nfree == 1 && slab != bin->slabcur)
+		nonfull_push(bin, slab);
+	return NULL;
+}
+
+void
+hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr) {
+	unsigned binind = slab->szind;
+	if (unlikely(binind >= SC_NBINS))
+		hm_check_fail("invalid free", ptr);
+	bin_t *bin = &arena->bins[binind];
+	mutex_lock(&bin->lock);
+	run_t *empty = bin_dalloc_locked(bin, binind, slab, ptr);
+	if (empty != NULL)
+		hm_arena_slab_dalloc(arena, empty);
 	mutex_unlock(&bin->lock);
+}
+
+unsigned
+hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n) {
+	bin_t *bin = &arena->bins[binind];
+	unsigned i = 0;
+	mutex_lock(&bin->lock);
+	while (i < n) {
+		run_t *slab = bin->slabcur;
+		if (slab == NULL || slab->nfree == 0) {
+			if (!bin_refill(arena, bin, binind))
+				break;
+			slab = bin->slabcur;
+		}
+		while (i < n && slab->nfree > 0)
+			out[i++] = slab_take(slab, binind);
+	}
+	bin->nmalloc += i;
+	mutex_unlock(&bin->lock);
+	/* The cache pops from the top: put the lowest addresses there, so
+	 * live blocks stay packed at the front of their slabs. */
+	for (unsigned a = 0, b = i; a + 1 < b; a++, b--) {
+		void *t = out[a];
+		out[a] = out[b - 1];
+		out[b - 1] = t;
+	}
+	return i;
+}
+
+/* The slab holding ptr, from the chunk map (ptr came through a validated
+ * free, so it lies in an arena chunk). */
+static inline run_t *
+bin_slab_of(const void *ptr, arena_t **arena) {
+	chunk_t *chunk = (chunk_t *)rtree_get(ptr);
+	*arena = chunk->arena;
+	return chunk_map_get(chunk, chunk_page_index(chunk, ptr));
+}
+
+void
+hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
+	while (n > 0) {
+		arena_t *arena;
+		bin_slab_of(ptrs[0], &arena);
+		bin_t *bin = &arena->bins[binind];
+		unsigned keep = 0;
+		mutex_lock(&bin->lock);
+		for (unsigned i = 0; i < n; i++) {
+			arena_t *a;
+			run_t *slab = bin_slab_of(ptrs[i], &a);
+			if (a != arena) {
+				ptrs[keep++] = ptrs[i];
+				continue;
+			}
+			run_t *empty = bin_dalloc_locked(bin, binind, slab, ptrs[i]);
+			if (empty != NULL)
+				hm_arena_slab_dalloc(arena, empty);
+		}
+		mutex_unlock(&bin->lock);
+		n = keep;
+	}
 }

@@ -20,4 +20,22 @@ void *hm_bin_alloc(arena_t *arena, unsigned binind);
 /* Frees ptr, which the chunk map places in slab. */
 void hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr);
 
+/* Takes up to n regions of class binind from arena into out[], lowest
+ * address last; returns how many (0: out of memory). One lock. */
+unsigned hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n);
+
+/* Frees n regions of class binind, from any arenas: one lock per arena
+ * met.  ptrs[] is used as scratch. */
+void hm_bin_flush(unsigned binind, void **ptrs, unsigned n);
+
+/* True if ptr is the start of a region of slab (no lock: a hint that the
+ * locked paths confirm). */
+static inline bool
+slab_is_region_start(const run_t *slab, const void *ptr) {
+	const sc_slab_info_t *info = &hm_sc_slab[slab->szind];
+	size_t off = (size_t)((const char *)ptr - slab->addr);
+	size_t idx = (size_t)(((uint64_t)off * info->recip) >> 32);
+	return idx < info->nregs && idx * info->size == off;
+}
+
 #endif /* HM_BIN_H */

@@ -51,12 +51,15 @@ hm_conf_find(const char *name, size_t len) {
 	return NULL;
 }
 
+/* Bad pairs seen; abort_conf acts on them once every source is read,
+ * whatever the order of the pairs. */
+static unsigned conf_nbad;
+
+/* Reports a bad pair: the whole text of it, as it was given. */
 static void
-conf_error(const char *k, size_t klen, const char *v, size_t vlen) {
-	hm_printf("<hmalloc>: Invalid conf pair: %.*s:%.*s\n", (int)klen, k,
-	    (int)vlen, v);
-	if (opt_abort_conf || opt_abort)
-		abort();
+conf_error(const char *pair, size_t len) {
+	hm_printf("<hmalloc>: Invalid conf pair: %.*s\n", (int)len, pair);
+	conf_nbad++;
 }
 
 /* Parses a decimal (or 0x hex) integer of exactly len bytes. */
@@ -161,15 +164,14 @@ hm_conf_parse(const char *s, const char *source) {
 		if (end == NULL)
 			end = s + strlen(s);
 		if (klen == 0 || k[klen] != ':') {
-			/* Not key:value: report the whole pair. */
-			conf_error(s, (size_t)(end - s), "", 0);
+			conf_error(s, (size_t)(end - s));
 			nbad++;
 		} else {
 			const char *v = k + klen + 1;
 			size_t vlen = (size_t)(end - v);
 			const conf_opt_t *o = hm_conf_find(k, klen);
 			if (o == NULL || !conf_set(o, v, vlen)) {
-				conf_error(k, klen, v, vlen);
+				conf_error(s, (size_t)(end - s));
 				nbad++;
 			}
 		}
@@ -201,6 +203,8 @@ hm_conf_init(void) {
 		hm_conf_parse(s, "MALLOC_CONF");
 	if ((s = secure_getenv("HMALLOC_CONF")) != NULL)
 		hm_conf_parse(s, "HMALLOC_CONF");
+	if (conf_nbad > 0 && (opt_abort_conf || opt_abort))
+		abort();
 	hm_junk_alloc = opt_junk == 1 || opt_junk == 2;
 	hm_junk_free = opt_junk == 1 || opt_junk == 3;
 }

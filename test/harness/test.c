@@ -55,7 +55,7 @@ test_run_all(const char *file, test_fn_t **fns, const char **names, int n) {
 	/* volatile: the loop survives longjmp out of a test. */
 	volatile int npass = 0, nfail = 0, nskip = 0;
 	setvbuf(stdout, NULL, _IONBF, 0);
-	for (int i = 0; i < n; i++) {
+	for (volatile int i = 0; i < n; i++) {
 		if (only != NULL && strcmp(only, names[i]) != 0)
 			continue;
 		test_status_current = test_status_pass;

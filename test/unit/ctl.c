@@ -1,0 +1,246 @@
+/*
+ * The mallctl namespace (ctl.c): MIBs whose index component a program
+ * rewrites (arenas.bin.#.size/nregs/slab_size, arenas.lextent.#.size)
+ * agree with the size-class tables; the error codes: ENOENT for an unknown
+ * name or index, EINVAL for a wrong *oldlenp or newlen, EPERM for writing
+ * a read-only name, EFAULT for an arena index that cannot be used;
+ * arena.<i>.purge including MALLCTL_ARENAS_ALL (4096); thread.arena.
+ */
+#include "unit_util.h"
+
+#include "chunk.h"
+
+TEST_BEGIN(test_bin_mibs)
+	unit_boot();
+	static const char *names[] = {"arenas.bin.0.size", "arenas.bin.0.nregs",
+	    "arenas.bin.0.slab_size"};
+	for (size_t n = 0; n < 3; n++) {
+		size_t mib[8], miblen = 8;
+		assert_d_eq(hm_mallctlnametomib(names[n], mib, &miblen), 0,
+		    "mallctlnametomib(%s)", names[n]);
+		assert_zu_eq(miblen, 4, "%s: MIB length", names[n]);
+		for (unsigned i = 0; i < SC_NBINS; i++) {
+			mib[2] = i;
+			size_t want, got = 0, sz;
+			int r;
+			if (n == 1) {
+				uint32_t v = 0;
+				sz = sizeof(v);
+				r = hm_mallctlbymib(mib, miblen, &v, &sz, NULL, 0);
+				got = v;
+				want = hm_sc_slab[i].nregs;
+			} else {
+				sz = sizeof(got);
+				r = hm_mallctlbymib(mib, miblen, &got, &sz, NULL, 0);
+				want = n == 0 ? hm_sc_slab[i].size
+				    : (size_t)hm_sc_slab[i].npages << LG_PAGE;
+			}
+			expect_d_eq(r, 0, "%s with bin %u", names[n], i);
+			expect_zu_eq(got, want, "%s with bin %u", names[n], i);
+			/* The name says the same. */
+			char name[64];
+			snprintf(name, sizeof(name), "arenas.bin.%u.%s", i,
+			    n == 0 ? "size" : n == 1 ? "nregs" : "slab_size");
+			size_t byname = 0;
+			sz = n == 1 ? sizeof(uint32_t) : sizeof(size_t);
+			expect_d_eq(hm_mallctl(name, &byname, &sz, NULL, 0), 0,
+			    "%s", name);
+			expect_zu_eq(byname, want, "%s", name);
+		}
+		mib[2] = SC_NBINS;
+		size_t v, sz = sizeof(v);
+		expect_d_eq(hm_mallctlbymib(mib, miblen, &v, &sz, NULL, 0), ENOENT,
+		    "%s with bin %d", names[n], SC_NBINS);
+	}
+	unsigned nbins = 0;
+	size_t sz = sizeof(nbins);
+	expect_d_eq(hm_mallctl("arenas.nbins", &nbins, &sz, NULL, 0), 0,
+	    "arenas.nbins");
+	expect_d_eq(nbins, SC_NBINS, "arenas.nbins");
+TEST_END
+
+TEST_BEGIN(test_lextent_mibs)
+	unit_boot();
+	unsigned n = 0;
+	size_t sz = sizeof(n);
+	assert_d_eq(hm_mallctl("arenas.nlextents", &n, &sz, NULL, 0), 0,
+	    "arenas.nlextents");
+	expect_d_eq(n, hm_sc_nlarge, "arenas.nlextents");
+	size_t mib[8], miblen = 8;
+	assert_d_eq(hm_mallctlnametomib("arenas.lextent.0.size", mib, &miblen),
+	    0, "mallctlnametomib");
+	for (unsigned i = 0; i < n; i++) {
+		mib[2] = i;
+		size_t v = 0;
+		sz = sizeof(v);
+		expect_d_eq(hm_mallctlbymib(mib, miblen, &v, &sz, NULL, 0), 0,
+		    "lextent %u", i);
+		expect_zu_eq(v, hm_sc_size[SC_NBINS + i], "lextent %u", i);
+	}
+	expect_zu_eq(hm_sc_size[SC_NBINS + n - 1], hm_sc_large_maxclass,
+	    "last lextent");
+	mib[2] = n;
+	size_t v;
+	sz = sizeof(v);
+	expect_d_eq(hm_mallctlbymib(mib, miblen, &v, &sz, NULL, 0), ENOENT,
+	    "lextent %u", n);
+TEST_END
+
+TEST_BEGIN(test_enoent)
+	unit_boot();
+	static const char *names[] = {"", "nosuch", "no.such.name", "arenas",
+	    "arenas.", "arenas.bin", "arenas.bin.0", "arenas.bin.x.size",
+	    "arenas.bin.0.size.extra", "arenas.bin..size", "arenas.bin.-1.size",
+	    "opt.nosuch", "opt.", "opt", "stats.allocated.x", "Epoch",
+	    "arena.18446744073709551616.purge"};
+	for (size_t i = 0; i < HM_ARRAY_SIZE(names); i++) {
+		size_t v[4], sz = sizeof(size_t);
+		expect_d_eq(hm_mallctl(names[i], v, &sz, NULL, 0), ENOENT,
+		    "mallctl(\"%s\")", names[i]);
+		size_t mib[8], miblen = 8;
+		expect_d_eq(hm_mallctlnametomib(names[i], mib, &miblen), ENOENT,
+		    "mallctlnametomib(\"%s\")", names[i]);
+	}
+	/* An index past the end: the name resolves (the index is checked
+	 * when the MIB is used), the call fails. */
+	static const char *bad_index[] = {"arenas.bin.35.size",
+	    "arenas.bin.99999.nregs", "arenas.lextent.1000.size"};
+	for (size_t i = 0; i < HM_ARRAY_SIZE(bad_index); i++) {
+		size_t v = 0, sz = sizeof(v);
+		expect_d_eq(hm_mallctl(bad_index[i], &v, &sz, NULL, 0), ENOENT,
+		    "mallctl(\"%s\")", bad_index[i]);
+	}
+	/* MIBs of the wrong length or with a bad first component. */
+	size_t mib[8], miblen = 8, v, sz = sizeof(v);
+	assert_d_eq(hm_mallctlnametomib("arenas.bin.0.size", mib, &miblen), 0,
+	    "mallctlnametomib");
+	expect_d_eq(hm_mallctlbymib(mib, 3, &v, &sz, NULL, 0), ENOENT,
+	    "short MIB");
+	expect_d_eq(hm_mallctlbymib(mib, 5, &v, &sz, NULL, 0), ENOENT,
+	    "long MIB");
+	expect_d_eq(hm_mallctlbymib(mib, 0, &v, &sz, NULL, 0), ENOENT,
+	    "empty MIB");
+	mib[0] = 999;
+	expect_d_eq(hm_mallctlbymib(mib, 4, &v, &sz, NULL, 0), ENOENT,
+	    "MIB[0] 999");
+	mib[0] = 5000;
+	expect_d_eq(hm_mallctlbymib(mib, 2, &v, &sz, NULL, 0), ENOENT,
+	    "MIB[0] 5000");
+	expect_d_eq(hm_mallctl(NULL, &v, &sz, NULL, 0), EINVAL, "NULL name");
+TEST_END
+
+TEST_BEGIN(test_einval_eperm)
+	unit_boot();
+	/* Wrong *oldlenp: the bytes that fit are copied, EINVAL. */
+	size_t big[2] = {0, 0}, sz = 2 * sizeof(size_t);
+	expect_d_eq(hm_mallctl("arenas.page", big, &sz, NULL, 0), EINVAL,
+	    "arenas.page into 16 bytes");
+	unsigned u = 0;
+	sz = sizeof(u);
+	expect_d_eq(hm_mallctl("arenas.page", &u, &sz, NULL, 0), EINVAL,
+	    "arenas.page into 4 bytes");
+	expect_zu_eq(sz, sizeof(u), "*oldlenp after a short read");
+	size_t page = 0;
+	sz = sizeof(page);
+	expect_d_eq(hm_mallctl("arenas.page", &page, &sz, NULL, 0), 0,
+	    "arenas.page");
+	expect_zu_eq(page, PAGE, "arenas.page");
+	uint32_t small = 0;
+	sz = sizeof(small);
+	expect_d_eq(hm_mallctl("epoch", &small, &sz, NULL, 0), EINVAL,
+	    "epoch into 4 bytes");
+	/* Wrong newlen. */
+	uint32_t e32 = 1;
+	expect_d_eq(hm_mallctl("epoch", NULL, NULL, &e32, sizeof(e32)), EINVAL,
+	    "epoch written with 4 bytes");
+	unsigned ind = 0;
+	expect_d_eq(hm_mallctl("thread.arena", NULL, NULL, &ind, 8), EINVAL,
+	    "thread.arena written with 8 bytes");
+	/* Writing read-only names. */
+	static const char *ro[] = {"version", "arenas.narenas", "arenas.page",
+	    "arenas.chunksize", "opt.narenas", "opt.junk", "stats.allocated",
+	    "config.debug", "arenas.bin.0.size", "arenas.lextent.0.size"};
+	for (size_t i = 0; i < HM_ARRAY_SIZE(ro); i++) {
+		size_t val = 1;
+		expect_d_eq(hm_mallctl(ro[i], NULL, NULL, &val, sizeof(val)), EPERM,
+		    "writing %s", ro[i]);
+	}
+	/* arena.<i>.purge takes nothing. */
+	expect_d_eq(hm_mallctl("arena.0.purge", &page, &sz, NULL, 0), EINVAL,
+	    "arena.0.purge with oldp");
+	expect_d_eq(hm_mallctl("arena.0.purge", NULL, NULL, &ind, sizeof(ind)),
+	    EINVAL, "arena.0.purge with newp");
+TEST_END
+
+TEST_BEGIN(test_purge)
+	unit_boot();
+	expect_d_eq(hm_mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0,
+	    "arena.4096.purge (MALLCTL_ARENAS_ALL)");
+	char name[64];
+	snprintf(name, sizeof(name), "arena.%d.purge", MALLCTL_ARENAS_ALL);
+	expect_d_eq(hm_mallctl(name, NULL, NULL, NULL, 0), 0, "%s", name);
+	expect_d_eq(hm_mallctl("arena.0.purge", NULL, NULL, NULL, 0), 0,
+	    "arena.0.purge");
+	snprintf(name, sizeof(name), "arena.%u.purge", hm_narenas);
+	expect_d_eq(hm_mallctl(name, NULL, NULL, NULL, 0), ENOENT, "%s", name);
+	/* An index below narenas whose arena was never created. */
+	for (unsigned i = 1; i < hm_narenas; i++) {
+		if (hm_arena_get(i, false) == NULL) {
+			snprintf(name, sizeof(name), "arena.%u.purge", i);
+			expect_d_eq(hm_mallctl(name, NULL, NULL, NULL, 0), EFAULT,
+			    "%s (arena not created)", name);
+			break;
+		}
+	}
+	/* Purging gives dirty pages back. */
+	void *p = hm_malloc(512 * KiB);
+	assert_ptr_not_null(p, "malloc");
+	memset(p, 1, 512 * KiB);
+	hm_free(p);
+	arena_t *arena = tsd_arena();
+	expect_d_eq(hm_mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0,
+	    "arena.4096.purge");
+	expect_zu_eq(arena->ndirty, 0, "dirty pages after purging");
+	expect_ptr_null(arena->spare, "spare chunk after purging");
+TEST_END
+
+TEST_BEGIN(test_thread_arena)
+	unit_boot();
+	unsigned cur = 0;
+	size_t sz = sizeof(cur);
+	assert_d_eq(hm_mallctl("thread.arena", &cur, &sz, NULL, 0), 0,
+	    "thread.arena read");
+	expect_d_eq(cur, tsd_arena()->ind, "thread.arena");
+	unsigned bad[] = {hm_narenas, hm_narenas + 1, 4095, 4096, UINT32_MAX};
+	for (size_t i = 0; i < HM_ARRAY_SIZE(bad); i++) {
+		unsigned old = 12345;
+		sz = sizeof(old);
+		expect_d_eq(hm_mallctl("thread.arena", &old, &sz, &bad[i],
+		    sizeof(bad[i])), EFAULT, "thread.arena = %u (narenas %u)",
+		    bad[i], hm_narenas);
+		expect_d_eq(tsd_arena()->ind, cur, "arena after a refused write");
+	}
+	if (hm_narenas < 2)
+		return;
+	unsigned to = hm_narenas - 1, old = 0;
+	sz = sizeof(old);
+	expect_d_eq(hm_mallctl("thread.arena", &old, &sz, &to, sizeof(to)), 0,
+	    "thread.arena = %u", to);
+	expect_d_eq(old, cur, "old value returned");
+	expect_d_eq(tsd_arena()->ind, to, "arena after the write");
+	void *p = hm_malloc(100);
+	assert_ptr_not_null(p, "malloc");
+	chunk_t *chunk = (chunk_t *)rtree_get(p);
+	assert_ptr_not_null(chunk, "rtree_get");
+	expect_d_eq(chunk->arena->ind, to, "new allocation's arena");
+	hm_free(p);
+	expect_d_eq(hm_mallctl("thread.arena", NULL, NULL, &cur, sizeof(cur)),
+	    0, "thread.arena back to %u", cur);
+	expect_d_eq(tsd_arena()->ind, cur, "arena restored");
+TEST_END
+
+int
+main(void) {
+	return test(test_bin_mibs, test_lextent_mibs, test_enoent,
+	    test_einval_eperm, test_purge, test_thread_arena);
+}

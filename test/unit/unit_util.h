@@ -1,0 +1,88 @@
+/*
+ * Helpers shared by the unit tests: start-up, capture of what hmalloc
+ * writes to stderr, and an arena of the test's own.
+ *
+ * Everything here is static inline: each test includes only what it uses.
+ */
+#ifndef HM_UNIT_UTIL_H
+#define HM_UNIT_UTIL_H
+
+#include "test.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "tsd.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+/* Any allocation initialises hmalloc (options, size classes, arena 0). */
+static inline void
+unit_boot(void) {
+	void *p = hm_malloc(1);
+	assert_ptr_not_null(p, "malloc(1) to initialise hmalloc");
+	hm_free(p);
+}
+
+/*
+ * An arena for the test alone: the last one, which no thread of a
+ * single-threaded test is bound to, so its counters and free runs move
+ * only with what the test does.  With narenas:1 there is only the
+ * thread's arena; the tests allocate nothing else between the steps they
+ * check.
+ */
+static inline arena_t *
+unit_test_arena(void) {
+	unit_boot();
+	arena_t *mine = tsd_arena();
+	assert_ptr_not_null(mine, "tsd_arena()");
+	if (hm_narenas < 2)
+		return mine;
+	arena_t *a = hm_arena_get(hm_narenas - 1, true);
+	assert_ptr_not_null(a, "hm_arena_get(%u, true)", hm_narenas - 1);
+	return a;
+}
+
+/*
+ * Stderr capture: redirect fd 2 to a temporary file, run, restore, and
+ * read back what was written (NUL-terminated, truncated to size - 1).
+ */
+typedef struct capture_s {
+	int saved;
+	int fd;
+} capture_t;
+
+static inline void
+capture_begin(capture_t *c) {
+	char path[] = "/tmp/hm_unit_stderr_XXXXXX";
+	fflush(stderr);
+	c->fd = mkstemp(path);
+	assert_d_ge(c->fd, 0, "mkstemp: %s", strerror(errno));
+	unlink(path);
+	c->saved = dup(STDERR_FILENO);
+	assert_d_ge(c->saved, 0, "dup(2)");
+	dup2(c->fd, STDERR_FILENO);
+}
+
+static inline size_t
+capture_end(capture_t *c, char *buf, size_t size) {
+	fflush(stderr);
+	dup2(c->saved, STDERR_FILENO);
+	close(c->saved);
+	size_t len = 0;
+	lseek(c->fd, 0, SEEK_SET);
+	for (;;) {
+		ssize_t n = read(c->fd, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(c->fd);
+	return len;
+}
+
+#endif /* HM_UNIT_UTIL_H */
