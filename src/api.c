@@ -28,6 +28,7 @@
 #include "log.h"
 #include "sc.h"
 #include "stats.h"
+#include "tcache.h"
 #include "tsd.h"
 
 /* What the chunk map says about a live block. */
@@ -69,7 +70,7 @@ block_lookup(const void *ptr, block_t *b) {
 	if (run->state == RUN_SLAB) {
 		b->kind = BLOCK_SMALL;
 		b->usize = hm_sc_slab[run->szind].size;
-		return true;
+		return slab_is_region_start(run, ptr);
 	}
 	b->kind = BLOCK_LARGE;
 	b->usize = (size_t)run->npages << LG_PAGE;
@@ -105,11 +106,12 @@ alloc_usize(size_t size, size_t align) {
 
 /*
  * The allocation flow: align is a power of two (0 or <= QUANTUM for none),
- * arena the thread's when NULL.  The arena comes first: binding the thread
- * initialises hmalloc, size-class tables included.
+ * arena the thread's when NULL, tc the thread cache to use (or NULL).  The
+ * arena comes first: binding the thread initialises hmalloc, size-class
+ * tables included.
  */
 static void *
-ialloc(size_t size, size_t align, bool zero, arena_t *arena) {
+ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	if (arena == NULL) {
 		arena = tsd_arena();
 		if (unlikely(arena == NULL)) {
@@ -123,8 +125,19 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena) {
 		return NULL;
 	}
 	void *p;
+	unsigned ind = usize <= hm_sc_large_maxclass ? sc_size2index(usize)
+						     : SC_NSIZES;
+	/* Cached blocks are aligned to their class (small) or the page. */
+	if (tc != NULL && ind < hm_tcache_nbins && align <= PAGE) {
+		p = tcache_alloc(tc, ind);
+		if (p == NULL)
+			p = hm_tcache_alloc_refill(tc, ind);
+		if (p != NULL && zero)
+			memset(p, 0, usize);
+		return p;
+	}
 	if (usize <= SC_SMALL_MAXCLASS) {
-		p = hm_bin_alloc(arena, sc_size2index(usize));
+		p = hm_bin_alloc(arena, ind);
 		if (p != NULL && zero)
 			memset(p, 0, usize);
 	} else if (usize <= hm_sc_large_maxclass
@@ -136,6 +149,12 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena) {
 	if (unlikely(hm_junk_alloc || opt_zero) && p != NULL && !zero)
 		alloc_fill(p, usize, zero);
 	return p;
+}
+
+/* The thread's cache, for calls that did not come by the fast path. */
+static inline tcache_t *
+tsd_tcache(void) {
+	return tsd_arena() != NULL ? hm_tsd.tcache : NULL;
 }
 
 static inline void
@@ -155,23 +174,50 @@ idalloc_block(void *ptr, const block_t *b) {
 	}
 }
 
-static inline void
-idalloc(void *ptr) {
+/*
+ * Frees a block block_lookup() vouched for: into the thread cache when it
+ * has a stack for the class, else straight back to the arena.
+ */
+static void
+ifree(void *ptr, const block_t *b, tcache_t *tc) {
+	if (tc != NULL && b->kind != BLOCK_HUGE) {
+		unsigned ind = b->kind == BLOCK_SMALL ? b->run->szind
+						      : sc_size2index(b->usize);
+		if (ind < hm_tcache_nbins) {
+			if (unlikely(*(uintptr_t *)ptr == tcache_tag(ptr)))
+				hm_tcache_check_double_free(tc, ind, ptr);
+			if (tc->gc_ticker < 0)
+				hm_tcache_gc_event(tc);
+			if (!tcache_dalloc(tc, ind, ptr))
+				hm_tcache_dalloc_flush(tc, ind, ptr);
+			return;
+		}
+	}
+	idalloc_block(ptr, b);
+}
+
+/* free's slow path: everything the fast path in free() did not take. */
+HM_NOINLINE static void
+free_slow(void *ptr) {
+	if (ptr == NULL)
+		return;
+	int saved = errno; /* free keeps errno (POSIX 2024) */
 	block_t b;
 	if (unlikely(!block_lookup(ptr, &b)))
 		invalid_pointer("invalid free", ptr);
-	idalloc_block(ptr, &b);
+	ifree(ptr, &b, tsd_tcache());
+	errno = saved;
 }
 
 /* Sized free: the size must map to the block's class. */
 static inline void
-isdalloc(void *ptr, size_t size, size_t align) {
+isdalloc(void *ptr, size_t size, size_t align, tcache_t *tc) {
 	block_t b;
 	if (unlikely(!block_lookup(ptr, &b)))
 		invalid_pointer("invalid free", ptr);
 	if (unlikely(alloc_usize(size, align) != b.usize))
 		hm_check_fail("sized free with wrong size", ptr);
-	idalloc_block(ptr, &b);
+	ifree(ptr, &b, tc);
 }
 
 /* Tries to resize in place to usize; true on success. */
@@ -215,19 +261,37 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 				return p;
 		}
 	}
-	void *p = ialloc(size, align, zero, arena);
+	tcache_t *tc = arena == NULL ? tsd_tcache() : NULL;
+	void *p = ialloc(size, align, zero, arena, tc);
 	if (p == NULL)
 		return NULL;
 	memcpy(p, ptr, b.usize < usize ? b.usize : usize);
-	idalloc_block(ptr, &b);
+	ifree(ptr, &b, tc);
 	return p;
 }
 
 /* The standard API. */
 
+HM_NOINLINE static void *
+malloc_slow(size_t size) {
+	return ialloc(size, 0, false, NULL, tsd_tcache());
+}
+
+/*
+ * The fast path: a class from the table and a pop from the thread cache.
+ * Anything else (no cache yet, a size past the table, an empty stack, a
+ * GC visit due) is malloc_slow's.
+ */
 HM_EXPORT void *
 HM_PUBLIC(malloc)(size_t size) {
-	return ialloc(size, 0, false, NULL);
+	tcache_t *tc = hm_tsd.tcache;
+	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
+	    && likely(--tc->gc_ticker >= 0)) {
+		void *p = tcache_alloc(tc, hm_sc_lookup[(size - 1) >> LG_QUANTUM]);
+		if (likely(p != NULL))
+			return p;
+	}
+	return malloc_slow(size);
 }
 
 HM_EXPORT void *
@@ -237,16 +301,30 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return ialloc(total, 0, true, NULL);
+	return ialloc(total, 0, true, NULL, tsd_tcache());
 }
 
+/*
+ * The fast path: the chunk map and the page's slab give the class; a
+ * region start that does not carry the cached tag goes on the thread
+ * cache's stack.  NULL, huge and large blocks, a full stack or a GC visit
+ * go to free_slow.
+ */
 HM_EXPORT void
 HM_PUBLIC(free)(void *ptr) {
-	if (unlikely(ptr == NULL))
-		return;
-	int saved = errno; /* free keeps errno (POSIX 2024) */
-	idalloc(ptr);
-	errno = saved;
+	tcache_t *tc = hm_tsd.tcache;
+	uintptr_t v = rtree_get(ptr);
+	if (likely(tc != NULL && v != 0 && (v & RTREE_HUGE_TAG) == 0)) {
+		chunk_t *chunk = (chunk_t *)v;
+		run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
+		if (likely(run != NULL && run->state == RUN_SLAB
+		    && slab_is_region_start(run, ptr)
+		    && *(uintptr_t *)ptr != tcache_tag(ptr)
+		    && --tc->gc_ticker >= 0
+		    && tcache_dalloc(tc, run->szind, ptr)))
+			return;
+	}
+	free_slow(ptr);
 }
 
 HM_EXPORT void *
@@ -284,7 +362,7 @@ memalign_common(size_t align, size_t size) {
 	}
 	if (!is_pow2(align))
 		align = (size_t)1 << lg_ceil(align);
-	return ialloc(size, align, false, NULL);
+	return ialloc(size, align, false, NULL, tsd_tcache());
 }
 
 HM_EXPORT void *
@@ -302,7 +380,7 @@ HM_PUBLIC(posix_memalign)(void **memptr, size_t align, size_t size) {
 	if (align < sizeof(void *) || !is_pow2(align))
 		return EINVAL;
 	int saved = errno;
-	void *p = ialloc(size, align, false, NULL);
+	void *p = ialloc(size, align, false, NULL, tsd_tcache());
 	if (p == NULL) {
 		errno = saved;
 		return ENOMEM;
@@ -341,7 +419,7 @@ HM_PUBLIC(free_sized)(void *ptr, size_t size) {
 	if (ptr == NULL)
 		return;
 	int saved = errno;
-	isdalloc(ptr, size, 0);
+	isdalloc(ptr, size, 0, tsd_tcache());
 	errno = saved;
 }
 
@@ -350,7 +428,7 @@ HM_PUBLIC(free_aligned_sized)(void *ptr, size_t align, size_t size) {
 	if (ptr == NULL)
 		return;
 	int saved = errno;
-	isdalloc(ptr, size, align);
+	isdalloc(ptr, size, align, tsd_tcache());
 	errno = saved;
 }
 
@@ -490,6 +568,17 @@ mallocx_align(int flags) {
 	return lg == 0 ? 0 : (size_t)1 << lg;
 }
 
+/* The cache a call may use: none for MALLOCX_TCACHE_NONE or an explicit
+ * arena (cached blocks belong to any arena); explicit caches
+ * (MALLOCX_TCACHE(n)) share the thread's. */
+static inline tcache_t *
+mallocx_tcache(int flags) {
+	unsigned field = ((unsigned)flags >> 8) & 0xfff;
+	if (field == 1 || ((unsigned)flags >> MALLOCX_ARENA_SHIFT) != 0)
+		return NULL;
+	return tsd_tcache();
+}
+
 /* The arena MALLOCX_ARENA names, NULL for the thread's; *bad when it
  * names one that cannot be used. */
 static inline arena_t *
@@ -516,7 +605,8 @@ HM_PUBLIC(mallocx)(size_t size, int flags) {
 		return NULL;
 	}
 	size_t align = mallocx_align(flags);
-	return ialloc(size, align, (flags & MALLOCX_ZERO) != 0, arena);
+	return ialloc(size, align, (flags & MALLOCX_ZERO) != 0, arena,
+	    mallocx_tcache(flags));
 }
 
 HM_EXPORT void *
@@ -572,7 +662,7 @@ HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
 	if (ptr == NULL)
 		return;
 	int saved = errno;
-	isdalloc(ptr, size, mallocx_align(flags));
+	isdalloc(ptr, size, mallocx_align(flags), mallocx_tcache(flags));
 	errno = saved;
 }
 

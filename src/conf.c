@@ -11,6 +11,7 @@
 #include "chunk.h"
 #include "log.h"
 #include "os.h"
+#include "tcache.h"
 
 bool opt_abort = false;
 bool opt_abort_conf = false;
@@ -36,6 +37,8 @@ const conf_opt_t hm_conf_opts[] = {
 	{"lg_dirty_mult", CONF_SSIZE, &opt_lg_dirty_mult, -1, 63, NULL, 0},
 	{"junk", CONF_ENUM, &opt_junk, 0, 0, hm_junk_names, 4},
 	{"zero", CONF_BOOL, &opt_zero, 0, 1, NULL, 0},
+	{"tcache", CONF_BOOL, &opt_tcache, 0, 1, NULL, 0},
+	{"lg_tcache_max", CONF_SIZE, &opt_lg_tcache_max, 0, 21, NULL, 0},
 	{"stats_print", CONF_BOOL, &opt_stats_print, 0, 1, NULL, 0},
 	{"stats_print_opts", CONF_STRING, opt_stats_print_opts, 0, 0, NULL, 0},
 };

@@ -18,6 +18,7 @@
 #include "mutex.h"
 #include "sc.h"
 #include "stats.h"
+#include "tcache.h"
 #include "tsd.h"
 
 static mutex_t ctl_lock;
@@ -105,6 +106,8 @@ CTL_RO(ctl_arenas_page, size_t, PAGE)
 CTL_RO(ctl_arenas_chunksize, size_t, hm_chunksize)
 CTL_RO(ctl_arenas_nbins, unsigned, SC_NBINS)
 CTL_RO(ctl_arenas_nlextents, unsigned, hm_sc_nlarge)
+CTL_RO(ctl_arenas_tcache_max, size_t,
+    hm_tcache_nbins ? hm_sc_size[hm_tcache_nbins - 1] : 0)
 CTL_RO(ctl_stats_allocated, size_t, ctl_stats.allocated)
 CTL_RO(ctl_stats_active, size_t, ctl_stats.active)
 CTL_RO(ctl_stats_metadata, size_t, ctl_stats.metadata)
@@ -188,6 +191,27 @@ ctl_thread_arena(const ctl_args_t *a) {
 }
 
 static int
+ctl_thread_tcache_enabled(const ctl_args_t *a) {
+	bool v;
+	int err = ctl_write(a, &v, sizeof(v));
+	if (err != 0)
+		return err;
+	bool old = a->newp != NULL ? hm_tsd_tcache_enable(v)
+				   : (tsd_arena(), hm_tsd.tcache != NULL);
+	return ctl_read(a, &old, sizeof(old));
+}
+
+static int
+ctl_thread_tcache_flush(const ctl_args_t *a) {
+	if (a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
+	    || a->newlen != 0)
+		return EINVAL;
+	if (tsd_arena() != NULL && hm_tsd.tcache != NULL)
+		hm_tcache_flush_all(hm_tsd.tcache);
+	return 0;
+}
+
+static int
 ctl_arena_purge(const ctl_args_t *a) {
 	if (a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
 	    || a->newlen != 0)
@@ -247,6 +271,8 @@ static const ctl_node_t ctl_nodes[] = {
 	{"config.stats", ctl_config_stats},
 	{"config.prof", ctl_config_prof},
 	{"thread.arena", ctl_thread_arena},
+	{"thread.tcache.enabled", ctl_thread_tcache_enabled},
+	{"thread.tcache.flush", ctl_thread_tcache_flush},
 	{"arena.#.purge", ctl_arena_purge},
 	{"arenas.narenas", ctl_arenas_narenas},
 	{"arenas.quantum", ctl_arenas_quantum},
@@ -257,6 +283,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"arenas.bin.#.nregs", ctl_arenas_bin_nregs},
 	{"arenas.bin.#.slab_size", ctl_arenas_bin_slab_size},
 	{"arenas.nlextents", ctl_arenas_nlextents},
+	{"arenas.tcache_max", ctl_arenas_tcache_max},
 	{"arenas.lextent.#.size", ctl_arenas_lextent_size},
 	{"stats.allocated", ctl_stats_allocated},
 	{"stats.active", ctl_stats_active},

@@ -21,6 +21,7 @@
 #include "os.h"
 #include "sc.h"
 #include "stats.h"
+#include "tcache.h"
 #include "tsd.h"
 
 _Atomic int hm_init_state;
@@ -97,7 +98,7 @@ init_boot(void) {
 		return false;
 	hm_sc_boot((size_t)1 << opt_lg_chunk);
 	if (hm_chunk_boot() || hm_huge_boot() || hm_ctl_boot()
-	    || hm_arena_boot())
+	    || hm_arena_boot() || hm_tcache_boot())
 		return false;
 	if (hm_tsd_boot())
 		return false;

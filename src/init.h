@@ -8,7 +8,8 @@
  *   2. hm_base_boot      metadata allocator (mmap, never malloc)
  *   3. hm_sc_boot        size-class tables
  *   4. hm_chunk_boot     chunk map; hm_huge_boot
- *   5. hm_arena_boot     arena table and arena 0 (others on first use)
+ *   5. hm_arena_boot     arena table and arena 0 (others on first use);
+ *      hm_tcache_boot    thread-cache geometry
  *   6. hm_tsd_boot       thread-exit key; then fork handlers
  *   7. post-init callbacks, outside the lock
  *

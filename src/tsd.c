@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "init.h"
+#include "tcache.h"
 
 __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
 
@@ -16,6 +17,11 @@ tsd_cleanup(void *arg) {
 		atomic_fetch_sub_explicit(&tsd->arena->nthreads, 1,
 		    memory_order_relaxed);
 	tsd->state = TSD_DEAD;
+	/* Later calls (other destructors, atexit) take the slow paths. */
+	struct tcache_s *tc = tsd->tcache;
+	tsd->tcache = NULL;
+	if (tc != NULL)
+		hm_tcache_destroy(tc);
 }
 
 bool
@@ -50,7 +56,26 @@ hm_tsd_arena_slow(void) {
 	 * re-entrant call sees TSD_BINDING and uses tsd->arena. */
 	pthread_setspecific(tsd_key, tsd);
 	tsd->state = TSD_NOMINAL;
+	if (!tsd->tcache_disabled)
+		tsd->tcache = hm_tcache_create(arena);
 	return arena;
+}
+
+bool
+hm_tsd_tcache_enable(bool enable) {
+	tsd_t *tsd = &hm_tsd;
+	bool old = !tsd->tcache_disabled;
+	if (tsd_arena() == NULL || tsd->state != TSD_NOMINAL)
+		return old;
+	tsd->tcache_disabled = !enable;
+	if (!enable && tsd->tcache != NULL) {
+		struct tcache_s *tc = tsd->tcache;
+		tsd->tcache = NULL;
+		hm_tcache_destroy(tc);
+	} else if (enable && tsd->tcache == NULL) {
+		tsd->tcache = hm_tcache_create(tsd->arena);
+	}
+	return old;
 }
 
 void
@@ -64,4 +89,6 @@ hm_tsd_set_arena(arena_t *arena) {
 		atomic_fetch_sub_explicit(&old->nthreads, 1,
 		    memory_order_relaxed);
 	tsd->arena = arena;
+	if (tsd->tcache != NULL)
+		tsd->tcache->arena = arena;
 }

@@ -5,7 +5,7 @@
  * whose destructor runs at thread exit releases the binding.
  *
  * States: UNINIT (zero TLS, first call) -> NOMINAL; NOMINAL -> DEAD at
- * thread exit.  A thread that allocates or frees after its destructor ran
+ * thread exit, which flushes the thread cache and returns it to a pool.  A thread that allocates or frees after its destructor ran
  * (later key destructors, C++ thread_local, atexit) still has its arena:
  * nothing per thread is ever torn down that such a call would need.
  */
@@ -25,9 +25,15 @@ typedef enum {
 	TSD_DEAD = 3,
 } tsd_state_t;
 
+struct tcache_s;
+
 typedef struct tsd_s {
-	uint8_t state;
+	/* The thread cache; NULL unless the thread is bound (TSD_NOMINAL)
+	 * and caching, so malloc's fast path tests this alone. */
+	struct tcache_s *tcache;
 	arena_t *arena;
+	uint8_t state;
+	bool tcache_disabled;   /* thread.tcache.enabled set to false */
 } tsd_t;
 
 extern __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
@@ -47,5 +53,9 @@ tsd_arena(void) {
 
 /* Rebinds the calling thread to arena (thread.arena). */
 void hm_tsd_set_arena(arena_t *arena);
+
+/* thread.tcache.enabled: turns the calling thread's cache on or off (off
+ * flushes it); returns the old setting. */
+bool hm_tsd_tcache_enable(bool enable);
 
 #endif /* HM_TSD_H */

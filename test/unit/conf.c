@@ -339,7 +339,7 @@ TEST_BEGIN(test_find)
 	expect_ptr_null(hm_conf_find("narenasx", 8), "a longer name");
 	expect_ptr_null(hm_conf_find("NARENAS", 7), "upper case");
 	expect_ptr_null(hm_conf_find("", 0), "empty");
-	expect_ptr_null(hm_conf_find("tcache", 6), "jemalloc-only option");
+	expect_ptr_null(hm_conf_find("prof_leak", 9), "jemalloc-only option");
 	/* The variables behind the names. */
 	expect_ptr_eq(hm_conf_find("narenas", 7)->ptr, &opt_narenas, "narenas");
 	expect_ptr_eq(hm_conf_find("lg_chunk", 8)->ptr, &opt_lg_chunk,

@@ -1,0 +1,197 @@
+/*
+ * tcache.c: see tcache.h.  Nothing here runs under a lock but the pool's;
+ * fills and flushes take the bin and arena locks of bin.c and arena.c.
+ */
+#include "tcache.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base.h"
+#include "bin.h"
+#include "check.h"
+#include "chunk.h"
+#include "conf.h"
+#include "large.h"
+
+bool opt_tcache = true;
+size_t opt_lg_tcache_max = 15; /* 32 KiB, as jemalloc */
+unsigned hm_tcache_nbins;
+uintptr_t hm_tcache_secret;
+
+static mutex_t tcache_pool_lock;
+static tcache_t *tcache_pool;     /* caches of exited threads */
+static size_t tcache_size;        /* header and stacks */
+static uint32_t tcache_nslots[TCACHE_NBINS_MAX];
+
+#define TCACHE_NSLOTS_SMALL_MIN 20
+#define TCACHE_NSLOTS_SMALL_MAX 200
+#define TCACHE_NSLOTS_LARGE 20
+
+bool
+hm_tcache_boot(void) {
+	if (hm_mutex_init(&tcache_pool_lock, LOCK_RANK_TCACHES))
+		return true;
+	/* Fill patterns are applied on the slow path: no caches then. */
+	if (!opt_tcache || hm_junk_alloc || hm_junk_free || opt_zero) {
+		hm_tcache_nbins = 0;
+		return false;
+	}
+	size_t max = (size_t)1 << opt_lg_tcache_max;
+	if (max > hm_sc_large_maxclass)
+		max = hm_sc_large_maxclass;
+	if (max < SC_SMALL_MAXCLASS)
+		max = SC_SMALL_MAXCLASS;
+	unsigned nbins = sc_size2index(max) + 1;
+	if (hm_sc_size[nbins - 1] > max)
+		nbins--;
+	hm_tcache_nbins = nbins;
+	size_t nslots = 0;
+	for (unsigned i = 0; i < nbins; i++) {
+		uint32_t n = TCACHE_NSLOTS_LARGE;
+		if (i < SC_NBINS) {
+			n = hm_sc_slab[i].nregs * 2;
+			if (n < TCACHE_NSLOTS_SMALL_MIN)
+				n = TCACHE_NSLOTS_SMALL_MIN;
+			if (n > TCACHE_NSLOTS_SMALL_MAX)
+				n = TCACHE_NSLOTS_SMALL_MAX;
+		}
+		tcache_nslots[i] = n;
+		nslots += n;
+	}
+	tcache_size = sizeof(tcache_t) + nslots * sizeof(void *);
+	/* The tag secret: from the kernel, else from addresses and time. */
+	uintptr_t secret = 0;
+	if (getrandom(&secret, sizeof(secret), GRND_NONBLOCK)
+	    != (ssize_t)sizeof(secret)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		secret = (uintptr_t)&secret * 0x9e3779b97f4a7c15ULL
+		    ^ (uintptr_t)ts.tv_nsec ^ ((uintptr_t)ts.tv_sec << 32);
+	}
+	/* Never 0, so a zeroed block never looks cached. */
+	hm_tcache_secret = secret | 1;
+	return false;
+}
+
+tcache_t *
+hm_tcache_create(arena_t *arena) {
+	if (hm_tcache_nbins == 0)
+		return NULL;
+	mutex_lock(&tcache_pool_lock);
+	tcache_t *tc = tcache_pool;
+	if (tc != NULL)
+		tcache_pool = tc->next;
+	mutex_unlock(&tcache_pool_lock);
+	if (tc == NULL) {
+		tc = hm_base_alloc(tcache_size);
+		if (tc == NULL)
+			return NULL;
+		void **slots = (void **)(tc + 1);
+		for (unsigned i = 0; i < hm_tcache_nbins; i++) {
+			tc->bins[i].stack = slots;
+			tc->bins[i].ncached_max = tcache_nslots[i];
+			slots += tcache_nslots[i];
+		}
+	}
+	tc->next = NULL;
+	tc->arena = arena;
+	tc->gc_ticker = TCACHE_GC_INTERVAL;
+	tc->gc_bin = 0;
+	return tc;
+}
+
+/* Gives back the n oldest blocks of bin ind (the bottom of the stack). */
+static void
+tcache_bin_flush(tcache_t *tc, unsigned ind, uint32_t n) {
+	cache_bin_t *bin = &tc->bins[ind];
+	if (n == 0)
+		return;
+	if (ind < SC_NBINS) {
+		/* hm_bin_flush scribbles on stack[0, n): those slots are
+		 * overwritten below anyway. */
+		hm_bin_flush(ind, bin->stack, n);
+	} else {
+		for (uint32_t i = 0; i < n; i++) {
+			void *ptr = bin->stack[i];
+			chunk_t *chunk = (chunk_t *)rtree_get(ptr);
+			run_t *run = chunk_map_get(chunk,
+			    chunk_page_index(chunk, ptr));
+			hm_large_dalloc(chunk->arena, run, ptr);
+		}
+	}
+	bin->ncached -= n;
+	memmove(bin->stack, bin->stack + n, bin->ncached * sizeof(void *));
+	if (bin->low_water > bin->ncached)
+		bin->low_water = bin->ncached;
+}
+
+void
+hm_tcache_flush_all(tcache_t *tc) {
+	for (unsigned i = 0; i < hm_tcache_nbins; i++)
+		tcache_bin_flush(tc, i, tc->bins[i].ncached);
+}
+
+void
+hm_tcache_destroy(tcache_t *tc) {
+	hm_tcache_flush_all(tc);
+	mutex_lock(&tcache_pool_lock);
+	tc->next = tcache_pool;
+	tcache_pool = tc;
+	mutex_unlock(&tcache_pool_lock);
+}
+
+void *
+hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
+	if (tc->gc_ticker < 0)
+		hm_tcache_gc_event(tc);
+	cache_bin_t *bin = &tc->bins[ind];
+	if (ind >= SC_NBINS) {
+		/* Large: one run at a time; frees fill the stack. */
+		return hm_large_alloc(tc->arena, hm_sc_size[ind], PAGE, false);
+	}
+	uint32_t want = bin->ncached_max / 2;
+	if (want == 0)
+		want = 1;
+	unsigned n = hm_bin_fill(tc->arena, ind, bin->stack, want);
+	if (n == 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bin->ncached = n - 1;
+	bin->low_water = bin->ncached;
+	bin->nrequests++;
+	return bin->stack[n - 1];
+}
+
+void
+hm_tcache_dalloc_flush(tcache_t *tc, unsigned ind, void *ptr) {
+	cache_bin_t *bin = &tc->bins[ind];
+	tcache_bin_flush(tc, ind, bin->ncached_max / 2 + (bin->ncached_max & 1));
+	tcache_dalloc(tc, ind, ptr);
+}
+
+void
+hm_tcache_gc_event(tcache_t *tc) {
+	tc->gc_ticker = TCACHE_GC_INTERVAL;
+	cache_bin_t *bin = &tc->bins[tc->gc_bin];
+	/* What the bin did not need since the last visit, mostly. */
+	if (bin->low_water > 0) {
+		uint32_t n = bin->low_water - bin->low_water / 4;
+		tcache_bin_flush(tc, tc->gc_bin, n);
+	}
+	bin->low_water = bin->ncached;
+	if (++tc->gc_bin >= hm_tcache_nbins)
+		tc->gc_bin = 0;
+}
+
+void
+hm_tcache_check_double_free(tcache_t *tc, unsigned ind, void *ptr) {
+	cache_bin_t *bin = &tc->bins[ind];
+	for (uint32_t i = 0; i < bin->ncached; i++) {
+		if (bin->stack[i] == ptr)
+			hm_check_fail("double free", ptr);
+	}
+}

@@ -1,0 +1,104 @@
+/*
+ * tcache.h: thread caches.  Each thread keeps, per size class up to
+ * tcache_max, a small stack of free blocks: malloc pops, free pushes, with
+ * no lock and no atomic operation.  The stacks fill from and flush to the
+ * arenas' bins in batches, under one bin lock per batch; a block freed by a
+ * thread other than its arena's goes into the freeing thread's cache and
+ * back to its own arena with the next flush, so producer/consumer patterns
+ * do not serialise on the owner's lock.
+ *
+ * A cache that goes unused shrinks: every TCACHE_GC_INTERVAL events one
+ * bin is visited and three quarters of the blocks it did not need since
+ * the last visit (its low-water mark) are flushed.  At thread exit the
+ * whole cache is flushed and the tcache_t goes to a pool for the next
+ * thread.
+ *
+ * A block sitting in a cache carries a tag in its first word (its address
+ * xor a per-process secret); free finds the tag on a second free of the
+ * same block and confirms it against the stack before aborting.
+ */
+#ifndef HM_TCACHE_H
+#define HM_TCACHE_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "sc.h"
+#include "util.h"
+
+/* Classes up to 1.75 MiB could be cached; opt.lg_tcache_max picks. */
+#define TCACHE_NBINS_MAX (SC_NBINS + 28)
+#define TCACHE_GC_INTERVAL 1024
+
+typedef struct cache_bin_s {
+	uint32_t ncached;      /* blocks in stack[0, ncached) */
+	uint32_t ncached_max;
+	uint32_t low_water;    /* least ncached since the last GC visit */
+	uint32_t pad_;
+	void **stack;          /* most recently freed on top */
+	uint64_t nrequests;    /* allocations served from the stack, ever */
+} cache_bin_t;
+
+typedef struct tcache_s tcache_t;
+struct tcache_s {
+	int32_t gc_ticker;     /* events until the next GC visit */
+	unsigned gc_bin;       /* bin the next visit looks at */
+	arena_t *arena;        /* fills come from this arena */
+	tcache_t *next;        /* free pool */
+	cache_bin_t bins[TCACHE_NBINS_MAX];
+	/* the stacks follow */
+};
+
+extern bool opt_tcache;
+extern size_t opt_lg_tcache_max;
+extern unsigned hm_tcache_nbins;   /* classes cached: [0, nbins) */
+extern uintptr_t hm_tcache_secret;
+
+bool hm_tcache_boot(void);
+
+/* A cache for a thread bound to arena; NULL when out of memory. */
+tcache_t *hm_tcache_create(arena_t *arena);
+/* Flushes everything and gives the cache back to the pool. */
+void hm_tcache_destroy(tcache_t *tc);
+/* Flushes every bin (thread.tcache.flush). */
+void hm_tcache_flush_all(tcache_t *tc);
+
+/* Slow paths: the stack was empty / full, or the GC is due. */
+void *hm_tcache_alloc_refill(tcache_t *tc, unsigned ind);
+void hm_tcache_dalloc_flush(tcache_t *tc, unsigned ind, void *ptr);
+void hm_tcache_gc_event(tcache_t *tc);
+/* Called when a freed block carries the cached tag: aborts if it is in
+ * this thread's cache, else returns. */
+void hm_tcache_check_double_free(tcache_t *tc, unsigned ind, void *ptr);
+
+static HM_ALWAYS_INLINE uintptr_t
+tcache_tag(const void *ptr) {
+	return (uintptr_t)ptr ^ hm_tcache_secret;
+}
+
+/* Pops a block of class ind, or NULL when the stack is empty. */
+static HM_ALWAYS_INLINE void *
+tcache_alloc(tcache_t *tc, unsigned ind) {
+	cache_bin_t *bin = &tc->bins[ind];
+	if (unlikely(bin->ncached == 0))
+		return NULL;
+	void *ret = bin->stack[--bin->ncached];
+	if (unlikely(bin->ncached < bin->low_water))
+		bin->low_water = bin->ncached;
+	bin->nrequests++;
+	*(uintptr_t *)ret = 0;
+	return ret;
+}
+
+/* Pushes a block of class ind; false when the stack is full. */
+static HM_ALWAYS_INLINE bool
+tcache_dalloc(tcache_t *tc, unsigned ind, void *ptr) {
+	cache_bin_t *bin = &tc->bins[ind];
+	if (unlikely(bin->ncached == bin->ncached_max))
+		return false;
+	*(uintptr_t *)ptr = tcache_tag(ptr);
+	bin->stack[bin->ncached++] = ptr;
+	return true;
+}
+
+#endif /* HM_TCACHE_H */
