@@ -425,6 +425,8 @@ hm_arena_slab_alloc(arena_t *arena, unsigned binind) {
 	run->state = RUN_SLAB;
 	run->szind = (uint8_t)binind;
 	run->nfree = (uint16_t)info->nregs;
+	run->recip = info->recip;
+	run->limit = info->nregs * info->size;
 	size_t first = chunk_page_index(run->chunk, run->addr);
 	for (size_t i = 0; i < info->npages; i++)
 		chunk_map_set(run->chunk, first + i, run);

@@ -51,7 +51,11 @@ struct run_s {
 	uint8_t state;     /* run_state_t (arena lock) */
 	uint8_t szind;     /* slab: bin index; large: size class index */
 	uint16_t nfree;    /* slab: free regions (bin lock) */
-	uint32_t pad_;
+	/* Slab geometry, copied here so that free validates a pointer from
+	 * this cache line alone: ceil(2^32 / region size), and the bytes the
+	 * regions span. */
+	uint32_t recip;
+	uint32_t limit;
 	run_t *next;       /* free: avail list (arena lock); slab: nonfull */
 	run_t *prev;       /*   list (bin lock) */
 	run_t *dnext;      /* free and dirty: dirty list (arena lock) */

@@ -28,14 +28,18 @@ unsigned hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n);
  * met.  ptrs[] is used as scratch. */
 void hm_bin_flush(unsigned binind, void **ptrs, unsigned n);
 
-/* True if ptr is the start of a region of slab (no lock: a hint that the
- * locked paths confirm). */
-static inline bool
+/*
+ * True if ptr is the start of a region of slab (no lock: a hint that the
+ * locked paths confirm).  With off < limit <= 32 KiB and recip =
+ * ceil(2^32 / size), the low half of off * recip is k * (recip * size -
+ * 2^32) < limit when off = k * size, and at least 2^32 / size - limit >
+ * 2^16 (or wrapped near 2^32) otherwise: one multiply, no division.
+ */
+static HM_ALWAYS_INLINE bool
 slab_is_region_start(const run_t *slab, const void *ptr) {
-	const sc_slab_info_t *info = &hm_sc_slab[slab->szind];
 	size_t off = (size_t)((const char *)ptr - slab->addr);
-	size_t idx = (size_t)(((uint64_t)off * info->recip) >> 32);
-	return idx < info->nregs && idx * info->size == off;
+	return off < slab->limit
+	    && (uint32_t)((uint64_t)off * slab->recip) < ((uint32_t)1 << 16);
 }
 
 #endif /* HM_BIN_H */

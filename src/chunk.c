@@ -28,16 +28,15 @@ hm_chunk_boot(void) {
 		return true;
 	/* The root is mapped, not touched: only the pages holding used
 	 * entries ever become resident. */
-	size_t nroot = (size_t)1 << (RTREE_ADDR_BITS - opt_lg_chunk - RTREE_LG_LEAF);
+	size_t nroot = (size_t)1 << (RTREE_ADDR_BITS - RTREE_LG_KEY - RTREE_LG_LEAF);
 	bool zeroed;
 	hm_rtree_root = hm_os_map(PAGE_CEILING(nroot * sizeof(void *)), PAGE,
 	    false, &zeroed);
 	return hm_rtree_root == NULL;
 }
 
-bool
-hm_rtree_set(const void *addr, uintptr_t val) {
-	uintptr_t key = (uintptr_t)addr >> opt_lg_chunk;
+static bool
+rtree_set_one(uintptr_t key, uintptr_t val) {
 	_Atomic(_Atomic(uintptr_t) *) *slot = &hm_rtree_root[key >> RTREE_LG_LEAF];
 	_Atomic(uintptr_t) *leaf = atomic_load_explicit(slot, memory_order_acquire);
 	if (leaf == NULL) {
@@ -58,6 +57,17 @@ hm_rtree_set(const void *addr, uintptr_t val) {
 	return true;
 }
 
+bool
+hm_rtree_set(const void *addr, size_t size, uintptr_t val) {
+	uintptr_t key = (uintptr_t)addr >> RTREE_LG_KEY;
+	uintptr_t end = key + (size >> RTREE_LG_KEY);
+	for (; key < end; key++) {
+		if (!rtree_set_one(key, val))
+			return false;
+	}
+	return true;
+}
+
 chunk_t *
 hm_chunk_alloc(struct arena_s *arena, bool *zeroed) {
 	mutex_lock(&chunk_lock);
@@ -70,7 +80,8 @@ hm_chunk_alloc(struct arena_s *arena, bool *zeroed) {
 		goto fail;
 	chunk->arena = arena;
 	chunk->addr = addr;
-	if (!hm_rtree_set(addr, (uintptr_t)chunk)) {
+	if (!hm_rtree_set(addr, hm_chunksize, (uintptr_t)chunk)) {
+		hm_rtree_set(addr, hm_chunksize, 0);
 		hm_os_unmap(addr, hm_chunksize);
 		goto fail;
 	}
@@ -85,7 +96,7 @@ fail:
 
 void
 hm_chunk_dalloc(chunk_t *chunk) {
-	hm_rtree_set(chunk->addr, 0);
+	hm_rtree_set(chunk->addr, hm_chunksize, 0);
 	hm_os_unmap(chunk->addr, hm_chunksize);
 	mutex_lock(&chunk_lock);
 	hm_base_pool_put(&chunk_pool, chunk);

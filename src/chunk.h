@@ -7,11 +7,12 @@
  * are chunk-aligned mappings of their own.
  *
  * The chunk map is a two-level radix tree over the address space, keyed by
- * address >> lg_chunk, that answers for any address, mapped or not, without
- * a lock and without touching the address itself: an arena chunk's
- * descriptor, a huge allocation's descriptor (tagged with bit 0), or 0 for
- * "not ours".  Only the first chunk of a huge mapping is registered: free
- * and realloc are only ever given its start.
+ * address >> RTREE_LG_KEY (the smallest chunk size, so the shift is a
+ * constant whatever lg_chunk says), that answers for any address, mapped or
+ * not, without a lock and without touching the address itself: an arena
+ * chunk's descriptor (under each of its keys), a huge allocation's
+ * descriptor (tagged with bit 0, under the key of its first byte only:
+ * free and realloc are only ever given its start), or 0 for "not ours".
  *
  * Per-page map of an arena chunk (chunk_t.map[i], the run owning page i):
  *   - every page of a slab;
@@ -44,6 +45,7 @@ extern size_t opt_lg_chunk;     /* log2 of the chunk size; fixed at boot */
 extern size_t hm_chunksize;
 extern size_t hm_chunk_npages;
 
+#define RTREE_LG_KEY 18      /* the smallest lg_chunk */
 #define RTREE_LG_LEAF 12
 #define RTREE_ADDR_BITS 48
 #define RTREE_HUGE_TAG ((uintptr_t)1)
@@ -58,7 +60,7 @@ rtree_get(const void *addr) {
 	uintptr_t a = (uintptr_t)addr;
 	if (unlikely(a >> RTREE_ADDR_BITS != 0))
 		return 0;
-	uintptr_t key = a >> opt_lg_chunk;
+	uintptr_t key = a >> RTREE_LG_KEY;
 	_Atomic(uintptr_t) *leaf = atomic_load_explicit(
 	    &hm_rtree_root[key >> RTREE_LG_LEAF], memory_order_acquire);
 	if (unlikely(leaf == NULL))
@@ -68,9 +70,9 @@ rtree_get(const void *addr) {
 	    memory_order_acquire);
 }
 
-/* Sets the entry for the chunk holding addr; false if a leaf could not be
- * allocated. */
-bool hm_rtree_set(const void *addr, uintptr_t val);
+/* Sets the entries for [addr, addr + size) (size a multiple of the key
+ * granule); false if a leaf could not be allocated. */
+bool hm_rtree_set(const void *addr, size_t size, uintptr_t val);
 
 static inline size_t
 chunk_page_index(const chunk_t *chunk, const void *p) {

@@ -11,6 +11,9 @@
 #include "check.h"
 #include "os.h"
 
+/* A huge block is registered under the key of its first byte only. */
+#define HUGE_KEY_SIZE ((size_t)1 << RTREE_LG_KEY)
+
 /* Descriptors are shared by all arenas: the pool has its own lock. */
 static base_pool_t huge_pool = {NULL, sizeof(huge_t)};
 static mutex_t huge_pool_lock;
@@ -94,7 +97,7 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	h->addr = addr;
 	h->usize = usize;
 	h->arena = arena;
-	if (!hm_rtree_set(addr, (uintptr_t)h | RTREE_HUGE_TAG)) {
+	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG)) {
 		hm_os_unmap(addr, usize);
 		huge_desc_put(h);
 		errno = ENOMEM;
@@ -109,7 +112,7 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	if (unlikely(h->addr != (char *)ptr))
 		hm_check_fail("invalid free", ptr);
 	huge_unlink(h->arena, h);
-	hm_rtree_set(h->addr, 0);
+	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	hm_os_unmap(h->addr, h->usize);
 	huge_desc_put(h);
 }
@@ -144,14 +147,14 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
 		return NULL;
 	/* Unregister first: once mremap returns, another thread may map and
 	 * register the old address. */
-	hm_rtree_set(h->addr, 0);
+	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	char *addr = hm_os_move(h->addr, old, usize, hm_chunksize);
 	if (addr == NULL) {
-		hm_rtree_set(h->addr, (uintptr_t)h | RTREE_HUGE_TAG);
+		hm_rtree_set(h->addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG);
 		return NULL;
 	}
 	h->addr = addr;
-	if (!hm_rtree_set(addr, (uintptr_t)h | RTREE_HUGE_TAG))
+	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG))
 		hm_check_fail("out of memory for the chunk map", addr);
 	huge_set_size(h, usize);
 	return addr;

@@ -5,7 +5,7 @@
 #include "log.h"
 
 __thread uint32_t hm_lock_held __attribute__((tls_model("initial-exec")));
-bool hm_lock_order_off;
+__thread bool hm_lock_order_off __attribute__((tls_model("initial-exec")));
 
 void
 hm_mutex_order_fail(const mutex_t *m) {

@@ -42,10 +42,11 @@ bool hm_mutex_init(mutex_t *m, lock_rank_t rank);
 /*
  * Debug builds check the order: hm_lock_held has a bit per rank the thread
  * holds, and a lock may only be taken above every rank held.  The fork
- * handlers take everything at once and switch the check off meanwhile.
+ * handlers take everything at once and switch the check off for the
+ * forking thread meanwhile.
  */
 extern __thread uint32_t hm_lock_held __attribute__((tls_model("initial-exec")));
-extern bool hm_lock_order_off;
+extern __thread bool hm_lock_order_off __attribute__((tls_model("initial-exec")));
 HM_NORETURN HM_COLD void hm_mutex_order_fail(const mutex_t *m);
 
 static inline void

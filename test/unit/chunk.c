@@ -134,7 +134,8 @@ TEST_BEGIN(test_rtree_set)
 	assert_zu_eq(rtree_get((void *)prev), 0, "neighbour in use");
 	assert_zu_eq(rtree_get((void *)next), 0, "neighbour in use");
 	uintptr_t val = (uintptr_t)0xabcdef00;
-	assert_true(hm_rtree_set((void *)(base + 123), val), "hm_rtree_set");
+	assert_true(hm_rtree_set((void *)base, hm_chunksize, val),
+	    "hm_rtree_set");
 	expect_zu_eq(rtree_get((void *)base), val, "chunk start");
 	expect_zu_eq(rtree_get((void *)(base + hm_chunksize - 1)), val,
 	    "chunk end");
@@ -142,7 +143,8 @@ TEST_BEGIN(test_rtree_set)
 	expect_zu_eq(rtree_get((void *)next), 0, "next chunk");
 	expect_zu_eq(rtree_get((void *)(prev + hm_chunksize - 1)), 0,
 	    "byte before the chunk");
-	assert_true(hm_rtree_set((void *)base, 0), "hm_rtree_set(0)");
+	assert_true(hm_rtree_set((void *)base, hm_chunksize, 0),
+	    "hm_rtree_set(0)");
 	expect_zu_eq(rtree_get((void *)base), 0, "after clearing");
 TEST_END
 

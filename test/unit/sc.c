@@ -10,6 +10,7 @@
 
 #include "chunk.h"
 #include "sc.h"
+#include "bin.h"
 
 #define boot unit_boot
 
@@ -310,9 +311,38 @@ TEST_BEGIN(test_sa2u)
 	expect_zu_eq(sc_sa2u(SC_MAXCLASS + 1, 8), 0, "sc_sa2u(MAX+1, 8)");
 TEST_END
 
+/*
+ * slab_is_region_start (bin.h) accepts exactly the region starts: every
+ * offset in and past every class's slab, against plain division.
+ */
+TEST_BEGIN(test_region_start_exhaustive)
+	unit_boot();
+	for (unsigned i = 0; i < SC_NBINS; i++) {
+		const sc_slab_info_t *info = &hm_sc_slab[i];
+		run_t slab;
+		memset(&slab, 0, sizeof(slab));
+		slab.addr = (char *)(uintptr_t)0x10000000;
+		slab.recip = info->recip;
+		slab.limit = info->nregs * info->size;
+		size_t end = ((size_t)info->npages << LG_PAGE) + 4 * info->size;
+		for (size_t off = 0; off < end; off++) {
+			bool want = off < slab.limit && off % info->size == 0;
+			bool got = slab_is_region_start(&slab, slab.addr + off);
+			if (want != got) {
+				expect_d_eq(got, want, "class %u offset %zu",
+				    info->size, off);
+				break;
+			}
+		}
+		/* Below the slab: a huge unsigned offset. */
+		expect_false(slab_is_region_start(&slab, slab.addr - info->size),
+		    "class %u: one region before the slab", info->size);
+	}
+TEST_END
+
 int
 main(void) {
-	return test(test_table_shape, test_spacing, test_size2index_exhaustive,
+	return test(test_region_start_exhaustive, test_table_shape, test_spacing, test_size2index_exhaustive,
 	    test_size2index_large, test_fragmentation, test_slab_info,
 	    test_sa2u);
 }
