@@ -1,0 +1,166 @@
+/*
+ * Thread caches (tcache.c): a fill takes half a stack from the bin, a free
+ * pushes with the cached tag, a full stack flushes its older half, the GC
+ * drains what a bin does not use, thread.tcache.flush empties everything,
+ * and thread exit hands the cache to the next thread with nothing in it.
+ */
+#include "unit_util.h"
+
+#include <pthread.h>
+
+#include "sc.h"
+#include "tcache.h"
+
+static tcache_t *
+my_tcache(void) {
+	unit_boot();
+	tcache_t *tc = hm_tsd.tcache;
+	if (tc == NULL)
+		test_skip("no thread cache (tcache:false, junk or zero)");
+	return tc;
+}
+
+static void
+flush(void) {
+	assert_d_eq(hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
+	    "thread.tcache.flush");
+}
+
+TEST_BEGIN(test_fill_and_tag)
+	tcache_t *tc = my_tcache();
+	unsigned ind = sc_size2index(64);
+	cache_bin_t *bin = &tc->bins[ind];
+	flush();
+	assert_zu_eq(bin->ncached, 0, "empty after a flush");
+	void *p = hm_malloc(64);
+	assert_ptr_not_null(p, "malloc(64)");
+	expect_zu_eq(bin->ncached, bin->ncached_max / 2 - 1,
+	    "a miss fills half the stack and hands out one");
+	expect_zu_eq(*(uintptr_t *)p, 0, "a block from the cache has no tag");
+	void *q = hm_malloc(64);
+	expect_true((uintptr_t)q > (uintptr_t)p,
+	    "lowest addresses first: %p then %p", p, q);
+	hm_free(q);
+	expect_zu_eq(*(uintptr_t *)q, tcache_tag(q), "a cached block is tagged");
+	expect_ptr_eq(bin->stack[bin->ncached - 1], q, "pushed on top");
+	void *r = hm_malloc(64);
+	expect_ptr_eq(r, q, "last freed, first reused");
+	hm_free(r);
+	hm_free(p);
+TEST_END
+
+TEST_BEGIN(test_flush_when_full)
+	tcache_t *tc = my_tcache();
+	unsigned ind = sc_size2index(128);
+	cache_bin_t *bin = &tc->bins[ind];
+	flush();
+	uint32_t max = bin->ncached_max;
+	void **ptrs = calloc(max + 1, sizeof(void *));
+	assert_ptr_not_null(ptrs, "calloc");
+	/* Allocate with the cache off so that frees alone fill the stack. */
+	bool off = false, on = true;
+	assert_d_eq(hm_mallctl("thread.tcache.enabled", NULL, NULL, &off,
+	    sizeof(off)), 0, "disable");
+	for (uint32_t i = 0; i <= max; i++)
+		ptrs[i] = hm_malloc(128);
+	assert_d_eq(hm_mallctl("thread.tcache.enabled", NULL, NULL, &on,
+	    sizeof(on)), 0, "enable");
+	tc = hm_tsd.tcache;
+	bin = &tc->bins[ind];
+	for (uint32_t i = 0; i < max; i++)
+		hm_free(ptrs[i]);
+	expect_zu_eq(bin->ncached, max, "full");
+	hm_free(ptrs[max]);
+	expect_zu_eq(bin->ncached, max - (max / 2 + max % 2) + 1,
+	    "a free into a full stack flushes the older half");
+	expect_ptr_eq(bin->stack[bin->ncached - 1], ptrs[max], "then pushes");
+	expect_ptr_eq(bin->stack[0], ptrs[max / 2 + max % 2],
+	    "the oldest left is the first not flushed");
+	flush();
+	free(ptrs);
+TEST_END
+
+TEST_BEGIN(test_gc_drains_unused_bin)
+	tcache_t *tc = my_tcache();
+	unsigned ind = sc_size2index(256);
+	cache_bin_t *bin = &tc->bins[ind];
+	flush();
+	void *p = hm_malloc(256);
+	hm_free(p);
+	uint32_t before = bin->ncached;
+	assert_zu_gt(before, 4, "filled");
+	/* Other traffic only: every bin gets visited, twice. */
+	for (unsigned i = 0; i < 2 * hm_tcache_nbins * TCACHE_GC_INTERVAL + 10;
+	    i++) {
+		void *q = hm_malloc(32);
+		hm_free(q);
+	}
+	expect_zu_lt(bin->ncached, before / 2,
+	    "an unused bin loses most of its blocks to the GC");
+TEST_END
+
+TEST_BEGIN(test_flush_mallctl_and_stats)
+	my_tcache();
+	size_t sz = sizeof(size_t);
+	uint64_t e = 1;
+	flush();
+	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
+	size_t a0;
+	hm_mallctl("stats.allocated", &a0, &sz, NULL, 0);
+	void *ps[50];
+	for (int i = 0; i < 50; i++)
+		ps[i] = hm_malloc(1000);
+	for (int i = 0; i < 50; i++)
+		hm_free(ps[i]);
+	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
+	size_t a1;
+	hm_mallctl("stats.allocated", &a1, &sz, NULL, 0);
+	expect_zu_gt(a1, a0, "cached blocks count as allocated");
+	flush();
+	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
+	size_t a2;
+	hm_mallctl("stats.allocated", &a2, &sz, NULL, 0);
+	expect_zu_eq(a2, a0, "after thread.tcache.flush");
+TEST_END
+
+static void *
+thread_fill(void *arg) {
+	(void)arg;
+	void *ps[100];
+	for (int i = 0; i < 100; i++)
+		ps[i] = hm_malloc(48);
+	for (int i = 0; i < 100; i++)
+		hm_free(ps[i]);
+	return hm_tsd.tcache;
+}
+
+TEST_BEGIN(test_thread_exit_flushes)
+	my_tcache();
+	pthread_t t;
+	void *tc0, *tc1, *tc2;
+	/* A first thread leaves what glibc keeps for the next one (its
+	 * stack cache holds the thread's DTV). */
+	assert_d_eq(pthread_create(&t, NULL, thread_fill, NULL), 0, "create");
+	pthread_join(t, &tc0);
+	flush();
+	size_t sz = sizeof(size_t), a0, a1;
+	uint64_t e = 1;
+	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
+	hm_mallctl("stats.allocated", &a0, &sz, NULL, 0);
+	assert_d_eq(pthread_create(&t, NULL, thread_fill, NULL), 0, "create");
+	pthread_join(t, &tc1);
+	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
+	hm_mallctl("stats.allocated", &a1, &sz, NULL, 0);
+	expect_zu_lt(a1, a0 + 100 * 48, "an exited thread's cache is flushed");
+	expect_ptr_eq(tc1, tc0, "the next thread reuses the cache");
+	assert_d_eq(pthread_create(&t, NULL, thread_fill, NULL), 0, "create");
+	pthread_join(t, &tc2);
+	expect_ptr_eq(tc2, tc1, "the next thread reuses the cache");
+TEST_END
+
+int
+main(void) {
+	return test(test_fill_and_tag, test_flush_when_full,
+	    test_gc_drains_unused_bin, test_flush_mallctl_and_stats,
+	    test_thread_exit_flushes);
+}
