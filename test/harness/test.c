@@ -1,6 +1,7 @@
 /* The harness runner: see test.h. */
 #include "test.h"
 
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,4 +103,50 @@ test_seed(void) {
 	}
 	printf("seed: HM_TEST_SEED=%" PRIu64 "\n", seed);
 	return seed;
+}
+
+/* Reads a small /proc file into a static buffer; its length or 0. */
+static size_t
+proc_read(const char *path, char *buf, size_t size) {
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+static size_t
+field_kb(const char *buf, const char *name) {
+	const char *s = strstr(buf, name);
+	return s == NULL ? 0 : (size_t)strtoull(s + strlen(name), NULL, 10);
+}
+
+size_t
+test_rss_bytes(void) {
+	static char buf[4096];
+	if (proc_read("/proc/self/smaps_rollup", buf, sizeof(buf)) > 0) {
+		size_t rss = field_kb(buf, "\nRss:");
+		size_t lazy = field_kb(buf, "\nLazyFree:");
+		if (rss != 0)
+			return (rss - (lazy < rss ? lazy : rss)) * 1024;
+	}
+	if (proc_read("/proc/self/statm", buf, sizeof(buf)) == 0)
+		return 0;
+	char *end;
+	strtoull(buf, &end, 10);
+	return (size_t)strtoull(end, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+size_t
+test_proc_status_kb(const char *field) {
+	static char buf[8192];
+	char name[64];
+	if (proc_read("/proc/self/status", buf, sizeof(buf)) == 0)
+		return 0;
+	snprintf(name, sizeof(name), "\n%s", field);
+	return field_kb(buf, name);
 }

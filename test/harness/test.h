@@ -192,5 +192,10 @@ const char **hm_test_split_names(const char *list);
 #define HM_TEST_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 uint64_t test_rand_next(uint64_t *state);       /* splitmix64 */
 uint64_t test_seed(void);  /* HM_TEST_SEED or time-based; printed */
+/* Resident bytes less lazily freed ones (smaps_rollup, else statm); read
+ * without allocating. */
+size_t test_rss_bytes(void);
+/* A "Name:  N kB" field of /proc/self/status, in kB (0 if absent). */
+size_t test_proc_status_kb(const char *field);
 
 #endif /* HM_TEST_H */

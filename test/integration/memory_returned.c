@@ -25,43 +25,6 @@
 #define MiB ((size_t)1 << 20)
 #define WORKLOAD ((size_t)1 << 30)
 
-static size_t
-field_kb(const char *buf, const char *name) {
-	const char *s = strstr(buf, name);
-	if (s == NULL)
-		return 0;
-	return (size_t)strtoull(s + strlen(name), NULL, 10);
-}
-
-/* Resident bytes, minus lazily freed ones; read without allocating. */
-static size_t
-rss_bytes(void) {
-	static char buf[4096];
-	int fd = open("/proc/self/smaps_rollup", O_RDONLY);
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			size_t rss = field_kb(buf, "\nRss:");
-			size_t lazy = field_kb(buf, "\nLazyFree:");
-			if (rss != 0)
-				return (rss - (lazy < rss ? lazy : rss)) * 1024;
-		}
-	}
-	fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *end;
-	strtoull(buf, &end, 10);
-	return (size_t)strtoull(end, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Mapped directly so that the test's own bookkeeping is not in the heap. */
 struct workload {
 	void **ptrs;
@@ -167,18 +130,18 @@ TEST_BEGIN(test_returned_idle)
 	if (env != NULL)
 		wait_s = strtod(env, NULL);
 
-	size_t rss0 = rss_bytes();
+	size_t rss0 = test_rss_bytes();
 	struct workload w;
 	workload_alloc(&w, &rng);
-	size_t peak = rss_bytes();
+	size_t peak = test_rss_bytes();
 	workload_free(&w, &rng);
-	size_t after_free = rss_bytes();
+	size_t after_free = test_rss_bytes();
 	double t0 = now_s(), t = 0;
 	size_t rss = after_free;
 	while (rss >= peak / 10 && (t = now_s() - t0) < wait_s) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
-		rss = rss_bytes();
+		rss = test_rss_bytes();
 	}
 	t = now_s() - t0;
 	printf("memory_returned: idle: RSS before %zu MiB, peak %zu MiB, "
@@ -196,14 +159,14 @@ TEST_BEGIN(test_returned_trim)
 		test_skip("sanitizers keep shadow memory resident");
 	uint64_t seed = test_seed();
 	uint64_t rng = seed;
-	size_t rss0 = rss_bytes();
+	size_t rss0 = test_rss_bytes();
 	struct workload w;
 	workload_alloc(&w, &rng);
-	size_t peak = rss_bytes();
+	size_t peak = test_rss_bytes();
 	workload_free(&w, &rng);
-	size_t after_free = rss_bytes();
+	size_t after_free = test_rss_bytes();
 	int trimmed = hm_malloc_trim(0);
-	size_t rss = rss_bytes();
+	size_t rss = test_rss_bytes();
 	printf("memory_returned: trim: RSS before %zu MiB, peak %zu MiB, "
 	    "after the frees %zu MiB, after malloc_trim(0) (returned %d) "
 	    "%zu MiB (%.1f%% of peak; limit 10%%)\n", rss0 >> 20,

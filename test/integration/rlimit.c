@@ -39,24 +39,6 @@ opaque_ptr(void *p) {
 	return v;
 }
 
-/* VmSize in bytes, read without stdio (nothing here may allocate). */
-static size_t
-vm_size(void) {
-	static char buf[8192];
-	int fd = open("/proc/self/status", O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *s = strstr(buf, "VmSize:");
-	if (s == NULL)
-		return 0;
-	return (size_t)strtoull(s + 7, NULL, 10) * 1024;
-}
-
 static uint64_t
 mix64(uint64_t z) {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -186,7 +168,7 @@ static void
 exhaust(size_t size, const char *name, uint64_t *rng) {
 	struct rlimit old;
 	assert_d_eq(getrlimit(RLIMIT_AS, &old), 0, "getrlimit");
-	size_t vm0 = vm_size();
+	size_t vm0 = test_proc_status_kb("VmSize:") * 1024;
 	assert_zu_gt(vm0, 0, "VmSize from /proc/self/status");
 	set_as_limit((rlim_t)(vm0 + HEADROOM));
 
@@ -209,7 +191,7 @@ exhaust(size_t size, const char *name, uint64_t *rng) {
 		if (total > give_up)
 			break;
 	}
-	size_t vm1 = vm_size();
+	size_t vm1 = test_proc_status_kb("VmSize:") * 1024;
 	/* After the refusal, the process carries on: a free and a retry. */
 	struct node *again = NULL;
 	if (head != NULL) {

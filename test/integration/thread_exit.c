@@ -27,43 +27,6 @@
 #define RSS_SLACK (64 * MiB)
 #define PAGE 4096
 
-static size_t
-field_kb(const char *buf, const char *name) {
-	const char *s = strstr(buf, name);
-	if (s == NULL)
-		return 0;
-	return (size_t)strtoull(s + strlen(name), NULL, 10);
-}
-
-/* Resident bytes minus lazily freed ones, read without allocating. */
-static size_t
-rss_bytes(void) {
-	static char buf[4096];
-	int fd = open("/proc/self/smaps_rollup", O_RDONLY);
-	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			size_t rss = field_kb(buf, "\nRss:");
-			size_t lazy = field_kb(buf, "\nLazyFree:");
-			if (rss != 0)
-				return (rss - (lazy < rss ? lazy : rss)) * 1024;
-		}
-	}
-	fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *end;
-	strtoull(buf, &end, 10);
-	return (size_t)strtoull(end, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
-}
-
 static uint64_t
 mix64(uint64_t z) {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -237,7 +200,7 @@ short_after(void *varg) {
 
 static void
 check_rss(const char *name, size_t rss0, size_t rss_max) {
-	size_t rss1 = rss_bytes();
+	size_t rss1 = test_rss_bytes();
 	printf("thread_exit: %s: RSS initial %zu KiB, highest between batches "
 	    "%zu KiB, final %zu KiB (bound initial + %zu MiB)\n", name,
 	    rss0 >> 10, rss_max >> 10, rss1 >> 10, RSS_SLACK >> 20);
@@ -252,7 +215,7 @@ short_after_rss(void *varg) {
 	short_after(varg);
 	struct short_arg *a = varg;
 	if (a->idx % SHORT_CONCURRENT == SHORT_CONCURRENT - 1) {
-		size_t r = rss_bytes();
+		size_t r = test_rss_bytes();
 		rss_high = r > rss_high ? r : rss_high;
 	}
 }
@@ -264,7 +227,7 @@ TEST_BEGIN(test_many_short_threads)
 	static struct short_arg args[SHORT_CONCURRENT];
 	run_threads(SHORT_CONCURRENT, SHORT_CONCURRENT, short_thread, args,
 	    sizeof(args[0]), short_init, short_after);
-	size_t rss0 = rss_bytes();
+	size_t rss0 = test_rss_bytes();
 	rss_high = rss0;
 	run_threads(SHORT_TOTAL, SHORT_CONCURRENT, short_thread, args,
 	    sizeof(args[0]), short_init, short_after_rss);
@@ -365,7 +328,7 @@ TEST_BEGIN(test_key_destructor)
 	/* Warm-up batch, then measure. */
 	run_threads(DTOR_CONCURRENT, DTOR_CONCURRENT, key_thread, args,
 	    sizeof(args[0]), dtor_init, NULL);
-	size_t rss0 = rss_bytes();
+	size_t rss0 = test_rss_bytes();
 	run_threads(DTOR_TOTAL, DTOR_CONCURRENT, key_thread, args,
 	    sizeof(args[0]), dtor_init, NULL);
 	long calls = atomic_load(&ndtor_calls);
@@ -426,7 +389,7 @@ TEST_BEGIN(test_tls_destructor)
 	static struct dtor_arg args[DTOR_CONCURRENT];
 	run_threads(DTOR_CONCURRENT, DTOR_CONCURRENT, tls_thread, args,
 	    sizeof(args[0]), dtor_init, NULL);
-	size_t rss0 = rss_bytes();
+	size_t rss0 = test_rss_bytes();
 	run_threads(DTOR_TOTAL, DTOR_CONCURRENT, tls_thread, args,
 	    sizeof(args[0]), dtor_init, NULL);
 	long calls = atomic_load(&ntls_calls);
