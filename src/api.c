@@ -305,26 +305,45 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 }
 
 /*
- * The fast path: the chunk map and the page's slab give the class; a
+ * The free fast path: the chunk map and the page's slab give the class; a
  * region start that does not carry the cached tag goes on the thread
- * cache's stack.  NULL, huge and large blocks, a full stack or a GC visit
- * go to free_slow.
+ * cache's stack.  want_ind, when not SC_NSIZES, is the class a sized free
+ * claims, which must be the block's.  True if done; anything else (NULL,
+ * huge and large blocks, a full stack, a GC visit due) is the slow path's.
  */
-HM_EXPORT void
-HM_PUBLIC(free)(void *ptr) {
+static HM_ALWAYS_INLINE bool
+free_fast(void *ptr, unsigned want_ind) {
 	tcache_t *tc = hm_tsd.tcache;
 	uintptr_t v = rtree_get(ptr);
 	if (likely(tc != NULL && v != 0 && (v & RTREE_HUGE_TAG) == 0)) {
 		chunk_t *chunk = (chunk_t *)v;
 		run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
 		if (likely(run != NULL && run->state == RUN_SLAB
+		    && (want_ind == SC_NSIZES || want_ind == run->szind)
 		    && slab_is_region_start(run, ptr)
 		    && *(uintptr_t *)ptr != tcache_tag(ptr)
 		    && --tc->gc_ticker >= 0
 		    && tcache_dalloc(tc, run->szind, ptr)))
-			return;
+			return true;
 	}
+	return false;
+}
+
+HM_EXPORT void
+HM_PUBLIC(free)(void *ptr) {
+	if (likely(free_fast(ptr, SC_NSIZES)))
+		return;
 	free_slow(ptr);
+}
+
+/* free_sized's slow path, and sdallocx's. */
+HM_NOINLINE static void
+free_sized_slow(void *ptr, size_t size, size_t align, tcache_t *tc) {
+	if (ptr == NULL)
+		return;
+	int saved = errno;
+	isdalloc(ptr, size, align, tc);
+	errno = saved;
 }
 
 HM_EXPORT void *
@@ -414,22 +433,19 @@ HM_PUBLIC(malloc_usable_size)(void *ptr) {
 	return b.usize;
 }
 
+/* Sized free: the size picks the class from the table, which the fast
+ * path checks against the block's instead of trusting it. */
 HM_EXPORT void
 HM_PUBLIC(free_sized)(void *ptr, size_t size) {
-	if (ptr == NULL)
+	if (likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(ptr,
+	    hm_sc_lookup[(size - 1) >> LG_QUANTUM])))
 		return;
-	int saved = errno;
-	isdalloc(ptr, size, 0, tsd_tcache());
-	errno = saved;
+	free_sized_slow(ptr, size, 0, tsd_tcache());
 }
 
 HM_EXPORT void
 HM_PUBLIC(free_aligned_sized)(void *ptr, size_t align, size_t size) {
-	if (ptr == NULL)
-		return;
-	int saved = errno;
-	isdalloc(ptr, size, align, tsd_tcache());
-	errno = saved;
+	free_sized_slow(ptr, size, align, tsd_tcache());
 }
 
 HM_EXPORT int
@@ -659,11 +675,10 @@ HM_PUBLIC(dallocx)(void *ptr, int flags) {
 
 HM_EXPORT void
 HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
-	if (ptr == NULL)
+	if (flags == 0 && likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(
+	    ptr, hm_sc_lookup[(size - 1) >> LG_QUANTUM])))
 		return;
-	int saved = errno;
-	isdalloc(ptr, size, mallocx_align(flags), mallocx_tcache(flags));
-	errno = saved;
+	free_sized_slow(ptr, size, mallocx_align(flags), mallocx_tcache(flags));
 }
 
 HM_EXPORT size_t
