@@ -112,7 +112,8 @@ alloc_usize(size_t size, size_t align) {
  */
 static void *
 ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
-	if (arena == NULL) {
+	bool thread_arena = arena == NULL;
+	if (thread_arena) {
 		arena = tsd_arena();
 		if (unlikely(arena == NULL)) {
 			errno = ENOMEM;
@@ -135,6 +136,11 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 		if (p != NULL && zero)
 			memset(p, 0, usize);
 		return p;
+	}
+	if (unlikely(opt_percpu_arena != PERCPU_DISABLED) && thread_arena) {
+		hm_tsd_percpu_update();
+		if (hm_tsd.state == TSD_NOMINAL)
+			arena = hm_tsd.arena;
 	}
 	if (usize <= SC_SMALL_MAXCLASS) {
 		p = hm_bin_alloc(arena, ind);

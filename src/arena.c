@@ -16,12 +16,15 @@
 #include "arena.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "log.h"
 #include "os.h"
 
 unsigned opt_narenas = 0;
+unsigned opt_percpu_arena = PERCPU_DISABLED;
+const char *const hm_percpu_names[3] = {"disabled", "percpu", "phycpu"};
 ssize_t opt_lg_dirty_mult = 3;
 
 unsigned hm_narenas;
@@ -31,10 +34,13 @@ static unsigned sc_ind_page;  /* size class index of one page */
 
 bool
 hm_arena_boot(void) {
-	if (opt_narenas == 0) {
-		unsigned n = hm_os_ncpus() * 4;
-		opt_narenas = n;
-	}
+	unsigned ncpus = hm_os_ncpus();
+	if (opt_percpu_arena == PERCPU_PERCPU)
+		opt_narenas = ncpus;
+	else if (opt_percpu_arena == PERCPU_PHYCPU)
+		opt_narenas = ncpus > 1 ? ncpus / 2 : 1;
+	else if (opt_narenas == 0)
+		opt_narenas = ncpus * 4;
 	hm_narenas = opt_narenas;
 	sc_ind_page = sc_size2index(PAGE);
 	if (hm_mutex_init(&arenas_lock, LOCK_RANK_ARENAS))
@@ -84,7 +90,21 @@ hm_arena_get(unsigned ind, bool create) {
 }
 
 arena_t *
+hm_arena_percpu(void) {
+	if (opt_percpu_arena == PERCPU_DISABLED)
+		return NULL;
+	int cpu = sched_getcpu();
+	if (cpu < 0)
+		cpu = 0;
+	/* Linux numbers hyperthread siblings n apart: fold them. */
+	return hm_arena_get((unsigned)cpu % hm_narenas, true);
+}
+
+arena_t *
 hm_arena_choose_new(void) {
+	arena_t *percpu = hm_arena_percpu();
+	if (percpu != NULL)
+		return percpu;
 	arena_t *best = NULL;
 	unsigned best_n = 0, first_empty = hm_narenas;
 	for (unsigned i = 0; i < hm_narenas; i++) {

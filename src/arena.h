@@ -112,6 +112,9 @@ typedef struct arena_s {
 
 /* Options. */
 extern unsigned opt_narenas;        /* 0: 4 x CPUs at boot */
+enum { PERCPU_DISABLED, PERCPU_PERCPU, PERCPU_PHYCPU };
+extern unsigned opt_percpu_arena;   /* PERCPU_* */
+extern const char *const hm_percpu_names[3];
 extern ssize_t opt_lg_dirty_mult;   /* purge when dirty > active >> this */
 
 extern unsigned hm_narenas;         /* arenas that may exist */
@@ -123,8 +126,13 @@ bool hm_arena_boot(void);
  * does not exist (or could not be created). */
 arena_t *hm_arena_get(unsigned ind, bool create);
 
-/* The arena a new thread should use: the one with fewest threads. */
+/* The arena a new thread should use: the one with fewest threads, or
+ * with percpu_arena the current CPU's. */
 arena_t *hm_arena_choose_new(void);
+
+/* percpu_arena: the arena of the CPU the caller runs on (NULL when the
+ * option is off or the arena cannot be created). */
+arena_t *hm_arena_percpu(void);
 
 /*
  * Runs.  Each takes the arena lock.  A run comes back with its map entries

@@ -32,6 +32,7 @@ const conf_opt_t hm_conf_opts[] = {
 	{"abort_conf", CONF_BOOL, &opt_abort_conf, 0, 1, NULL, 0},
 	{"confirm_conf", CONF_BOOL, &opt_confirm_conf, 0, 1, NULL, 0},
 	{"narenas", CONF_UNSIGNED, &opt_narenas, 1, 4096, NULL, 0},
+	{"percpu_arena", CONF_ENUM, &opt_percpu_arena, 0, 0, hm_percpu_names, 3},
 	{"lg_chunk", CONF_SIZE, &opt_lg_chunk, 18, 30, NULL, 0},
 	{"dss", CONF_ENUM, &opt_dss, 0, 0, hm_dss_names, 3},
 	{"lg_dirty_mult", CONF_SSIZE, &opt_lg_dirty_mult, -1, 63, NULL, 0},

@@ -15,6 +15,7 @@
 #include "chunk.h"
 #include "conf.h"
 #include "large.h"
+#include "tsd.h"
 
 bool opt_tcache = true;
 size_t opt_lg_tcache_max = 15; /* 32 KiB, as jemalloc */
@@ -147,6 +148,7 @@ void *
 hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	if (tc->gc_ticker < 0)
 		hm_tcache_gc_event(tc);
+	hm_tsd_percpu_update();
 	cache_bin_t *bin = &tc->bins[ind];
 	if (ind >= SC_NBINS) {
 		/* Large: one run at a time; frees fill the stack. */

@@ -92,3 +92,12 @@ hm_tsd_set_arena(arena_t *arena) {
 	if (tsd->tcache != NULL)
 		tsd->tcache->arena = arena;
 }
+
+void
+hm_tsd_percpu_update(void) {
+	if (opt_percpu_arena == PERCPU_DISABLED || hm_tsd.state != TSD_NOMINAL)
+		return;
+	arena_t *arena = hm_arena_percpu();
+	if (arena != NULL && arena != hm_tsd.arena)
+		hm_tsd_set_arena(arena);
+}

@@ -54,6 +54,10 @@ tsd_arena(void) {
 /* Rebinds the calling thread to arena (thread.arena). */
 void hm_tsd_set_arena(arena_t *arena);
 
+/* percpu_arena: rebinds the thread to its current CPU's arena; called
+ * from slow paths (cache fills, uncached allocations). */
+void hm_tsd_percpu_update(void);
+
 /* thread.tcache.enabled: turns the calling thread's cache on or off (off
  * flushes it); returns the old setting. */
 bool hm_tsd_tcache_enable(bool enable);
