@@ -78,8 +78,10 @@ hm_stats_read(stats_t *out) {
 		huge += as.huge_allocated;
 	}
 	out->active = (pactive << LG_PAGE) + huge;
-	out->metadata = hm_base_mapped();
-	out->mapped += out->metadata;
+	/* Metadata in use, as jemalloc counts it; all of base's mappings
+	 * count as mapped. */
+	out->metadata = hm_base_allocated();
+	out->mapped += hm_base_mapped();
 	out->resident = out->active + (pdirty << LG_PAGE) + out->metadata;
 	if (out->resident > out->mapped)
 		out->resident = out->mapped;

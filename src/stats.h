@@ -37,7 +37,7 @@ typedef struct arena_stats_s {
 typedef struct stats_s {
 	size_t allocated;  /* bytes in live allocations (usable sizes) */
 	size_t active;     /* bytes in pages holding live allocations */
-	size_t metadata;   /* bytes of metadata mapped */
+	size_t metadata;   /* bytes of metadata in use */
 	size_t resident;   /* upper bound on resident bytes */
 	size_t mapped;     /* bytes mapped from the system */
 	size_t retained;   /* bytes kept unmapped for reuse (none yet) */
