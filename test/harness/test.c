@@ -83,10 +83,7 @@ test_run_all(const char *file, test_fn_t **fns, const char **names, int n) {
 
 uint64_t
 test_rand_next(uint64_t *state) {
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return test_mix64(*state += 0x9e3779b97f4a7c15ULL);
 }
 
 uint64_t
@@ -149,4 +146,15 @@ test_proc_status_kb(const char *field) {
 		return 0;
 	snprintf(name, sizeof(name), "\n%s", field);
 	return field_kb(buf, name);
+}
+
+int
+test_cmp_addr(const void *a, const void *b) {
+	/* The first member, read as the pointer it is: void * and character
+	 * pointers share their representation. */
+	const void *pa, *pb;
+	memcpy(&pa, a, sizeof(pa));
+	memcpy(&pb, b, sizeof(pb));
+	uintptr_t x = (uintptr_t)pa, y = (uintptr_t)pb;
+	return x < y ? -1 : x > y;
 }

@@ -93,6 +93,15 @@ int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
 /* Leaves the current test: for assert_* and test_skip callers. */
 #define test_leave() longjmp(test_jmp, 1)
 
+/* After a failed comparison: the caller's message, then leave if kind. */
+#define HM_TEST_FAILED(kind, ...)                                          \
+	do {                                                               \
+		fprintf(stderr, "    " __VA_ARGS__);                       \
+		fprintf(stderr, "\n");                                     \
+		if (kind)                                                  \
+			test_leave();                                      \
+	} while (0)
+
 #define HM_TEST_CMP(kind, t, fmt, a, op, b, ...)                           \
 	do {                                                               \
 		t a_ = (a);                                                \
@@ -101,10 +110,7 @@ int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
 			test_fail(__FILE__, __LINE__,                      \
 			    "%s (" fmt ") " #op " %s (" fmt ") failed",    \
 			    #a, a_, #b, b_);                               \
-			fprintf(stderr, "    " __VA_ARGS__);               \
-			fprintf(stderr, "\n");                             \
-			if (kind)                                          \
-				test_leave();                              \
+			HM_TEST_FAILED(kind, __VA_ARGS__);                 \
 		}                                                          \
 	} while (0)
 
@@ -162,10 +168,7 @@ int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
 			test_fail(__FILE__, __LINE__,                      \
 			    "%s (\"%s\") " #op " %s (\"%s\") failed",      \
 			    #a, a_, #b, b_);                               \
-			fprintf(stderr, "    " __VA_ARGS__);               \
-			fprintf(stderr, "\n");                             \
-			if (kind)                                          \
-				test_leave();                              \
+			HM_TEST_FAILED(kind, __VA_ARGS__);                 \
 		}                                                          \
 	} while (0)
 #define expect_str_eq(a, b, ...) HM_TEST_STR(0, a, ==, b, __VA_ARGS__)
@@ -190,6 +193,13 @@ const char **hm_test_split_names(const char *list);
 
 /* Small helpers shared by tests. */
 #define HM_TEST_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* splitmix64's finaliser: a well-mixed 64-bit hash of z. */
+static inline uint64_t
+test_mix64(uint64_t z) {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
 uint64_t test_rand_next(uint64_t *state);       /* splitmix64 */
 uint64_t test_seed(void);  /* HM_TEST_SEED or time-based; printed */
 /* Resident bytes less lazily freed ones (smaps_rollup, else statm); read
@@ -197,5 +207,10 @@ uint64_t test_seed(void);  /* HM_TEST_SEED or time-based; printed */
 size_t test_rss_bytes(void);
 /* A "Name:  N kB" field of /proc/self/status, in kB (0 if absent). */
 size_t test_proc_status_kb(const char *field);
+/*
+ * qsort comparator by address, for arrays of pointers or of structs whose
+ * first member is a pointer (void * or a character pointer).
+ */
+int test_cmp_addr(const void *a, const void *b);
 
 #endif /* HM_TEST_H */

@@ -233,15 +233,8 @@ TEST_BEGIN(test_valloc)
 		hm_free(ptrs[i]);
 	static const size_t nomem[] = {SIZE_MAX, SIZE_MAX - 4096,
 	    (size_t)PTRDIFF_MAX + 1, (size_t)1 << 62};
-	for (size_t i = 0; i < sizeof(nomem) / sizeof(nomem[0]); i++) {
-		errno = 0;
-		void *p = hm_valloc(opaque_zu(nomem[i]));
-		int err = errno;
-		expect_ptr_null(p, "valloc(%#zx)", nomem[i]);
-		expect_d_eq(err, ENOMEM, "errno after valloc(%#zx)", nomem[i]);
-		if (p != NULL)
-			hm_free(p);
-	}
+	expect_enomem_sizes(hm_valloc, "valloc", nomem,
+	    HM_TEST_ARRAY_LEN(nomem));
 TEST_END
 
 TEST_BEGIN(test_pvalloc)
@@ -263,15 +256,8 @@ TEST_BEGIN(test_pvalloc)
 	/* Too large, or too large once rounded up to a page. */
 	const size_t nomem[] = {SIZE_MAX, SIZE_MAX - page + 2, SIZE_MAX - 1,
 	    (size_t)PTRDIFF_MAX + 1, (size_t)1 << 62};
-	for (size_t i = 0; i < sizeof(nomem) / sizeof(nomem[0]); i++) {
-		errno = 0;
-		p = hm_pvalloc(opaque_zu(nomem[i]));
-		int err = errno;
-		expect_ptr_null(p, "pvalloc(%#zx)", nomem[i]);
-		expect_d_eq(err, ENOMEM, "errno after pvalloc(%#zx)", nomem[i]);
-		if (p != NULL)
-			hm_free(p);
-	}
+	expect_enomem_sizes(hm_pvalloc, "pvalloc", nomem,
+	    HM_TEST_ARRAY_LEN(nomem));
 TEST_END
 
 TEST_BEGIN(test_aligned_many_live)

@@ -102,12 +102,6 @@ TEST_BEGIN(test_size_classes_are_jemalloc_ladder)
 	hm_free(p);
 TEST_END
 
-static int
-cmp_ptr(const void *a, const void *b) {
-	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
-	return x < y ? -1 : x > y;
-}
-
 TEST_BEGIN(test_malloc_zero)
 	enum { N = 200 };
 	void *ptrs[N];
@@ -117,7 +111,7 @@ TEST_BEGIN(test_malloc_zero)
 		/* Whatever it says is usable must be writable. */
 		memset(ptrs[i], 0xa5, hm_malloc_usable_size(ptrs[i]));
 	}
-	qsort(ptrs, N, sizeof(ptrs[0]), cmp_ptr);
+	qsort(ptrs, N, sizeof(ptrs[0]), test_cmp_addr);
 	for (int i = 1; i < N; i++)
 		expect_ptr_ne(ptrs[i - 1], ptrs[i], "malloc(0) returned a live pointer twice");
 	for (int i = 0; i < N; i++)
@@ -125,17 +119,10 @@ TEST_BEGIN(test_malloc_zero)
 TEST_END
 
 struct block {
-	unsigned char *p;
+	unsigned char *p;     /* first, for test_cmp_addr */
 	size_t usize;
 	uint64_t seed;
 };
-
-static int
-cmp_block(const void *a, const void *b) {
-	uintptr_t x = (uintptr_t)((const struct block *)a)->p;
-	uintptr_t y = (uintptr_t)((const struct block *)b)->p;
-	return x < y ? -1 : x > y;
-}
 
 static size_t
 random_size(uint64_t *rng) {
@@ -149,9 +136,20 @@ random_size(uint64_t *rng) {
 	return (size_t)(r % 1024);                  /* small, 0 too */
 }
 
+/* A new block of random size in b, filled with the next pattern seed. */
+static void
+block_new(struct block *b, uint64_t *rng, uint64_t *seed) {
+	size_t size = random_size(rng);
+	b->p = hm_malloc(size);
+	assert_ptr_not_null(b->p, "malloc(%zu)", size);
+	b->usize = hm_malloc_usable_size(b->p);
+	b->seed = (*seed)++;
+	pattern_fill(b->p, b->usize, b->seed);
+}
+
 static void
 check_disjoint(struct block *b, int n) {
-	qsort(b, (size_t)n, sizeof(*b), cmp_block);
+	qsort(b, (size_t)n, sizeof(*b), test_cmp_addr);
 	for (int i = 1; i < n; i++) {
 		if (b[i - 1].p + b[i - 1].usize > b[i].p) {
 			expect_not_reached("blocks %p (usable %zu) and %p overlap",
@@ -174,25 +172,14 @@ TEST_BEGIN(test_malloc_no_overlap)
 	static struct block b[N];
 	uint64_t rng = test_seed();
 	uint64_t seed = 1;
-	for (int i = 0; i < N; i++) {
-		size_t size = random_size(&rng);
-		b[i].p = hm_malloc(size);
-		assert_ptr_not_null(b[i].p, "malloc(%zu)", size);
-		b[i].usize = hm_malloc_usable_size(b[i].p);
-		b[i].seed = seed++;
-		pattern_fill(b[i].p, b[i].usize, b[i].seed);
-	}
+	for (int i = 0; i < N; i++)
+		block_new(&b[i], &rng, &seed);
 	check_disjoint(b, N);
 	/* Free a random half, refill the holes, check again. */
 	for (int i = 0; i < N; i++) {
 		if (test_rand_next(&rng) & 1) {
 			hm_free(b[i].p);
-			size_t size = random_size(&rng);
-			b[i].p = hm_malloc(size);
-			assert_ptr_not_null(b[i].p, "malloc(%zu)", size);
-			b[i].usize = hm_malloc_usable_size(b[i].p);
-			b[i].seed = seed++;
-			pattern_fill(b[i].p, b[i].usize, b[i].seed);
+			block_new(&b[i], &rng, &seed);
 		}
 	}
 	check_disjoint(b, N);
@@ -207,15 +194,8 @@ TEST_BEGIN(test_malloc_enomem)
 		(size_t)PTRDIFF_MAX + 1, (size_t)PTRDIFF_MAX,
 		(size_t)PTRDIFF_MAX - 4095, (size_t)1 << 62, (size_t)3 << 61,
 	};
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		errno = 0;
-		void *p = hm_malloc(opaque_zu(sizes[i]));
-		int err = errno;
-		expect_ptr_null(p, "malloc(%#zx)", sizes[i]);
-		expect_d_eq(err, ENOMEM, "errno after malloc(%#zx)", sizes[i]);
-		if (p != NULL)
-			hm_free(p);
-	}
+	expect_enomem_sizes(hm_malloc, "malloc", sizes,
+	    HM_TEST_ARRAY_LEN(sizes));
 	/* Failure leaves the allocator working. */
 	void *p = hm_malloc(100);
 	assert_ptr_not_null(p, "malloc(100) after failures");

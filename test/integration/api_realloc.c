@@ -48,12 +48,6 @@ TEST_BEGIN(test_realloc_null_is_malloc)
 	hm_free(p);
 TEST_END
 
-static size_t
-bytes_in_use(void) {
-	struct mallinfo2 mi = hm_mallinfo2();
-	return mi.uordblks + mi.hblkhd;
-}
-
 TEST_BEGIN(test_realloc_zero_frees)
 	static const size_t sizes[] = {1, 100, 5000, 100000, 3 << 20};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {

@@ -74,12 +74,6 @@ TEST_BEGIN(test_free_aligned_sized_any_size_in_range)
 	hm_free(p);
 TEST_END
 
-static size_t
-bytes_in_use(void) {
-	struct mallinfo2 mi = hm_mallinfo2();
-	return mi.uordblks + mi.hblkhd;
-}
-
 TEST_BEGIN(test_sized_frees_release_memory)
 	/* 1000 blocks of 10000 bytes freed by size: in-use bytes fall. */
 	enum { N = 1000, SIZE = 10000 };

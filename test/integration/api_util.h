@@ -1,8 +1,9 @@
 /*
  * Helpers shared by the api_*.c integration tests: a reference model of the
- * size classes, fast pattern fill/check over whole blocks, and values the
+ * size classes, fast pattern fill/check over whole blocks, values the
  * compiler cannot see through (so that malloc(SIZE_MAX) is really called and
- * draws no -Walloc-size-larger-than warning).
+ * draws no -Walloc-size-larger-than warning), and checks for impossible
+ * sizes and in-use bytes.
  *
  * Everything here is static inline: each test includes only what it uses.
  */
@@ -11,6 +12,7 @@
 
 #include "test.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 /*
@@ -155,6 +157,31 @@ static inline size_t
 ptr_align(const void *p) {
 	uintptr_t a = (uintptr_t)p;
 	return (size_t)(a & -a);
+}
+
+/*
+ * For each of the n sizes, fn(size) must return NULL with errno ENOMEM (a
+ * block it returns anyway is freed).  name is fn's name for the messages.
+ */
+static inline void
+expect_enomem_sizes(void *(*fn)(size_t), const char *name,
+    const size_t *sizes, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		errno = 0;
+		void *p = fn(opaque_zu(sizes[i]));
+		int err = errno;
+		expect_ptr_null(p, "%s(%#zx)", name, sizes[i]);
+		expect_d_eq(err, ENOMEM, "errno after %s(%#zx)", name, sizes[i]);
+		if (p != NULL)
+			hm_free(p);
+	}
+}
+
+/* Bytes in use, small and large plus huge, by mallinfo2(). */
+static inline size_t
+bytes_in_use(void) {
+	struct mallinfo2 mi = hm_mallinfo2();
+	return mi.uordblks + mi.hblkhd;
 }
 
 /*

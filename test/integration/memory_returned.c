@@ -90,6 +90,20 @@ workload_free(struct workload *w, uint64_t *rng) {
 	w->ptrs = NULL;
 }
 
+/*
+ * Allocates and frees the workload; the RSS before, at the peak and right
+ * after the frees.
+ */
+static void
+workload_run(uint64_t *rng, size_t *rss0, size_t *peak, size_t *after_free) {
+	struct workload w;
+	*rss0 = test_rss_bytes();
+	workload_alloc(&w, rng);
+	*peak = test_rss_bytes();
+	workload_free(&w, rng);
+	*after_free = test_rss_bytes();
+}
+
 /* Milliseconds of dirty plus muzzy decay, or -1 if decay is off. */
 static long
 decay_total_ms(void) {
@@ -130,12 +144,8 @@ TEST_BEGIN(test_returned_idle)
 	if (env != NULL)
 		wait_s = strtod(env, NULL);
 
-	size_t rss0 = test_rss_bytes();
-	struct workload w;
-	workload_alloc(&w, &rng);
-	size_t peak = test_rss_bytes();
-	workload_free(&w, &rng);
-	size_t after_free = test_rss_bytes();
+	size_t rss0, peak, after_free;
+	workload_run(&rng, &rss0, &peak, &after_free);
 	double t0 = now_s(), t = 0;
 	size_t rss = after_free;
 	while (rss >= peak / 10 && (t = now_s() - t0) < wait_s) {
@@ -159,12 +169,8 @@ TEST_BEGIN(test_returned_trim)
 		test_skip("sanitizers keep shadow memory resident");
 	uint64_t seed = test_seed();
 	uint64_t rng = seed;
-	size_t rss0 = test_rss_bytes();
-	struct workload w;
-	workload_alloc(&w, &rng);
-	size_t peak = test_rss_bytes();
-	workload_free(&w, &rng);
-	size_t after_free = test_rss_bytes();
+	size_t rss0, peak, after_free;
+	workload_run(&rng, &rss0, &peak, &after_free);
 	int trimmed = hm_malloc_trim(0);
 	size_t rss = test_rss_bytes();
 	printf("memory_returned: trim: RSS before %zu MiB, peak %zu MiB, "

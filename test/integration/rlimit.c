@@ -39,13 +39,6 @@ opaque_ptr(void *p) {
 	return v;
 }
 
-static uint64_t
-mix64(uint64_t z) {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /*
  * Blocks are kept on a list threaded through themselves: word 0 links to
  * the next, word 1 holds the size, and the last word and one word per page
@@ -58,7 +51,7 @@ struct node {
 
 static uint64_t
 check_word(const void *p, size_t size, size_t off) {
-	return mix64((uint64_t)(uintptr_t)p ^ (size * 31) ^ off);
+	return test_mix64((uint64_t)(uintptr_t)p ^ (size * 31) ^ off);
 }
 
 static void

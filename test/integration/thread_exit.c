@@ -27,13 +27,6 @@
 #define RSS_SLACK (64 * MiB)
 #define PAGE 4096
 
-static uint64_t
-mix64(uint64_t z) {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /*
  * Stamps: the first 8 bytes, one word per page, and the last 8 bytes when
  * they do not overlap the others (size >= 16).
@@ -43,10 +36,10 @@ stamp(void *p, size_t size) {
 	uint8_t *b = p;
 	for (size_t o = 0; o + 8 <= size && (o == 0 || o + 16 <= size);
 	    o += PAGE) {
-		uint64_t w = mix64((uint64_t)(uintptr_t)p ^ size ^ o);
+		uint64_t w = test_mix64((uint64_t)(uintptr_t)p ^ size ^ o);
 		memcpy(b + o, &w, 8);
 	}
-	uint64_t w = mix64((uint64_t)(uintptr_t)p ^ size ^ 0xe7d);
+	uint64_t w = test_mix64((uint64_t)(uintptr_t)p ^ size ^ 0xe7d);
 	if (size >= 16)
 		memcpy(b + size - 8, &w, 8);
 }
@@ -58,12 +51,12 @@ stamp_ok(const void *p, size_t size) {
 	for (size_t o = 0; o + 8 <= size && (o == 0 || o + 16 <= size);
 	    o += PAGE) {
 		memcpy(&w, b + o, 8);
-		if (w != mix64((uint64_t)(uintptr_t)p ^ size ^ o))
+		if (w != test_mix64((uint64_t)(uintptr_t)p ^ size ^ o))
 			return false;
 	}
 	if (size >= 16) {
 		memcpy(&w, b + size - 8, 8);
-		if (w != mix64((uint64_t)(uintptr_t)p ^ size ^ 0xe7d))
+		if (w != test_mix64((uint64_t)(uintptr_t)p ^ size ^ 0xe7d))
 			return false;
 	}
 	return true;
@@ -180,7 +173,7 @@ short_init(void *varg, int idx) {
 	struct short_arg *a = varg;
 	memset(a, 0, sizeof(*a));
 	a->idx = idx;
-	a->rng = seed ^ mix64((uint64_t)idx);
+	a->rng = seed ^ test_mix64((uint64_t)idx);
 }
 
 static void
@@ -296,7 +289,7 @@ struct dtor_arg {
 static void
 dtor_init(void *varg, int idx) {
 	struct dtor_arg *a = varg;
-	a->rng = seed ^ mix64((uint64_t)idx + 1000000);
+	a->rng = seed ^ test_mix64((uint64_t)idx + 1000000);
 }
 
 static void *
@@ -317,6 +310,21 @@ key_thread(void *varg) {
 	return NULL;
 }
 
+/*
+ * Runs DTOR_CONCURRENT threads of fn as a warm-up, then DTOR_TOTAL more;
+ * returns the RSS between the two.
+ */
+static size_t
+run_dtor_threads(void *(*fn)(void *)) {
+	static struct dtor_arg args[DTOR_CONCURRENT];
+	run_threads(DTOR_CONCURRENT, DTOR_CONCURRENT, fn, args,
+	    sizeof(args[0]), dtor_init, NULL);
+	size_t rss0 = test_rss_bytes();
+	run_threads(DTOR_TOTAL, DTOR_CONCURRENT, fn, args, sizeof(args[0]),
+	    dtor_init, NULL);
+	return rss0;
+}
+
 TEST_BEGIN(test_key_destructor)
 	seed = test_seed();
 	atomic_store(&nbad, 0);
@@ -324,13 +332,8 @@ TEST_BEGIN(test_key_destructor)
 	/* The key is created after the allocator's first use. */
 	hm_free(hm_malloc(10));
 	assert_d_eq(pthread_key_create(&key, key_dtor), 0, "pthread_key_create");
-	static struct dtor_arg args[DTOR_CONCURRENT];
 	/* Warm-up batch, then measure. */
-	run_threads(DTOR_CONCURRENT, DTOR_CONCURRENT, key_thread, args,
-	    sizeof(args[0]), dtor_init, NULL);
-	size_t rss0 = test_rss_bytes();
-	run_threads(DTOR_TOTAL, DTOR_CONCURRENT, key_thread, args,
-	    sizeof(args[0]), dtor_init, NULL);
+	size_t rss0 = run_dtor_threads(key_thread);
 	long calls = atomic_load(&ndtor_calls);
 	long nb = atomic_load(&nbad);
 	printf("thread_exit: key destructor: %ld calls for %d threads\n", calls,
@@ -386,12 +389,7 @@ TEST_BEGIN(test_tls_destructor)
 	atomic_store(&nbad, 0);
 	atomic_store(&ntls_calls, 0);
 	hm_free(hm_malloc(10));
-	static struct dtor_arg args[DTOR_CONCURRENT];
-	run_threads(DTOR_CONCURRENT, DTOR_CONCURRENT, tls_thread, args,
-	    sizeof(args[0]), dtor_init, NULL);
-	size_t rss0 = test_rss_bytes();
-	run_threads(DTOR_TOTAL, DTOR_CONCURRENT, tls_thread, args,
-	    sizeof(args[0]), dtor_init, NULL);
+	size_t rss0 = run_dtor_threads(tls_thread);
 	long calls = atomic_load(&ntls_calls);
 	long nb = atomic_load(&nbad);
 	printf("thread_exit: thread_local destructor: %ld calls\n", calls);

@@ -13,7 +13,7 @@
  *
  * Skipped under sanitizers: TSan does not support fork with threads running.
  */
-#include "test.h"
+#include "stress_util.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -24,8 +24,6 @@
 
 #define NTHREADS 4
 #define NSLOTS 1024
-#define EDGE 64
-#define PAGE 4096
 #define CHILD_WATCHDOG_S 10
 
 /*
@@ -40,87 +38,55 @@ static uint64_t seed;
 /* Set by a parent thread that found a bad block. */
 static atomic_int parent_failed;
 
-static uint64_t
-mix64(uint64_t z) {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static size_t
-walk_range(uint8_t *base, uint64_t key, size_t a, size_t b, bool write) {
-	for (size_t o = a; o < b; o++) {
-		uint8_t v = (uint8_t)(mix64(key + o / 8) >> ((o % 8) * 8));
-		if (write)
-			base[o] = v;
-		else if (base[o] != v)
-			return o;
-	}
-	return SIZE_MAX;
-}
-
 /*
- * Stamps (write) or checks the regions below limit, with one word every
- * `step` bytes (a page, or sparser); SIZE_MAX when good.
+ * Stamps (write) or checks the size word and the stamped regions below
+ * limit, with one word every `step` bytes (a page, or sparser); SIZE_MAX
+ * when good.
  */
 static size_t
 walk_step(void *p, size_t size, size_t limit, bool write, size_t step) {
-	uint8_t *base = p;
-	uint64_t key = mix64((uint64_t)(uintptr_t)p ^ mix64(size));
-	size_t end = size < limit ? size : limit;
-	size_t r;
 	if (write)
 		*(uint64_t *)p = size;
 	else if (*(uint64_t *)p != size)
 		return 0;
-	if ((r = walk_range(base, key, 8, EDGE < end ? EDGE : end, write))
-	    != SIZE_MAX)
-		return r;
-	size_t tail = size > EDGE + 8 ? size - EDGE : 8;
-	if (tail < end && (r = walk_range(base, key, tail, end, write))
-	    != SIZE_MAX)
-		return r;
-	for (size_t o = step; o + 8 <= end; o += step) {
-		if ((r = walk_range(base, key, o, o + 8, write)) != SIZE_MAX)
-			return r;
-	}
-	return SIZE_MAX;
+	return stamp_walk(p, stamp_key(p, size, 0), 8, size, limit, step,
+	    write);
 }
 
 static size_t
 walk(void *p, size_t size, size_t limit, bool write) {
-	return walk_step(p, size, limit, write, PAGE);
+	return walk_step(p, size, limit, write, STAMP_PAGE);
 }
 
 /*
- * Sizes >= 16.  For the parent's pool: small and large up to 512 KiB, so
- * that the parent stays small (after each fork, every page the parent's
- * threads write is copied).  Otherwise also huge, up to 16 MiB.
+ * Sizes >= 16, log-uniform.  With huge: 1 % huge (2 .. 16 MiB), 9 % large
+ * (16 KiB .. 2 MiB), the rest small (16 B .. 16 KiB).  Without, for the
+ * parent's pool: 10 % large up to 512 KiB, the rest small, so that the
+ * parent stays small (after each fork, every page the parent's threads
+ * write is copied).
  */
 static size_t
-draw_size_pool(uint64_t *rng) {
+draw_size_lg(uint64_t *rng, bool huge) {
 	uint64_t r = test_rand_next(rng);
 	unsigned lg;
-	if (r % 100 < 10)
-		lg = 14 + (unsigned)((r >> 8) % 5);    /* 16 KiB .. 512 KiB */
+	if (huge && r % 100 < 1)
+		lg = 21 + (unsigned)((r >> 8) % 3);    /* 2 .. 16 MiB */
+	else if (r % 100 < 10)
+		lg = 14 + (unsigned)((r >> 8) % (huge ? 7 : 5));
 	else
 		lg = 4 + (unsigned)((r >> 8) % 10);    /* 16 B .. 16 KiB */
 	size_t base = (size_t)1 << lg;
 	return base + (size_t)(test_rand_next(rng) % base);
+}
+
+static size_t
+draw_size_pool(uint64_t *rng) {
+	return draw_size_lg(rng, false);
 }
 
 static size_t
 draw_size(uint64_t *rng) {
-	uint64_t r = test_rand_next(rng);
-	unsigned lg;
-	if (r % 100 < 1)
-		lg = 21 + (unsigned)((r >> 8) % 3);    /* 2 .. 16 MiB */
-	else if (r % 100 < 10)
-		lg = 14 + (unsigned)((r >> 8) % 7);    /* 16 KiB .. 2 MiB */
-	else
-		lg = 4 + (unsigned)((r >> 8) % 10);    /* 16 B .. 16 KiB */
-	size_t base = (size_t)1 << lg;
-	return base + (size_t)(test_rand_next(rng) % base);
+	return draw_size_lg(rng, true);
 }
 
 /* Child-side failure: no stdio, no malloc. */
@@ -135,6 +101,25 @@ child_die(int code, const char *what, void *p, size_t size, size_t off) {
 	_exit(code);
 }
 
+/* A parent thread's failure: said on stderr; the test fails at the end. */
+static void
+parent_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+parent_fail(const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	atomic_store(&parent_failed, 1);
+}
+
+static void
+parent_bad_block(const void *p, size_t size, size_t bad) {
+	parent_fail("fork: parent thread: block %p size %zu corrupted at "
+	    "offset %zu (seed HM_TEST_SEED=%" PRIu64 ")\n", p, size, bad, seed);
+}
+
 static void *
 parent_thread(void *arg) {
 	uint64_t rng = seed ^ ((uintptr_t)arg * 0x9e3779b97f4a7c15ULL);
@@ -146,20 +131,15 @@ parent_thread(void *arg) {
 			size_t size = (size_t)p[0];
 			size_t bad = walk(p, size, size, false);
 			if (bad != SIZE_MAX) {
-				fprintf(stderr, "fork: parent thread: block %p "
-				    "size %zu corrupted at offset %zu (seed "
-				    "HM_TEST_SEED=%" PRIu64 ")\n", (void *)p,
-				    size, bad, seed);
-				atomic_store(&parent_failed, 1);
+				parent_bad_block(p, size, bad);
 				continue;
 			}
 			if (test_rand_next(&rng) % 4 == 0) {
 				size_t nsize = draw_size_pool(&rng);
 				uint64_t *q = hm_realloc(p, nsize);
 				if (q == NULL) {
-					fprintf(stderr, "fork: realloc(%p, %zu) "
+					parent_fail("fork: realloc(%p, %zu) "
 					    "failed\n", (void *)p, nsize);
-					atomic_store(&parent_failed, 1);
 					continue;
 				}
 				walk(q, nsize, nsize, true);
@@ -175,19 +155,13 @@ parent_thread(void *arg) {
 			    + (size_t)((r >> 8) % ((size_t)1 << (18 + r % 6)));
 			p = hm_malloc(size);
 			if (p == NULL) {
-				fprintf(stderr, "fork: malloc(%zu) failed\n",
-				    size);
-				atomic_store(&parent_failed, 1);
+				parent_fail("fork: malloc(%zu) failed\n", size);
 				continue;
 			}
 			walk_step(p, size, size, true, 64 << 10);
 			size_t bad = walk_step(p, size, size, false, 64 << 10);
 			if (bad != SIZE_MAX) {
-				fprintf(stderr, "fork: parent thread: block %p "
-				    "size %zu corrupted at offset %zu (seed "
-				    "HM_TEST_SEED=%" PRIu64 ")\n", (void *)p,
-				    size, bad, seed);
-				atomic_store(&parent_failed, 1);
+				parent_bad_block(p, size, bad);
 				continue;
 			}
 			hm_free(p);
@@ -195,9 +169,7 @@ parent_thread(void *arg) {
 			size_t size = draw_size_pool(&rng);
 			p = hm_malloc(size);
 			if (p == NULL) {
-				fprintf(stderr, "fork: malloc(%zu) failed\n",
-				    size);
-				atomic_store(&parent_failed, 1);
+				parent_fail("fork: malloc(%zu) failed\n", size);
 				continue;
 			}
 			walk(p, size, size, true);
@@ -246,13 +218,12 @@ child_work(uint64_t rng) {
 				    0);
 			/* The size word and the bytes up to 64 survive. */
 			size_t keep = nsize < sizes[i] ? nsize : sizes[i];
-			keep = keep < EDGE ? keep : EDGE;
-			uint64_t key = mix64((uint64_t)(uintptr_t)blocks[i]
-			    ^ mix64(sizes[i]));
+			keep = keep < STAMP_EDGE ? keep : STAMP_EDGE;
+			uint64_t key = stamp_key(blocks[i], sizes[i], 0);
 			if (q[0] != sizes[i])
 				child_die(6, "realloc lost the size word", q,
 				    nsize, 0);
-			bad = walk_range((uint8_t *)q, key, 8, keep, false);
+			bad = stamp_range((uint8_t *)q, key, 8, keep, false);
 			if (bad != SIZE_MAX)
 				child_die(6, "realloc lost the prefix", q,
 				    nsize, bad);
@@ -306,7 +277,7 @@ wait_child(pid_t pid, int i) {
 static void
 child_main(int i, bool with_threads) {
 	alarm(CHILD_WATCHDOG_S);
-	uint64_t rng = seed ^ mix64((uint64_t)i + 77);
+	uint64_t rng = seed ^ test_mix64((uint64_t)i + 77);
 	/* Free what the parent's threads left in the pool. */
 	for (size_t s = 0; s < NSLOTS; s++) {
 		uint64_t *p = atomic_load(&pool[s]);
@@ -353,9 +324,7 @@ run_forks(bool with_threads) {
 		test_skip("fork with threads running is not supported under "
 		    "sanitizers");
 	seed = test_seed();
-	const char *short_env = getenv("HM_STRESS_SHORT");
-	bool is_short = short_env != NULL && *short_env != '\0'
-	    && strcmp(short_env, "0") != 0;
+	bool is_short = stress_short();
 	int nforks = with_threads ? (is_short ? 20 : 100)
 	    : (is_short ? 40 : 200);
 	uint64_t rng = seed;
@@ -369,8 +338,7 @@ run_forks(bool with_threads) {
 		assert_d_eq(pthread_create(&th[i], NULL, parent_thread,
 		    (void *)(uintptr_t)(i + 1)), 0, "pthread_create");
 	}
-	const char *secs = getenv("HM_STRESS_SECONDS");
-	double time_box_s = secs != NULL ? strtod(secs, NULL) : 90.0;
+	double time_box_s = stress_time_box_s();
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int nbad = 0, nforked = 0;

@@ -21,7 +21,7 @@
  * checking its arena binding (thread.arena < arenas.narenas), rebinding
  * itself now and then, and leaving blocks for the main thread to free.
  */
-#include "test.h"
+#include "stress_util.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -31,11 +31,9 @@
 
 #define NRACE 16
 #define NBLOCKS 24
-#define EDGE 64
-#define PAGE 4096
 
 struct block {
-	void *p;
+	void *p;              /* first, for test_cmp_addr */
 	size_t size;
 };
 
@@ -54,41 +52,11 @@ static atomic_int nready;
 static atomic_int go;
 static struct race_result results[NRACE];
 
-static uint64_t
-mix64(uint64_t z) {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static size_t
-walk_range(uint8_t *base, uint64_t key, size_t a, size_t b, bool write) {
-	for (size_t o = a; o < b; o++) {
-		uint8_t v = (uint8_t)(mix64(key + o / 8) >> ((o % 8) * 8));
-		if (write)
-			base[o] = v;
-		else if (base[o] != v)
-			return o;
-	}
-	return SIZE_MAX;
-}
-
 /* Stamps or checks the first and last 64 bytes and a word per page. */
 static size_t
 walk(void *p, size_t size, uint64_t owner, bool write) {
-	uint64_t key = mix64((uint64_t)(uintptr_t)p ^ mix64(size) ^ owner);
-	size_t r;
-	size_t head = size < EDGE ? size : EDGE;
-	if ((r = walk_range(p, key, 0, head, write)) != SIZE_MAX)
-		return r;
-	size_t tail = size > EDGE ? size - EDGE : 0;
-	if ((r = walk_range(p, key, tail, size, write)) != SIZE_MAX)
-		return r;
-	for (size_t o = PAGE; o + 8 <= size; o += PAGE) {
-		if ((r = walk_range(p, key, o, o + 8, write)) != SIZE_MAX)
-			return r;
-	}
-	return SIZE_MAX;
+	return stamp_walk(p, stamp_key(p, size, owner), 0, size, size,
+	    STAMP_PAGE, write);
 }
 
 /* Small, large and huge: i picks the range so every thread has all three. */
@@ -138,13 +106,6 @@ race_thread(void *arg) {
 	return NULL;
 }
 
-static int
-cmp_block(const void *a, const void *b) {
-	uintptr_t x = (uintptr_t)((const struct block *)a)->p;
-	uintptr_t y = (uintptr_t)((const struct block *)b)->p;
-	return x < y ? -1 : x > y;
-}
-
 static unsigned
 get_narenas(void) {
 	unsigned n = 0;
@@ -162,7 +123,7 @@ TEST_BEGIN(test_first_allocation_race)
 	pthread_t th[NRACE];
 	for (int i = 0; i < NRACE; i++) {
 		results[i].tid = i;
-		results[i].rng = seed ^ mix64((uint64_t)i);
+		results[i].rng = seed ^ test_mix64((uint64_t)i);
 		assert_d_eq(pthread_create(&th[i], NULL, race_thread,
 		    &results[i]), 0, "pthread_create");
 	}
@@ -204,7 +165,7 @@ TEST_BEGIN(test_first_allocation_race)
 		expect_zu_ge(hm_malloc_usable_size(all[i].p), all[i].size,
 		    "usable size of %p", all[i].p);
 	}
-	qsort(all, n, sizeof(all[0]), cmp_block);
+	qsort(all, n, sizeof(all[0]), test_cmp_addr);
 	for (size_t i = 0; i + 1 < n; i++) {
 		uintptr_t end = (uintptr_t)all[i].p
 		    + hm_malloc_usable_size(all[i].p);
@@ -321,7 +282,7 @@ TEST_BEGIN(test_thread_churn)
 		    ? CHURN_TOTAL - nstarted : CHURN_CONCURRENT;
 		for (int i = 0; i < batch; i++) {
 			memset(&res[i], 0, sizeof(res[i]));
-			res[i].rng = seed ^ mix64((uint64_t)(nstarted + i));
+			res[i].rng = seed ^ test_mix64((uint64_t)(nstarted + i));
 			res[i].narenas = narenas;
 			assert_d_eq(pthread_create(&th[i], NULL, churn_thread,
 			    &res[i]), 0, "pthread_create");

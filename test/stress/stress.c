@@ -22,7 +22,7 @@
  * HM_TEST_SEED replays a run.  On failure the seed, thread, operation index,
  * block address and size are printed.
  */
-#include "test.h"
+#include "stress_util.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -34,8 +34,6 @@
 #define NSLOTS 16384
 #define CHECK_EVERY 10000
 #define LIVE_CAP ((size_t)1 << 30)
-#define EDGE 64
-#define PAGE 4096
 
 enum kind { KIND_MALLOC, KIND_CALLOC, KIND_POSIX_MEMALIGN, KIND_ALIGNED_ALLOC,
 	KIND_REALLOC };
@@ -43,7 +41,7 @@ static const char *kind_names[] = {"malloc", "calloc", "posix_memalign",
 	"aligned_alloc", "realloc"};
 
 struct blk {
-	void *p;          /* NULL: no block */
+	void *p;          /* NULL: no block; first, for test_cmp_addr */
 	size_t size;      /* requested size */
 	size_t align;     /* requested alignment, 0 when none */
 	uint64_t serial;  /* unique per block: thread in the top bits */
@@ -90,71 +88,24 @@ elapsed_s(void) {
 	    + (double)(t.tv_nsec - t_start.tv_nsec) * 1e-9;
 }
 
-static uint64_t
-mix64(uint64_t z) {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
+/* The stamp's key (see stress_util.h): address, size and serial. */
 static uint64_t
 blk_key(const struct blk *b) {
-	return mix64((uint64_t)(uintptr_t)b->p ^ mix64(b->size + 0x1234567)
-	    ^ mix64(b->serial ^ 0xabcdef));
-}
-
-/*
- * The stamp: byte o of a block is byte (o % 8) of mix64(key + o / 8).  Only
- * the stamped regions are written or read.  walk() visits them, clipped to
- * [0, limit); with write it stamps, otherwise it returns the first offset
- * that does not match, or SIZE_MAX.
- */
-static size_t
-walk_range(uint8_t *base, uint64_t key, size_t a, size_t b, bool write) {
-	uint64_t w = 0;
-	size_t wgroup = SIZE_MAX;
-	for (size_t o = a; o < b; o++) {
-		if (o / 8 != wgroup) {
-			wgroup = o / 8;
-			w = mix64(key + wgroup);
-		}
-		uint8_t v = (uint8_t)(w >> ((o % 8) * 8));
-		if (write)
-			base[o] = v;
-		else if (base[o] != v)
-			return o;
-	}
-	return SIZE_MAX;
-}
-
-static size_t
-walk(uint8_t *base, uint64_t key, size_t size, size_t limit, bool write) {
-	size_t r;
-	size_t end = size < limit ? size : limit;
-	size_t head = size < EDGE ? size : EDGE;
-	if ((r = walk_range(base, key, 0, head < end ? head : end, write))
-	    != SIZE_MAX)
-		return r;
-	size_t tail = size > EDGE ? size - EDGE : 0;
-	if (tail < end && (r = walk_range(base, key, tail, end, write))
-	    != SIZE_MAX)
-		return r;
-	for (size_t o = PAGE; o + 8 <= end; o += PAGE) {
-		if ((r = walk_range(base, key, o, o + 8, write)) != SIZE_MAX)
-			return r;
-	}
-	return SIZE_MAX;
+	return test_mix64((uint64_t)(uintptr_t)b->p
+	    ^ test_mix64(b->size + 0x1234567)
+	    ^ test_mix64(b->serial ^ 0xabcdef));
 }
 
 static void
 stamp(const struct blk *b) {
-	walk(b->p, blk_key(b), b->size, b->size, true);
+	stamp_walk(b->p, blk_key(b), 0, b->size, b->size, STAMP_PAGE, true);
 }
 
 /* Returns the first bad offset below limit, or SIZE_MAX. */
 static size_t
 verify_at(const struct blk *b, const void *where, size_t limit) {
-	return walk((uint8_t *)where, blk_key(b), b->size, limit, false);
+	return stamp_walk((void *)where, blk_key(b), 0, b->size, limit,
+	    STAMP_PAGE, false);
 }
 
 /* calloc'd memory: all zero up to 64 KiB, beyond that the stamped regions. */
@@ -168,15 +119,15 @@ verify_zero(const struct blk *b) {
 		}
 		return SIZE_MAX;
 	}
-	for (size_t o = 0; o < EDGE; o++) {
+	for (size_t o = 0; o < STAMP_EDGE; o++) {
 		if (p[o] != 0)
 			return o;
 	}
-	for (size_t o = b->size - EDGE; o < b->size; o++) {
+	for (size_t o = b->size - STAMP_EDGE; o < b->size; o++) {
 		if (p[o] != 0)
 			return o;
 	}
-	for (size_t o = PAGE; o + 8 <= b->size; o += PAGE) {
+	for (size_t o = STAMP_PAGE; o + 8 <= b->size; o += STAMP_PAGE) {
 		for (size_t i = o; i < o + 8; i++) {
 			if (p[i] != 0)
 				return i;
@@ -428,13 +379,6 @@ realloc_blk(struct thread_ctx *ctx, struct blk *b) {
 	return true;
 }
 
-static int
-cmp_blk(const void *a, const void *b) {
-	uintptr_t x = (uintptr_t)((const struct blk *)a)->p;
-	uintptr_t y = (uintptr_t)((const struct blk *)b)->p;
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Verifies every block in the pool and that no two overlap.  Called with
  * every thread paused (or joined).  Returns the number of live blocks.
@@ -446,7 +390,7 @@ check_pool(const char *when) {
 		if (slots[i].blk.p != NULL)
 			check_buf[n++] = slots[i].blk;
 	}
-	qsort(check_buf, n, sizeof(check_buf[0]), cmp_blk);
+	qsort(check_buf, n, sizeof(check_buf[0]), test_cmp_addr);
 	for (size_t i = 0; i < n; i++) {
 		struct blk *b = &check_buf[i];
 		size_t bad = verify_at(b, b->p, b->size);
@@ -529,12 +473,8 @@ thread_main(void *arg) {
 
 TEST_BEGIN(test_stress)
 	seed = test_seed();
-	const char *short_env = getenv("HM_STRESS_SHORT");
-	bool is_short = short_env != NULL && *short_env != '\0'
-	    && strcmp(short_env, "0") != 0;
-	nops = is_short ? 100000 : 1000000;
-	const char *secs = getenv("HM_STRESS_SECONDS");
-	time_box_s = secs != NULL ? strtod(secs, NULL) : 90.0;
+	nops = stress_short() ? 100000 : 1000000;
+	time_box_s = stress_time_box_s();
 	printf("stress: %d threads x %zu operations, %d slots, time box %.0f s\n",
 	    NTHREADS, nops, NSLOTS, time_box_s);
 

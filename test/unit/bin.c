@@ -15,18 +15,6 @@
 #include "bin.h"
 #include "chunk.h"
 
-static run_t *
-slab_of(arena_t *arena, void *p) {
-	uintptr_t v = rtree_get(p);
-	if (v == 0 || (v & RTREE_HUGE_TAG)) {
-		expect_not_reached("rtree_get(%p) = %#zx", p, (size_t)v);
-		return NULL;
-	}
-	chunk_t *chunk = (chunk_t *)v;
-	expect_ptr_eq(chunk->arena, arena, "chunk of %p", p);
-	return chunk_map_get(chunk, chunk_page_index(chunk, p));
-}
-
 static void *regs[SLAB_MAXREGS + 1];
 
 /* Allocates nregs regions of bin i and checks they fill one slab. */
@@ -39,7 +27,7 @@ fill_slab(arena_t *arena, unsigned i) {
 		char *p = hm_bin_alloc(arena, i);
 		assert_ptr_not_null(p, "hm_bin_alloc(bin %u), region %u", i, r);
 		regs[r] = p;
-		run_t *run = slab_of(arena, p);
+		run_t *run = unit_run_of(arena, p);
 		assert_ptr_not_null(run, "bin %u: no run for %p", i, (void *)p);
 		if (slab == NULL)
 			slab = run;
@@ -100,7 +88,7 @@ TEST_BEGIN(test_every_class)
 		/* The next region comes from another slab. */
 		void *extra = hm_bin_alloc(arena, i);
 		assert_ptr_not_null(extra, "hm_bin_alloc(bin %u)", i);
-		run_t *other = slab_of(arena, extra);
+		run_t *other = unit_run_of(arena, extra);
 		expect_ptr_ne(other, slab, "bin %u: region %u of a slab of %u",
 		    i, info->nregs + 1, info->nregs);
 		expect_ptr_eq(bin->slabcur, other, "bin %u: current slab", i);
@@ -191,7 +179,7 @@ TEST_BEGIN(test_bin_counters)
 	}
 	expect_u64_eq(bin->nmalloc, nm + 10, "nmalloc");
 	for (int k = 0; k < 10; k++)
-		hm_bin_dalloc(arena, slab_of(arena, p[k]), p[k]);
+		hm_bin_dalloc(arena, unit_run_of(arena, p[k]), p[k]);
 	expect_u64_eq(bin->ndalloc, nd + 10, "ndalloc");
 TEST_END
 

@@ -14,22 +14,10 @@
 #include "chunk.h"
 #include "large.h"
 
-static run_t *
-run_of(arena_t *arena, void *p) {
-	uintptr_t v = rtree_get(p);
-	if (v == 0 || (v & RTREE_HUGE_TAG)) {
-		expect_not_reached("rtree_get(%p) = %#zx", p, (size_t)v);
-		return NULL;
-	}
-	chunk_t *chunk = (chunk_t *)v;
-	expect_ptr_eq(chunk->arena, arena, "chunk of %p", p);
-	return chunk_map_get(chunk, chunk_page_index(chunk, p));
-}
-
 /* p is a live large run of usize bytes: map head and tail, state, size. */
 static run_t *
 check_large(arena_t *arena, void *p, size_t usize) {
-	run_t *run = run_of(arena, p);
+	run_t *run = unit_run_of(arena, p);
 	assert_ptr_not_null(run, "no run for %p", p);
 	expect_d_eq(run->state, RUN_LARGE, "run state of %p", p);
 	expect_ptr_eq(run->addr, p, "run start");
@@ -107,7 +95,8 @@ TEST_BEGIN(test_aligned)
 		}
 		for (size_t i = 0; i < HM_ARRAY_SIZE(sizes); i++) {
 			if (ps[i] != NULL)
-				hm_large_dalloc(arena, run_of(arena, ps[i]), ps[i]);
+				hm_large_dalloc(arena, unit_run_of(arena, ps[i]),
+				    ps[i]);
 		}
 		expect_zu_eq(arena->nactive, nactive0, "align %zu: nactive after "
 		    "freeing", align);
@@ -122,13 +111,13 @@ TEST_BEGIN(test_zero)
 	unsigned char *p = hm_large_alloc(arena, usize, PAGE, false);
 	assert_ptr_not_null(p, "hm_large_alloc");
 	memset(p, 0xa5, usize);
-	hm_large_dalloc(arena, run_of(arena, p), p);
+	hm_large_dalloc(arena, unit_run_of(arena, p), p);
 	/* The same (dirty) pages come back; zero must clear them. */
 	unsigned char *q = hm_large_alloc(arena, usize, PAGE, true);
 	assert_ptr_not_null(q, "hm_large_alloc(zero)");
 	expect_true(all_bytes(q, usize, 0), "zeroed run %p has non-zero bytes "
 	    "(previous run %p)", (void *)q, (void *)p);
-	hm_large_dalloc(arena, run_of(arena, q), q);
+	hm_large_dalloc(arena, unit_run_of(arena, q), q);
 TEST_END
 
 TEST_BEGIN(test_resize)
@@ -199,7 +188,7 @@ TEST_BEGIN(test_resize)
 	expect_zu_eq(arena->nactive, nactive2, "nactive after a failed grow");
 
 	/* More than the chunk holds. */
-	run_t *brun = run_of(arena, b);
+	run_t *brun = unit_run_of(arena, b);
 	size_t too_big = hm_sc_large_maxclass;
 	if ((size_t)(head + 12) * PAGE + too_big > hm_chunksize)
 		expect_false(hm_large_resize(arena, brun, s16, too_big, false),
@@ -228,11 +217,11 @@ TEST_BEGIN(test_coalesce)
 	assert_ptr_eq(w, z + sz, "runs not adjacent");
 	expect_zu_eq(arena->nactive, nactive0 + 4 * np, "nactive");
 	expect_u64_eq(arena->large_nmalloc, nmalloc0 + 4, "large_nmalloc");
-	chunk_t *chunk = run_of(arena, x)->chunk;
+	chunk_t *chunk = unit_run_of(arena, x)->chunk;
 	size_t px = chunk_page_index(chunk, x);
 
-	hm_large_dalloc(arena, run_of(arena, x), x);
-	hm_large_dalloc(arena, run_of(arena, z), z);
+	hm_large_dalloc(arena, unit_run_of(arena, x), x);
+	hm_large_dalloc(arena, unit_run_of(arena, z), z);
 	run_t *rx = chunk_map_get(chunk, px);
 	run_t *rz = chunk_map_get(chunk, px + 2 * np);
 	assert_ptr_not_null(rx, "freed x");
@@ -243,7 +232,7 @@ TEST_BEGIN(test_coalesce)
 	expect_zu_eq(arena->nactive, nactive0 + 2 * np, "nactive");
 
 	/* The middle: all three become one free run. */
-	hm_large_dalloc(arena, run_of(arena, y), y);
+	hm_large_dalloc(arena, unit_run_of(arena, y), y);
 	expect_u64_eq(arena->large_ndalloc, ndalloc0 + 3, "large_ndalloc");
 	expect_zu_eq(arena->nactive, nactive0 + np, "nactive");
 	run_t *r = chunk_map_get(chunk, px);
@@ -262,9 +251,9 @@ TEST_BEGIN(test_coalesce)
 	expect_ptr_eq(c, x, "48 KiB allocation after coalescing");
 	if (c != NULL) {
 		check_large(arena, c, 3 * sz);
-		hm_large_dalloc(arena, run_of(arena, c), c);
+		hm_large_dalloc(arena, unit_run_of(arena, c), c);
 	}
-	hm_large_dalloc(arena, run_of(arena, w), w);
+	hm_large_dalloc(arena, unit_run_of(arena, w), w);
 	expect_zu_eq(arena->nactive, nactive0, "nactive after freeing all");
 	/* With everything free the run before w merged too: x's page maps
 	 * to a free run reaching past w, or the chunk was released. */

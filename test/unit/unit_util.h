@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the unit tests: start-up, capture of what hmalloc
- * writes to stderr, and an arena of the test's own.
+ * writes to stderr, an arena of the test's own, and the run of a block.
  *
  * Everything here is static inline: each test includes only what it uses.
  */
@@ -44,6 +44,22 @@ unit_test_arena(void) {
 	arena_t *a = hm_arena_get(hm_narenas - 1, true);
 	assert_ptr_not_null(a, "hm_arena_get(%u, true)", hm_narenas - 1);
 	return a;
+}
+
+/*
+ * The run (slab or large run) that holds p, which must be in a chunk of
+ * arena; NULL, after a failure, when p is not in a chunk.
+ */
+static inline run_t *
+unit_run_of(arena_t *arena, void *p) {
+	uintptr_t v = rtree_get(p);
+	if (v == 0 || (v & RTREE_HUGE_TAG)) {
+		expect_not_reached("rtree_get(%p) = %#zx", p, (size_t)v);
+		return NULL;
+	}
+	chunk_t *chunk = (chunk_t *)v;
+	expect_ptr_eq(chunk->arena, arena, "chunk of %p", p);
+	return chunk_map_get(chunk, chunk_page_index(chunk, p));
 }
 
 /*
