@@ -22,6 +22,7 @@
 #include "check.h"
 #include "chunk.h"
 #include "conf.h"
+#include "decay.h"
 #include "huge.h"
 #include "init.h"
 #include "large.h"
@@ -30,6 +31,15 @@
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
+
+/* Slow paths end here: start or wake the background thread if an arena
+ * asked for it, now that no lock is held. */
+static inline void
+slow_path_done(void) {
+	if (unlikely(atomic_load_explicit(&hm_decay_wanted,
+	    memory_order_relaxed)))
+		hm_decay_poke();
+}
 
 /* What the chunk map says about a live block. */
 typedef enum { BLOCK_SMALL, BLOCK_LARGE, BLOCK_HUGE } block_kind_t;
@@ -92,8 +102,8 @@ invalid_pointer(const char *what, const void *ptr) {
 
 /* Junk and zero fill (opt.junk, opt.zero): off the common path. */
 HM_NOINLINE HM_COLD static void
-alloc_fill(void *p, size_t usize, bool zero) {
-	if (opt_zero || zero)
+alloc_fill(void *p, size_t usize) {
+	if (opt_zero)
 		memset(p, 0, usize);
 	else if (hm_junk_alloc)
 		memset(p, JUNK_ALLOC_BYTE, usize);
@@ -102,6 +112,25 @@ alloc_fill(void *p, size_t usize, bool zero) {
 static inline size_t
 alloc_usize(size_t size, size_t align) {
 	return align <= QUANTUM ? sc_s2u(size) : sc_sa2u(size, align);
+}
+
+/*
+ * The system refused memory: give back everything kept for reuse (dirty
+ * runs, wholly free chunks, cached huge blocks) so that a retry can map
+ * again.  True if anything was given back.  No lock is held here.
+ */
+HM_NOINLINE HM_COLD static bool
+alloc_reclaim(void) {
+	size_t n = 0;
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena != NULL)
+			n += hm_arena_purge_all(arena);
+	}
+	if (n == 0)
+		return false;
+	errno = ENOMEM; /* for the caller if the retry fails as well */
+	return true;
 }
 
 /*
@@ -129,31 +158,40 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	unsigned ind = usize <= hm_sc_large_maxclass ? sc_size2index(usize)
 						     : SC_NSIZES;
 	/* Cached blocks are aligned to their class (small) or the page. */
-	if (tc != NULL && ind < hm_tcache_nbins && align <= PAGE) {
-		p = tcache_alloc(tc, ind);
-		if (p == NULL)
-			p = hm_tcache_alloc_refill(tc, ind);
-		if (p != NULL && zero)
-			memset(p, 0, usize);
-		return p;
-	}
-	if (unlikely(opt_percpu_arena != PERCPU_DISABLED) && thread_arena) {
+	bool cached = tc != NULL && ind < hm_tcache_nbins && align <= PAGE;
+	if (!cached && unlikely(opt_percpu_arena != PERCPU_DISABLED)
+	    && thread_arena) {
 		hm_tsd_percpu_update();
 		if (hm_tsd.state == TSD_NOMINAL)
 			arena = hm_tsd.arena;
 	}
-	if (usize <= SC_SMALL_MAXCLASS) {
-		p = hm_bin_alloc(arena, ind);
-		if (p != NULL && zero)
-			memset(p, 0, usize);
-	} else if (usize <= hm_sc_large_maxclass
-	    && (align <= PAGE || usize + align - PAGE <= hm_chunksize)) {
-		p = hm_large_alloc(arena, usize, align, zero);
-	} else {
-		p = hm_huge_alloc(arena, usize, align, zero);
+	/* One retry when the system refused memory and reclaiming what is
+	 * kept for reuse freed some. */
+	bool zeroed = false; /* large and huge clear what needs it */
+	for (int attempt = 0;; attempt++) {
+		if (cached) {
+			p = tcache_alloc(tc, ind);
+			if (p == NULL)
+				p = hm_tcache_alloc_refill(tc, ind);
+		} else if (usize <= SC_SMALL_MAXCLASS) {
+			p = hm_bin_alloc(arena, ind);
+		} else if (usize <= hm_sc_large_maxclass
+		    && (align <= PAGE || usize + align - PAGE <= hm_chunksize)) {
+			p = hm_large_alloc(arena, usize, align, zero);
+			zeroed = zero;
+		} else {
+			p = hm_huge_alloc(arena, usize, align, zero);
+			zeroed = zero;
+		}
+		if (likely(p != NULL) || attempt > 0 || !alloc_reclaim())
+			break;
 	}
-	if (unlikely(hm_junk_alloc || opt_zero) && p != NULL && !zero)
-		alloc_fill(p, usize, zero);
+	if (p == NULL || zeroed)
+		return p;
+	if (zero)
+		memset(p, 0, usize);
+	else if (unlikely(hm_junk_alloc || opt_zero))
+		alloc_fill(p, usize);
 	return p;
 }
 
@@ -212,6 +250,7 @@ free_slow(void *ptr) {
 	if (unlikely(!block_lookup(ptr, &b)))
 		invalid_pointer("invalid free", ptr);
 	ifree(ptr, &b, tsd_tcache());
+	slow_path_done();
 	errno = saved;
 }
 
@@ -280,7 +319,9 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 
 HM_NOINLINE static void *
 malloc_slow(size_t size) {
-	return ialloc(size, 0, false, NULL, tsd_tcache());
+	void *p = ialloc(size, 0, false, NULL, tsd_tcache());
+	slow_path_done();
+	return p;
 }
 
 /*
@@ -349,6 +390,7 @@ free_sized_slow(void *ptr, size_t size, size_t align, tcache_t *tc) {
 		return;
 	int saved = errno;
 	isdalloc(ptr, size, align, tc);
+	slow_path_done();
 	errno = saved;
 }
 
@@ -361,7 +403,9 @@ HM_PUBLIC(realloc)(void *ptr, size_t size) {
 		HM_PUBLIC(free)(ptr);
 		return NULL;
 	}
-	return irealloc(ptr, size, 0, false, NULL);
+	void *p = irealloc(ptr, size, 0, false, NULL);
+	slow_path_done();
+	return p;
 }
 
 HM_EXPORT void *

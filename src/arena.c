@@ -19,13 +19,14 @@
 #include <sched.h>
 #include <string.h>
 
+#include "decay.h"
+#include "huge.h"
 #include "log.h"
 #include "os.h"
 
 unsigned opt_narenas = 0;
 unsigned opt_percpu_arena = PERCPU_DISABLED;
 const char *const hm_percpu_names[3] = {"disabled", "percpu", "phycpu"};
-ssize_t opt_lg_dirty_mult = 3;
 
 unsigned hm_narenas;
 _Atomic(arena_t *) *hm_arenas;
@@ -185,6 +186,7 @@ avail_first_fit(arena_t *arena, size_t npages) {
 
 static void
 dirty_insert(arena_t *arena, run_t *run) {
+	run->dirty_ms = hm_decay_now_ms();
 	run->dprev = arena->dirty.dprev;
 	run->dnext = &arena->dirty;
 	run->dprev->dnext = run;
@@ -213,6 +215,7 @@ run_free_insert(arena_t *arena, run_t *run) {
 	if (run->ndirty > 0) {
 		dirty_insert(arena, run);
 		arena->ndirty += run->ndirty;
+		hm_decay_dirty_added(run->ndirty);
 	}
 }
 
@@ -222,6 +225,7 @@ run_free_remove(arena_t *arena, run_t *run) {
 	if (run->ndirty > 0) {
 		dirty_remove(run);
 		arena->ndirty -= run->ndirty;
+		hm_decay_dirty_removed(run->ndirty);
 	}
 }
 
@@ -264,24 +268,19 @@ chunk_list_remove(arena_t *arena, chunk_t *chunk) {
 		chunk->next->prev = chunk->prev;
 }
 
-/* A new free run spanning a whole chunk (the spare or a fresh one). */
+/* A new free run spanning a fresh chunk. */
 static run_t *
 arena_chunk_run(arena_t *arena) {
 	run_t *run = hm_base_pool_get(&arena->run_pool);
 	if (run == NULL)
 		return NULL;
-	chunk_t *chunk = arena->spare;
 	bool zeroed = false;
-	if (chunk != NULL) {
-		arena->spare = NULL;
-	} else {
-		chunk = hm_chunk_alloc(arena, &zeroed);
-		if (chunk == NULL) {
-			hm_base_pool_put(&arena->run_pool, run);
-			return NULL;
-		}
-		arena->nchunks++;
+	chunk_t *chunk = hm_chunk_alloc(arena, &zeroed);
+	if (chunk == NULL) {
+		hm_base_pool_put(&arena->run_pool, run);
+		return NULL;
 	}
+	arena->nchunks++;
 	chunk_list_insert(arena, chunk);
 	run->chunk = chunk;
 	run->addr = chunk->addr;
@@ -290,8 +289,8 @@ arena_chunk_run(arena_t *arena) {
 	return run;
 }
 
-/* The chunk under run (which spans all of it) is free: keep it as the
- * spare or give it back. */
+/* The chunk under run (a free run spanning all of it, out of the lists)
+ * goes back to the system. */
 static void
 arena_chunk_release(arena_t *arena, run_t *run) {
 	chunk_t *chunk = run->chunk;
@@ -299,10 +298,6 @@ arena_chunk_release(arena_t *arena, run_t *run) {
 	chunk_map_set(chunk, hm_chunk_npages - 1, NULL);
 	hm_base_pool_put(&arena->run_pool, run);
 	chunk_list_remove(arena, chunk);
-	if (arena->spare == NULL) {
-		arena->spare = chunk;
-		return;
-	}
 	arena->nchunks--;
 	hm_chunk_dalloc(chunk);
 }
@@ -350,27 +345,47 @@ fail:
 	return NULL;
 }
 
+/* Purges a free dirty run; one spanning its whole chunk unmaps it. */
 static void
 arena_purge_run(arena_t *arena, run_t *run) {
-	hm_os_purge(run->addr, (size_t)run->npages << LG_PAGE);
 	arena->npurge++;
 	arena->npurged += run->ndirty;
 	arena->ndirty -= run->ndirty;
+	hm_decay_dirty_removed(run->ndirty);
 	run->ndirty = 0;
 	dirty_remove(run);
+	if (run->npages == hm_chunk_npages) {
+		avail_remove(arena, run);
+		arena_chunk_release(arena, run);
+		return;
+	}
+	hm_os_purge(run->addr, (size_t)run->npages << LG_PAGE);
 }
 
-static void
-arena_maybe_purge(arena_t *arena) {
-	if (opt_lg_dirty_mult < 0)
-		return;
-	size_t limit = arena->nactive >> opt_lg_dirty_mult;
-	if (limit < hm_chunk_npages)
-		limit = hm_chunk_npages;
-	if (arena->ndirty <= limit)
-		return;
-	while (arena->ndirty > limit / 2 && arena->dirty.dnext != &arena->dirty)
-		arena_purge_run(arena, arena->dirty.dnext);
+/* Purges what came of age; the arena lock is held. */
+static uint64_t
+arena_decay_locked(arena_t *arena, uint64_t now) {
+	if (opt_dirty_decay_ms < 0)
+		return UINT64_MAX;
+	uint64_t age = (uint64_t)opt_dirty_decay_ms;
+	while (arena->dirty.dnext != &arena->dirty) {
+		run_t *run = arena->dirty.dnext;
+		if (run->dirty_ms + age > now) {
+			arena->decay_next_ms = run->dirty_ms + age;
+			return arena->decay_next_ms;
+		}
+		arena_purge_run(arena, run);
+	}
+	arena->decay_next_ms = UINT64_MAX;
+	return UINT64_MAX;
+}
+
+uint64_t
+hm_arena_decay(arena_t *arena, uint64_t now) {
+	mutex_lock(&arena->lock);
+	uint64_t next = arena_decay_locked(arena, now);
+	mutex_unlock(&arena->lock);
+	return next;
 }
 
 size_t
@@ -379,14 +394,12 @@ hm_arena_purge_all(arena_t *arena) {
 	size_t n = arena->ndirty;
 	while (arena->dirty.dnext != &arena->dirty)
 		arena_purge_run(arena, arena->dirty.dnext);
-	if (arena->spare != NULL) {
-		chunk_t *spare = arena->spare;
-		arena->spare = NULL;
-		arena->nchunks--;
-		hm_chunk_dalloc(spare);
-		n += hm_chunk_npages;
-	}
+	arena->decay_next_ms = UINT64_MAX;
 	mutex_unlock(&arena->lock);
+	mutex_lock(&arena->huge_lock);
+	n += arena->huge_cached_bytes >> LG_PAGE;
+	mutex_unlock(&arena->huge_lock);
+	hm_huge_decay(arena, 0, true);
 	return n;
 }
 
@@ -425,12 +438,17 @@ run_dalloc(arena_t *arena, run_t *run) {
 			hm_base_pool_put(&arena->run_pool, next);
 		}
 	}
-	if (run->npages == hm_chunk_npages) {
-		arena_chunk_release(arena, run);
-		return;
-	}
 	run_free_insert(arena, run);
-	arena_maybe_purge(arena);
+	/* Event-driven decay: a pass when the oldest run may have come of
+	 * age (at once with dirty_decay_ms:0). */
+	if (opt_dirty_decay_ms == 0) {
+		arena_decay_locked(arena, 0);
+	} else if (opt_dirty_decay_ms > 0) {
+		uint64_t now = hm_decay_now_ms();
+		if (now >= arena->decay_next_ms
+		    || arena->decay_next_ms == UINT64_MAX)
+			arena_decay_locked(arena, now);
+	}
 }
 
 run_t *

@@ -9,7 +9,7 @@
  * Structures and their locks:
  *
  *   arena_t
- *    +- lock ............ chunks, spare, avail[], dirty list, run states,
+ *    +- lock ............ chunks, avail[], dirty list, run states,
  *    |                    run descriptor pool, large statistics
  *    +- bins[SC_NBINS] .. bin_t, each with its own lock: slabcur, nonfull
  *    |                    list, slab bitmaps, bin statistics
@@ -22,7 +22,8 @@
  * the smallest fit is a bit scan.  A run's ndirty counts pages that may be
  * resident (touched since the last purge, an upper bound after splits);
  * runs with ndirty > 0 are also on the dirty list, oldest first, from which
- * the purge policy takes them.
+ * decay (decay.h) purges them when they come of age.  A wholly free chunk
+ * stays a free run until its purge, which unmaps it.
  */
 #ifndef HM_ARENA_H
 #define HM_ARENA_H
@@ -56,6 +57,7 @@ struct run_s {
 	 * regions span. */
 	uint32_t recip;
 	uint32_t limit;
+	uint64_t dirty_ms;  /* free and dirty: when it joined the dirty list */
 	run_t *next;       /* free: avail list (arena lock); slab: nonfull */
 	run_t *prev;       /*   list (bin lock) */
 	run_t *dnext;      /* free and dirty: dirty list (arena lock) */
@@ -85,13 +87,13 @@ typedef struct arena_s {
 	_Atomic unsigned nthreads;   /* threads bound to this arena */
 
 	mutex_t lock;
-	chunk_t *chunks;             /* chunks in use, excluding spare */
-	chunk_t *spare;              /* one wholly free chunk kept mapped */
-	size_t nchunks;              /* chunks mapped, including spare */
+	chunk_t *chunks;             /* chunks mapped */
+	size_t nchunks;
 	run_t *avail[ARENA_NAVAIL];  /* free runs by page-count class */
 	uint64_t avail_mask[ARENA_AVAIL_WORDS];
 	run_t dirty;                 /* sentinel of the dirty list */
 	size_t ndirty;               /* pages possibly resident in free runs */
+	uint64_t decay_next_ms;      /* no run comes of age before this */
 	size_t nactive;              /* pages in slabs and large runs */
 	uint64_t npurge;             /* madvise calls made, ever */
 	size_t npurged;              /* pages purged, ever */
@@ -106,6 +108,8 @@ typedef struct arena_s {
 	uint64_t huge_ndalloc;
 	size_t huge_allocated;       /* usable bytes now */
 	size_t huge_mapped;          /* bytes mapped now */
+	huge_t *huge_cached;         /* freed, waiting for reuse; newest first */
+	size_t huge_cached_bytes;
 
 	bin_t bins[SC_NBINS];
 } arena_t;
@@ -115,7 +119,6 @@ extern unsigned opt_narenas;        /* 0: 4 x CPUs at boot */
 enum { PERCPU_DISABLED, PERCPU_PERCPU, PERCPU_PHYCPU };
 extern unsigned opt_percpu_arena;   /* PERCPU_* */
 extern const char *const hm_percpu_names[3];
-extern ssize_t opt_lg_dirty_mult;   /* purge when dirty > active >> this */
 
 extern unsigned hm_narenas;         /* arenas that may exist */
 extern _Atomic(arena_t *) *hm_arenas;
@@ -153,6 +156,10 @@ bool hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,
 
 /* Purges every dirty page of the arena now; returns pages purged. */
 size_t hm_arena_purge_all(arena_t *arena);
+
+/* Purges the runs dirty for dirty_decay_ms at now; returns when the next
+ * one comes of age (UINT64_MAX: none dirty, or decay off). */
+uint64_t hm_arena_decay(arena_t *arena, uint64_t now);
 
 void hm_arena_prefork(arena_t *arena);
 void hm_arena_postfork_parent(arena_t *arena);

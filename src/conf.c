@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "chunk.h"
+#include "decay.h"
 #include "log.h"
 #include "os.h"
 #include "tcache.h"
@@ -35,7 +36,9 @@ const conf_opt_t hm_conf_opts[] = {
 	{"percpu_arena", CONF_ENUM, &opt_percpu_arena, 0, 0, hm_percpu_names, 3},
 	{"lg_chunk", CONF_SIZE, &opt_lg_chunk, 18, 30, NULL, 0},
 	{"dss", CONF_ENUM, &opt_dss, 0, 0, hm_dss_names, 3},
-	{"lg_dirty_mult", CONF_SSIZE, &opt_lg_dirty_mult, -1, 63, NULL, 0},
+	{"dirty_decay_ms", CONF_SSIZE, &opt_dirty_decay_ms, -1,
+	    (int64_t)1 << 40, NULL, 0},
+	{"background_thread", CONF_BOOL, &opt_background_thread, 0, 1, NULL, 0},
 	{"junk", CONF_ENUM, &opt_junk, 0, 0, hm_junk_names, 4},
 	{"zero", CONF_BOOL, &opt_zero, 0, 1, NULL, 0},
 	{"tcache", CONF_BOOL, &opt_tcache, 0, 1, NULL, 0},

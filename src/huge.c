@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "check.h"
+#include "decay.h"
 #include "os.h"
 
 /* A huge block is registered under the key of its first byte only. */
@@ -80,12 +81,97 @@ huge_unlink(arena_t *arena, huge_t *h) {
 	mutex_unlock(&arena->huge_lock);
 }
 
+static void
+cache_remove(arena_t *arena, huge_t *h) {
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		arena->huge_cached = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	arena->huge_cached_bytes -= h->usize;
+	hm_decay_dirty_removed(h->usize >> LG_PAGE);
+}
+
+/*
+ * A cached block for usize (aligned to align): the smallest that fits and
+ * wastes at most a quarter, cut down to usize.  NULL if none.
+ */
+static huge_t *
+cache_take(arena_t *arena, size_t usize, size_t align) {
+	huge_t *best = NULL;
+	mutex_lock(&arena->huge_lock);
+	for (huge_t *h = arena->huge_cached; h != NULL; h = h->next) {
+		if (h->usize >= usize && h->usize - usize <= usize / 4
+		    && ((uintptr_t)h->addr & (align - 1)) == 0
+		    && (best == NULL || h->usize < best->usize))
+			best = h;
+	}
+	if (best != NULL)
+		cache_remove(arena, best);
+	mutex_unlock(&arena->huge_lock);
+	if (best != NULL && best->usize > usize) {
+		hm_os_unmap(best->addr + usize, best->usize - usize);
+		best->usize = usize;
+	}
+	return best;
+}
+
+/* Unmaps and forgets a cached block (taken off the cache). */
+static void
+cache_drop(huge_t *h) {
+	hm_os_unmap(h->addr, h->usize);
+	huge_desc_put(h);
+}
+
+uint64_t
+hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
+	huge_t *drop = NULL;
+	uint64_t next = UINT64_MAX;
+	uint64_t age = opt_dirty_decay_ms < 0 ? UINT64_MAX
+					      : (uint64_t)opt_dirty_decay_ms;
+	mutex_lock(&arena->huge_lock);
+	huge_t *h = arena->huge_cached;
+	while (h != NULL) {
+		huge_t *n = h->next;
+		if (all || (age != UINT64_MAX && h->freed_ms + age <= now)) {
+			cache_remove(arena, h);
+			h->next = drop;
+			drop = h;
+		} else if (age != UINT64_MAX && h->freed_ms + age < next) {
+			next = h->freed_ms + age;
+		}
+		h = n;
+	}
+	mutex_unlock(&arena->huge_lock);
+	/* System calls outside the lock. */
+	while (drop != NULL) {
+		huge_t *n = drop->next;
+		cache_drop(drop);
+		drop = n;
+	}
+	return next;
+}
+
 void *
 hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
-	(void)zero; /* fresh mappings read as zero */
 	if (align < hm_chunksize)
 		align = hm_chunksize;
-	huge_t *h = huge_desc_get();
+	huge_t *h = cache_take(arena, usize, align);
+	if (h != NULL) {
+		if (!hm_rtree_set(h->addr, HUGE_KEY_SIZE,
+		    (uintptr_t)h | RTREE_HUGE_TAG)) {
+			cache_drop(h);
+			errno = ENOMEM;
+			return NULL;
+		}
+		/* Reused pages hold old data; fresh ones below are zero. */
+		if (zero)
+			memset(h->addr, 0, usize);
+		huge_link(arena, h);
+		return h->addr;
+	}
+	h = huge_desc_get();
 	if (h == NULL)
 		return NULL;
 	bool zeroed;
@@ -111,10 +197,39 @@ void
 hm_huge_dalloc(huge_t *h, void *ptr) {
 	if (unlikely(h->addr != (char *)ptr))
 		hm_check_fail("invalid free", ptr);
-	huge_unlink(h->arena, h);
+	arena_t *arena = h->arena;
+	huge_unlink(arena, h);
+	/* Unregistered even while cached: a second free is an invalid one. */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
-	hm_os_unmap(h->addr, h->usize);
-	huge_desc_put(h);
+	if (opt_dirty_decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK) {
+		cache_drop(h);
+		return;
+	}
+	h->freed_ms = hm_decay_now_ms();
+	huge_t *evict = NULL;
+	mutex_lock(&arena->huge_lock);
+	h->prev = NULL;
+	h->next = arena->huge_cached;
+	if (h->next != NULL)
+		h->next->prev = h;
+	arena->huge_cached = h;
+	arena->huge_cached_bytes += h->usize;
+	hm_decay_dirty_added(h->usize >> LG_PAGE);
+	/* Over the cap: the oldest go. */
+	while (arena->huge_cached_bytes > HUGE_CACHE_MAX) {
+		huge_t *old = arena->huge_cached;
+		while (old->next != NULL)
+			old = old->next;
+		cache_remove(arena, old);
+		old->next = evict;
+		evict = old;
+	}
+	mutex_unlock(&arena->huge_lock);
+	while (evict != NULL) {
+		huge_t *n = evict->next;
+		cache_drop(evict);
+		evict = n;
+	}
 }
 
 static void

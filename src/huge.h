@@ -3,7 +3,13 @@
  * aligned to the chunk size (or more), registered in the chunk map by its
  * first chunk.  A huge block shrinks in place by unmapping its tail, grows
  * in place when the address space after it is free, and otherwise moves
- * with mremap (no copy) to a new chunk-aligned place.  Freeing unmaps.
+ * with mremap (no copy) to a new chunk-aligned place.
+ *
+ * A freed huge block (up to HUGE_CACHE_MAX_BLOCK) is not unmapped at once:
+ * it waits, unregistered from the chunk map, on its arena's cache for
+ * dirty_decay_ms, and an allocation of its class or a little smaller takes
+ * it back without a page fault.  Decay passes unmap what came of age; at
+ * most HUGE_CACHE_MAX bytes wait per arena.
  */
 #ifndef HM_HUGE_H
 #define HM_HUGE_H
@@ -14,8 +20,9 @@ struct huge_s {
 	char *addr;          /* chunk-aligned start */
 	size_t usize;        /* usable size: a size class, page multiple */
 	arena_t *arena;      /* counted against this arena */
-	huge_t *next;        /* arena's huge list (huge_lock) */
+	huge_t *next;        /* arena's live or cached list (huge_lock) */
 	huge_t *prev;
+	uint64_t freed_ms;   /* cached: when it was freed */
 };
 
 static inline huge_t *
@@ -27,6 +34,13 @@ bool hm_huge_boot(void);
 void hm_huge_prefork(void);
 void hm_huge_postfork_parent(void);
 void hm_huge_postfork_child(void);
+
+#define HUGE_CACHE_MAX_BLOCK ((size_t)64 << 20)
+#define HUGE_CACHE_MAX ((size_t)256 << 20)
+
+/* Unmaps cached blocks freed before now - dirty_decay_ms (all of them with
+ * all); returns when the next comes of age (UINT64_MAX: none). */
+uint64_t hm_huge_decay(arena_t *arena, uint64_t now, bool all);
 
 /* usize is a Huge class (> hm_sc_large_maxclass).  NULL with errno ENOMEM
  * on failure. */

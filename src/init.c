@@ -16,6 +16,7 @@
 #include "chunk.h"
 #include "conf.h"
 #include "ctl.h"
+#include "decay.h"
 #include "huge.h"
 #include "log.h"
 #include "os.h"
@@ -35,6 +36,7 @@ static void
 init_prefork(void) {
 	pthread_mutex_lock(&init_lock);
 	hm_lock_order_off = true;
+	hm_decay_prefork();
 	hm_ctl_prefork();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
@@ -59,6 +61,7 @@ init_postfork_parent(void) {
 			hm_arena_postfork_parent(arena);
 	}
 	hm_ctl_postfork_parent();
+	hm_decay_postfork_parent();
 	hm_lock_order_off = false;
 	hm_lock_held = 0;
 	pthread_mutex_unlock(&init_lock);
@@ -76,6 +79,7 @@ init_postfork_child(void) {
 			hm_arena_postfork_child(arena);
 	}
 	hm_ctl_postfork_child();
+	hm_decay_postfork_child();
 	hm_lock_order_off = false;
 	hm_lock_held = 0;
 	pthread_mutex_init(&init_lock, NULL);

@@ -49,14 +49,13 @@ hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 	out->large_allocated += arena->large_allocated;
 	out->large_nmalloc += arena->large_nmalloc;
 	out->large_ndalloc += arena->large_ndalloc;
-	if (arena->spare != NULL)
-		out->pdirty += hm_chunk_npages;
 	mutex_unlock(&arena->lock);
 	mutex_lock(&arena->huge_lock);
 	out->huge_allocated += arena->huge_allocated;
 	out->huge_nmalloc += arena->huge_nmalloc;
 	out->huge_ndalloc += arena->huge_ndalloc;
-	out->mapped += arena->huge_allocated;
+	out->mapped += arena->huge_allocated + arena->huge_cached_bytes;
+	out->pdirty += arena->huge_cached_bytes >> LG_PAGE;
 	mutex_unlock(&arena->huge_lock);
 }
 

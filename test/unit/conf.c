@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "conf.h"
+#include "decay.h"
 #include "os.h"
 
 #define MAX_OPTS 32
@@ -127,7 +128,7 @@ TEST_BEGIN(test_parse_valid)
 	expect_others_unchanged(&res, "narenas:3,junk:true", "narenas", "junk");
 
 	const char *all = "abort:false,abort_conf:false,confirm_conf:false,"
-	    "narenas:17,lg_chunk:22,dss:primary,lg_dirty_mult:-1,junk:free,"
+	    "narenas:17,lg_chunk:22,dss:primary,dirty_decay_ms:-1,junk:free,"
 	    "zero:true,stats_print:true,stats_print_opts:gmb";
 	parse(all, &res);
 	expect_d_eq(res.nbad, 0, "invalid pairs in \"%s\"", all);
@@ -137,7 +138,7 @@ TEST_BEGIN(test_parse_valid)
 	expect_d_eq(val(&res.after, "narenas"), 17, "narenas");
 	expect_d_eq(val(&res.after, "lg_chunk"), 22, "lg_chunk");
 	expect_d_eq(val(&res.after, "dss"), DSS_PRIMARY, "dss");
-	expect_d_eq(val(&res.after, "lg_dirty_mult"), -1, "lg_dirty_mult");
+	expect_d_eq(val(&res.after, "dirty_decay_ms"), -1, "dirty_decay_ms");
 	expect_d_eq(val(&res.after, "junk"), 3, "junk (index of \"free\")");
 	expect_d_eq(val(&res.after, "zero"), 1, "zero");
 	expect_d_eq(val(&res.after, "stats_print"), 1, "stats_print");
@@ -261,16 +262,16 @@ static const struct {
 	{"lg_chunk:31", "lg_chunk", false, 0},
 	{"lg_chunk:0x15", "lg_chunk", true, 21},
 	{"lg_chunk:-21", "lg_chunk", false, 0},
-	{"lg_dirty_mult:-1", "lg_dirty_mult", true, -1},
-	{"lg_dirty_mult:0", "lg_dirty_mult", true, 0},
-	{"lg_dirty_mult:63", "lg_dirty_mult", true, 63},
-	{"lg_dirty_mult:-2", "lg_dirty_mult", false, 0},
-	{"lg_dirty_mult:64", "lg_dirty_mult", false, 0},
-	{"lg_dirty_mult:-0x1", "lg_dirty_mult", true, -1},
-	{"lg_dirty_mult:-0", "lg_dirty_mult", true, 0},
-	{"lg_dirty_mult:9223372036854775807", "lg_dirty_mult", false, 0},
-	{"lg_dirty_mult:-9223372036854775808", "lg_dirty_mult", false, 0},
-	{"lg_dirty_mult:18446744073709551615", "lg_dirty_mult", false, 0},
+	{"dirty_decay_ms:-1", "dirty_decay_ms", true, -1},
+	{"dirty_decay_ms:0", "dirty_decay_ms", true, 0},
+	{"dirty_decay_ms:1099511627776", "dirty_decay_ms", true, 1099511627776LL},
+	{"dirty_decay_ms:-2", "dirty_decay_ms", false, 0},
+	{"dirty_decay_ms:1099511627777", "dirty_decay_ms", false, 0},
+	{"dirty_decay_ms:-0x1", "dirty_decay_ms", true, -1},
+	{"dirty_decay_ms:-0", "dirty_decay_ms", true, 0},
+	{"dirty_decay_ms:9223372036854775807", "dirty_decay_ms", false, 0},
+	{"dirty_decay_ms:-9223372036854775808", "dirty_decay_ms", false, 0},
+	{"dirty_decay_ms:18446744073709551615", "dirty_decay_ms", false, 0},
 	{"abort:true", "abort", true, 1},
 	{"abort:false", "abort", true, 0},
 	{"junk:false", "junk", true, 0},
@@ -344,8 +345,8 @@ TEST_BEGIN(test_find)
 	expect_ptr_eq(hm_conf_find("narenas", 7)->ptr, &opt_narenas, "narenas");
 	expect_ptr_eq(hm_conf_find("lg_chunk", 8)->ptr, &opt_lg_chunk,
 	    "lg_chunk");
-	expect_ptr_eq(hm_conf_find("lg_dirty_mult", 13)->ptr,
-	    &opt_lg_dirty_mult, "lg_dirty_mult");
+	expect_ptr_eq(hm_conf_find("dirty_decay_ms", 14)->ptr,
+	    &opt_dirty_decay_ms, "dirty_decay_ms");
 	expect_ptr_eq(hm_conf_find("junk", 4)->ptr, &opt_junk, "junk");
 	expect_ptr_eq(hm_conf_find("dss", 3)->ptr, &opt_dss, "dss");
 	expect_ptr_eq(hm_conf_find("abort_conf", 10)->ptr, &opt_abort_conf,

@@ -1,10 +1,10 @@
 /*
  * The order of the option sources (conf.h): the program's malloc_conf,
  * /etc/malloc.conf, MALLOC_CONF, HMALLOC_CONF, each overriding the one
- * before.  conf_order.env sets MALLOC_CONF=narenas:3,lg_dirty_mult:5 and
- * HMALLOC_CONF=lg_dirty_mult:6; this program defines malloc_conf (the unit
+ * before.  conf_order.env sets MALLOC_CONF=narenas:3,dirty_decay_ms:5 and
+ * HMALLOC_CONF=dirty_decay_ms:6; this program defines malloc_conf (the unit
  * test links the allocator statically, so hmalloc sees the definition).
- * Expected: narenas 3 (MALLOC_CONF over malloc_conf), lg_dirty_mult 6
+ * Expected: narenas 3 (MALLOC_CONF over malloc_conf), dirty_decay_ms 6
  * (HMALLOC_CONF last), junk "alloc" (only malloc_conf sets it).
  *
  * The runner may append options to MALLOC_CONF for its crossed runs
@@ -14,6 +14,7 @@
 #include "unit_util.h"
 
 #include "conf.h"
+#include "decay.h"
 
 const char *HM_PUBLIC(malloc_conf) = "narenas:2,junk:alloc";
 
@@ -54,8 +55,8 @@ expected(const char *key, char *buf, size_t size) {
 static void
 require_env(void) {
 	const char *mc = getenv("MALLOC_CONF"), *hc = getenv("HMALLOC_CONF");
-	if (mc == NULL || strncmp(mc, "narenas:3,lg_dirty_mult:5", 25) != 0
-	    || hc == NULL || strcmp(hc, "lg_dirty_mult:6") != 0)
+	if (mc == NULL || strncmp(mc, "narenas:3,dirty_decay_ms:5", 26) != 0
+	    || hc == NULL || strcmp(hc, "dirty_decay_ms:6") != 0)
 		test_skip("needs the environment of conf_order.env (run it "
 		    "through make check-unit)");
 	char buf[1];
@@ -78,20 +79,20 @@ TEST_BEGIN(test_narenas)
 	expect_d_eq(opt_narenas, strtoll(want, NULL, 0), "opt_narenas");
 	expect_d_eq(hm_narenas, strtoll(want, NULL, 0), "arenas in use");
 	/* With the .env as written: MALLOC_CONF beats malloc_conf. */
-	if (strcmp(getenv("MALLOC_CONF"), "narenas:3,lg_dirty_mult:5") == 0)
+	if (strcmp(getenv("MALLOC_CONF"), "narenas:3,dirty_decay_ms:5") == 0)
 		expect_d_eq(n, 3, "opt.narenas");
 TEST_END
 
-TEST_BEGIN(test_lg_dirty_mult)
+TEST_BEGIN(test_dirty_decay_ms)
 	require_env();
 	unit_boot();
 	ssize_t v = 0;
 	size_t sz = sizeof(v);
-	assert_d_eq(hm_mallctl("opt.lg_dirty_mult", &v, &sz, NULL, 0), 0,
-	    "mallctl(opt.lg_dirty_mult)");
+	assert_d_eq(hm_mallctl("opt.dirty_decay_ms", &v, &sz, NULL, 0), 0,
+	    "mallctl(opt.dirty_decay_ms)");
 	/* HMALLOC_CONF is read last. */
-	expect_d_eq(v, 6, "opt.lg_dirty_mult");
-	expect_d_eq(opt_lg_dirty_mult, 6, "opt_lg_dirty_mult");
+	expect_d_eq(v, 6, "opt.dirty_decay_ms");
+	expect_d_eq(opt_dirty_decay_ms, 6, "opt_dirty_decay_ms");
 TEST_END
 
 TEST_BEGIN(test_junk)
@@ -125,5 +126,5 @@ TEST_END
 
 int
 main(void) {
-	return test(test_narenas, test_lg_dirty_mult, test_junk);
+	return test(test_narenas, test_dirty_decay_ms, test_junk);
 }

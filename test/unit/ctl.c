@@ -192,16 +192,23 @@ TEST_BEGIN(test_purge)
 			break;
 		}
 	}
-	/* Purging gives dirty pages back. */
+	/* Purging gives dirty pages back, and wholly free chunks too. */
 	void *p = hm_malloc(512 * KiB);
 	assert_ptr_not_null(p, "malloc");
 	memset(p, 1, 512 * KiB);
 	hm_free(p);
+	assert_d_eq(hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
+	    "thread.tcache.flush");
 	arena_t *arena = tsd_arena();
 	expect_d_eq(hm_mallctl("arena.4096.purge", NULL, NULL, NULL, 0), 0,
 	    "arena.4096.purge");
 	expect_zu_eq(arena->ndirty, 0, "dirty pages after purging");
-	expect_ptr_null(arena->spare, "spare chunk after purging");
+	for (chunk_t *c = arena->chunks; c != NULL; c = c->next) {
+		run_t *first = chunk_map_get(c, 0);
+		expect_false(first != NULL && first->state == RUN_FREE
+		    && first->npages == hm_chunk_npages,
+		    "a wholly free chunk outlived the purge");
+	}
 TEST_END
 
 TEST_BEGIN(test_thread_arena)
