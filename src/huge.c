@@ -94,15 +94,15 @@ cache_remove(arena_t *arena, huge_t *h) {
 }
 
 /*
- * A cached block for usize (aligned to align): the smallest that fits and
- * wastes at most a quarter, cut down to usize.  NULL if none.
+ * A cached block for usize (aligned to align): the smallest that fits, cut
+ * down to usize (its tail is unmapped).  NULL if none.
  */
 static huge_t *
 cache_take(arena_t *arena, size_t usize, size_t align) {
 	huge_t *best = NULL;
 	mutex_lock(&arena->huge_lock);
 	for (huge_t *h = arena->huge_cached; h != NULL; h = h->next) {
-		if (h->usize >= usize && h->usize - usize <= usize / 4
+		if (h->usize >= usize
 		    && ((uintptr_t)h->addr & (align - 1)) == 0
 		    && (best == NULL || h->usize < best->usize))
 			best = h;

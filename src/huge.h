@@ -7,8 +7,8 @@
  *
  * A freed huge block (up to HUGE_CACHE_MAX_BLOCK) is not unmapped at once:
  * it waits, unregistered from the chunk map, on its arena's cache for
- * dirty_decay_ms, and an allocation of its class or a little smaller takes
- * it back without a page fault.  Decay passes unmap what came of age; at
+ * dirty_decay_ms, and an allocation that fits in it takes it back (its
+ * tail unmapped) without a page fault.  Decay passes unmap what came of age; at
  * most HUGE_CACHE_MAX bytes wait per arena.
  */
 #ifndef HM_HUGE_H
@@ -36,7 +36,7 @@ void hm_huge_postfork_parent(void);
 void hm_huge_postfork_child(void);
 
 #define HUGE_CACHE_MAX_BLOCK ((size_t)64 << 20)
-#define HUGE_CACHE_MAX ((size_t)256 << 20)
+#define HUGE_CACHE_MAX ((size_t)128 << 20)
 
 /* Unmaps cached blocks freed before now - dirty_decay_ms (all of them with
  * all); returns when the next comes of age (UINT64_MAX: none). */
