@@ -1,17 +1,14 @@
 /*
- * arena.c: arena creation and choice, chunk lifecycle, page runs and the
- * purge policy.  See arena.h for the structures and their locks.
+ * arena.c: arena creation and choice, chunk lifecycle, page runs and their
+ * decay.  See arena.h for the structures and their locks.
  *
  * Invariants (arena lock):
  *   - free runs are maximal: no two free runs are adjacent (every free
  *     coalesces with its free neighbours);
- *   - a wholly free chunk is not kept as a free run: it becomes the spare
- *     (at most one per arena) or is unmapped;
- *   - arena->ndirty is the sum of ndirty over free runs.
- *
- * Purge policy (until decay replaces it): after a free, when the dirty
- * pages exceed max(active >> lg_dirty_mult, one chunk), the oldest dirty
- * runs are purged with madvise until at most half that remains.
+ *   - the dirty list holds exactly the free runs with ndirty > 0, in the
+ *     order they became dirty, and arena->ndirty is the sum of their
+ *     ndirty;
+ *   - decay_next_ms is no later than when the list's head comes of age.
  */
 #include "arena.h"
 
@@ -62,6 +59,8 @@ arena_create(unsigned ind) {
 	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE))
 		return NULL;
 	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
+	arena->decay_next_ms = UINT64_MAX;
+	atomic_store(&arena->huge_decay_next_ms, UINT64_MAX);
 	arena->run_pool.size = sizeof(run_t);
 	for (unsigned i = 0; i < SC_NBINS; i++) {
 		if (hm_mutex_init(&arena->bins[i].lock, LOCK_RANK_BIN))
@@ -448,6 +447,11 @@ run_dalloc(arena_t *arena, run_t *run) {
 		if (now >= arena->decay_next_ms
 		    || arena->decay_next_ms == UINT64_MAX)
 			arena_decay_locked(arena, now);
+		/* The huge cache ages with the same events (huge_lock nests
+		 * inside the arena lock). */
+		if (now >= atomic_load_explicit(&arena->huge_decay_next_ms,
+		    memory_order_relaxed))
+			hm_huge_decay(arena, now, false);
 	}
 }
 

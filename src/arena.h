@@ -110,6 +110,9 @@ typedef struct arena_s {
 	size_t huge_mapped;          /* bytes mapped now */
 	huge_t *huge_cached;         /* freed, waiting for reuse; newest first */
 	size_t huge_cached_bytes;
+	/* When the oldest cached block comes of age (read without the lock
+	 * by event-driven decay). */
+	_Atomic uint64_t huge_decay_next_ms;
 
 	bin_t bins[SC_NBINS];
 } arena_t;

@@ -14,6 +14,7 @@
 #include "arena.h"
 #include "chunk.h"
 #include "conf.h"
+#include "decay.h"
 #include "init.h"
 #include "mutex.h"
 #include "sc.h"
@@ -212,6 +213,18 @@ ctl_thread_tcache_flush(const ctl_args_t *a) {
 }
 
 static int
+ctl_background_thread(const ctl_args_t *a) {
+	bool v;
+	int err = ctl_write(a, &v, sizeof(v));
+	if (err != 0)
+		return err;
+	bool old = opt_background_thread;
+	if (a->newp != NULL)
+		hm_decay_background_set(v);
+	return ctl_read(a, &old, sizeof(old));
+}
+
+static int
 ctl_arena_purge(const ctl_args_t *a) {
 	if (a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
 	    || a->newlen != 0)
@@ -270,6 +283,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"config.debug", ctl_config_debug},
 	{"config.stats", ctl_config_stats},
 	{"config.prof", ctl_config_prof},
+	{"background_thread", ctl_background_thread},
 	{"thread.arena", ctl_thread_arena},
 	{"thread.tcache.enabled", ctl_thread_tcache_enabled},
 	{"thread.tcache.flush", ctl_thread_tcache_flush},

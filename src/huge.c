@@ -143,6 +143,8 @@ hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
 		}
 		h = n;
 	}
+	atomic_store_explicit(&arena->huge_decay_next_ms, next,
+	    memory_order_relaxed);
 	mutex_unlock(&arena->huge_lock);
 	/* System calls outside the lock. */
 	while (drop != NULL) {
@@ -214,6 +216,13 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 		h->next->prev = h;
 	arena->huge_cached = h;
 	arena->huge_cached_bytes += h->usize;
+	if (opt_dirty_decay_ms > 0) {
+		uint64_t due = h->freed_ms + (uint64_t)opt_dirty_decay_ms;
+		if (due < atomic_load_explicit(&arena->huge_decay_next_ms,
+		    memory_order_relaxed))
+			atomic_store_explicit(&arena->huge_decay_next_ms, due,
+			    memory_order_relaxed);
+	}
 	hm_decay_dirty_added(h->usize >> LG_PAGE);
 	/* Over the cap: the oldest go. */
 	while (arena->huge_cached_bytes > HUGE_CACHE_MAX) {

@@ -1,0 +1,106 @@
+/*
+ * Decay (decay.env sets dirty_decay_ms:300): freed memory stays resident
+ * for reuse, then goes back to the system within the decay time, on the
+ * background thread even when the program makes no further call; with the
+ * thread stopped, an allocation event after the decay time purges instead.
+ */
+#include "test.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#define MiB ((size_t)1 << 20)
+#define NBLOCKS 48
+
+static ssize_t
+decay_ms(void) {
+	ssize_t v = 0;
+	size_t sz = sizeof(v);
+	assert_d_eq(hm_mallctl("opt.dirty_decay_ms", &v, &sz, NULL, 0), 0,
+	    "opt.dirty_decay_ms");
+	return v;
+}
+
+/* 48 blocks of 256 KiB - 2 MiB (Large runs and huge blocks), touched,
+ * then freed: about 50 MiB dirty. */
+static size_t
+churn(void) {
+	void *p[NBLOCKS];
+	size_t total = 0;
+	for (int i = 0; i < NBLOCKS; i++) {
+		size_t size = (size_t)(256 << 10) << (i % 4);
+		p[i] = hm_malloc(size);
+		assert_ptr_not_null(p[i], "malloc(%zu)", size);
+		memset(p[i], 0x5c, size);
+		total += size;
+	}
+	for (int i = 0; i < NBLOCKS; i++)
+		hm_free(p[i]);
+	assert_d_eq(hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
+	    "flush");
+	return total;
+}
+
+static void
+sleep_ms(long ms) {
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+TEST_BEGIN(test_idle_program_gives_back)
+	if (decay_ms() != 300)
+		test_skip("needs dirty_decay_ms:300 (decay.env)");
+	bool bg = false;
+	size_t sz = sizeof(bg);
+	assert_d_eq(hm_mallctl("opt.background_thread", &bg, &sz, NULL, 0), 0,
+	    "opt.background_thread");
+	if (!bg)
+		test_skip("background_thread:false");
+	size_t rss0 = test_rss_bytes();
+	size_t total = churn();
+	size_t rss1 = test_rss_bytes();
+	/* Still resident right after the frees: kept for reuse. */
+	expect_zu_gt(rss1, rss0 + total / 2,
+	    "freed memory is kept for a while (rss %zu -> %zu)", rss0, rss1);
+	/* Idle: no call into the allocator while waiting. */
+	size_t rss2 = rss1;
+	for (int i = 0; i < 40 && rss2 > rss0 + total / 8; i++) {
+		sleep_ms(100);
+		rss2 = test_rss_bytes();
+	}
+	printf("decay: rss %zu MiB before, %zu after the frees, %zu idle\n",
+	    rss0 / MiB, rss1 / MiB, rss2 / MiB);
+	expect_zu_lt(rss2, rss0 + total / 8,
+	    "an idle program gives memory back within the decay time");
+TEST_END
+
+TEST_BEGIN(test_events_purge_without_thread)
+	if (decay_ms() != 300)
+		test_skip("needs dirty_decay_ms:300 (decay.env)");
+	bool off = false, on = true;
+	assert_d_eq(hm_mallctl("background_thread", NULL, NULL, &off,
+	    sizeof(off)), 0, "stop the background thread");
+	size_t rss0 = test_rss_bytes();
+	size_t total = churn();
+	sleep_ms(800);
+	size_t rss1 = test_rss_bytes();
+	expect_zu_gt(rss1, rss0 + total / 2,
+	    "no thread: idle memory stays (rss %zu -> %zu)", rss0, rss1);
+	/* A run freed after the decay time triggers a pass. */
+	void *p = hm_malloc(300 << 10);
+	hm_free(p);
+	hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	size_t rss2 = test_rss_bytes();
+	expect_zu_lt(rss2, rss0 + total / 4,
+	    "an allocation event after the decay time purges (rss %zu)", rss2);
+	assert_d_eq(hm_mallctl("background_thread", NULL, NULL, &on,
+	    sizeof(on)), 0, "restart the background thread");
+TEST_END
+
+int
+main(void) {
+	if (HM_TEST_SANITIZED)
+		return test(test_idle_program_gives_back);
+	return test(test_idle_program_gives_back,
+	    test_events_purge_without_thread);
+}
