@@ -201,3 +201,4 @@ clean:
 	rm -rf build lib bin
 
 -include $(LIB_DEPS)
+include bench/bench.mk
