@@ -232,7 +232,9 @@ ifree(void *ptr, const block_t *b, tcache_t *tc) {
 				hm_tcache_check_double_free(tc, ind, ptr);
 			if (tc->gc_ticker < 0)
 				hm_tcache_gc_event(tc);
-			if (!tcache_dalloc(tc, ind, ptr))
+			if (b->arena != tc->arena)
+				hm_tcache_dalloc_remote(tc, ind, ptr);
+			else if (!tcache_dalloc(tc, ind, ptr))
 				hm_tcache_dalloc_flush(tc, ind, ptr);
 			return;
 		}
@@ -353,8 +355,8 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 
 /*
  * The free fast path: the chunk map and the page's slab give the class; a
- * region start that does not carry the cached tag goes on the thread
- * cache's stack.  want_ind, when not SC_NSIZES, is the class a sized free
+ * region start of the thread's own arena that does not carry the cached
+ * tag goes on the thread cache's stack.  want_ind, when not SC_NSIZES, is the class a sized free
  * claims, which must be the block's.  True if done; anything else (NULL,
  * huge and large blocks, a full stack, a GC visit due) is the slow path's.
  */
@@ -366,6 +368,7 @@ free_fast(void *ptr, unsigned want_ind) {
 		chunk_t *chunk = (chunk_t *)v;
 		run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
 		if (likely(run != NULL && run->state == RUN_SLAB
+		    && chunk->arena == tc->arena
 		    && (want_ind == SC_NSIZES || want_ind == run->szind)
 		    && slab_is_region_start(run, ptr)
 		    && *(uintptr_t *)ptr != tcache_tag(ptr)

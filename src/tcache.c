@@ -99,6 +99,7 @@ hm_tcache_create(arena_t *arena) {
 	}
 	tc->next = NULL;
 	tc->arena = arena;
+	tc->nremote = 0;
 	tc->gc_ticker = TCACHE_GC_INTERVAL;
 	tc->gc_bin = 0;
 	return tc;
@@ -129,10 +130,51 @@ tcache_bin_flush(tcache_t *tc, unsigned ind, uint32_t n) {
 		bin->low_water = bin->ncached;
 }
 
+/* Hands every remote block back to its arena, a batch per class. */
+static void
+tcache_remote_flush(tcache_t *tc) {
+	uint32_t n = tc->nremote;
+	void *batch[TCACHE_NREMOTE];
+	while (n > 0) {
+		unsigned ind = tc->remote_ind[0];
+		uint32_t nb = 0, keep = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			if (tc->remote_ind[i] == ind) {
+				batch[nb++] = tc->remote[i];
+			} else {
+				tc->remote[keep] = tc->remote[i];
+				tc->remote_ind[keep++] = tc->remote_ind[i];
+			}
+		}
+		if (ind < SC_NBINS) {
+			hm_bin_flush(ind, batch, nb);
+		} else {
+			for (uint32_t i = 0; i < nb; i++) {
+				chunk_t *chunk = (chunk_t *)rtree_get(batch[i]);
+				run_t *run = chunk_map_get(chunk,
+				    chunk_page_index(chunk, batch[i]));
+				hm_large_dalloc(chunk->arena, run, batch[i]);
+			}
+		}
+		n = keep;
+	}
+	tc->nremote = 0;
+}
+
+void
+hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
+	if (tc->nremote == TCACHE_NREMOTE)
+		tcache_remote_flush(tc);
+	*(uintptr_t *)ptr = tcache_tag(ptr);
+	tc->remote_ind[tc->nremote] = (uint8_t)ind;
+	tc->remote[tc->nremote++] = ptr;
+}
+
 void
 hm_tcache_flush_all(tcache_t *tc) {
 	for (unsigned i = 0; i < hm_tcache_nbins; i++)
 		tcache_bin_flush(tc, i, tc->bins[i].ncached);
+	tcache_remote_flush(tc);
 }
 
 void
@@ -178,6 +220,7 @@ hm_tcache_dalloc_flush(tcache_t *tc, unsigned ind, void *ptr) {
 void
 hm_tcache_gc_event(tcache_t *tc) {
 	tc->gc_ticker = TCACHE_GC_INTERVAL;
+	tcache_remote_flush(tc);
 	cache_bin_t *bin = &tc->bins[tc->gc_bin];
 	/* What the bin did not need since the last visit, mostly. */
 	if (bin->low_water > 0) {
@@ -194,6 +237,10 @@ hm_tcache_check_double_free(tcache_t *tc, unsigned ind, void *ptr) {
 	cache_bin_t *bin = &tc->bins[ind];
 	for (uint32_t i = 0; i < bin->ncached; i++) {
 		if (bin->stack[i] == ptr)
+			hm_check_fail("double free", ptr);
+	}
+	for (uint32_t i = 0; i < tc->nremote; i++) {
+		if (tc->remote[i] == ptr)
 			hm_check_fail("double free", ptr);
 	}
 }

@@ -13,9 +13,17 @@
  * whole cache is flushed and the tcache_t goes to a pool for the next
  * thread.
  *
+ * A block freed by a thread bound to another arena than the block's is not
+ * reused by that thread (it would share cache lines with the other
+ * thread's blocks, and drift between arenas): it waits in remote[] and goes
+ * back to its arena in a batch when remote[] fills, at each GC visit, or
+ * at a flush.
+ *
  * A block sitting in a cache carries a tag in its first word (its address
- * xor a per-process secret); free finds the tag on a second free of the
- * same block and confirms it against the stack before aborting.
+ * xor a per-process secret), written on the way in and left there on the
+ * way out; free finds the tag on a second free of the same block and
+ * confirms it against the cache before aborting (a live block that still
+ * carries an old tag only costs that look).
  */
 #ifndef HM_TCACHE_H
 #define HM_TCACHE_H
@@ -39,12 +47,18 @@ typedef struct cache_bin_s {
 	uint64_t nrequests;    /* allocations served from the stack, ever */
 } cache_bin_t;
 
+/* Blocks of other arenas wait here, unused, for a batched hand-back. */
+#define TCACHE_NREMOTE 64
+
 typedef struct tcache_s tcache_t;
 struct tcache_s {
 	int32_t gc_ticker;     /* events until the next GC visit */
 	unsigned gc_bin;       /* bin the next visit looks at */
 	arena_t *arena;        /* fills come from this arena */
 	tcache_t *next;        /* free pool */
+	uint32_t nremote;      /* entries in remote[] */
+	uint8_t remote_ind[TCACHE_NREMOTE];
+	void *remote[TCACHE_NREMOTE];
 	cache_bin_t bins[TCACHE_NBINS_MAX];
 	/* the stacks follow */
 };
@@ -71,6 +85,9 @@ void hm_tcache_gc_event(tcache_t *tc);
  * this thread's cache, else returns. */
 void hm_tcache_check_double_free(tcache_t *tc, unsigned ind, void *ptr);
 
+/* A block of another arena, of cached class ind, freed by this thread. */
+void hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr);
+
 static HM_ALWAYS_INLINE uintptr_t
 tcache_tag(const void *ptr) {
 	return (uintptr_t)ptr ^ hm_tcache_secret;
@@ -86,7 +103,6 @@ tcache_alloc(tcache_t *tc, unsigned ind) {
 	if (unlikely(bin->ncached < bin->low_water))
 		bin->low_water = bin->ncached;
 	bin->nrequests++;
-	*(uintptr_t *)ret = 0;
 	return ret;
 }
 

@@ -36,7 +36,6 @@ TEST_BEGIN(test_fill_and_tag)
 	assert_ptr_not_null(p, "malloc(64)");
 	expect_zu_eq(bin->ncached, bin->ncached_max / 2 - 1,
 	    "a miss fills half the stack and hands out one");
-	expect_zu_eq(*(uintptr_t *)p, 0, "a block from the cache has no tag");
 	void *q = hm_malloc(64);
 	expect_true((uintptr_t)q > (uintptr_t)p,
 	    "lowest addresses first: %p then %p", p, q);
@@ -158,9 +157,57 @@ TEST_BEGIN(test_thread_exit_flushes)
 	expect_ptr_eq(tc2, tc1, "the next thread reuses the cache");
 TEST_END
 
+static void *remote_block;
+
+static void *
+thread_free_remote(void *arg) {
+	(void)arg;
+	/* Bind to an arena other than the main thread's. */
+	unsigned other = (tsd_arena()->ind + 1) % hm_narenas, cur;
+	size_t sz = sizeof(cur);
+	hm_mallctl("thread.arena", &cur, &sz, &other, sizeof(other));
+	tcache_t *tc = hm_tsd.tcache;
+	unsigned ind = sc_size2index(96);
+	uint32_t cached = tc->bins[ind].ncached;
+	hm_free(remote_block);
+	expect_zu_eq(tc->nremote, 1, "a block of another arena waits apart");
+	expect_zu_eq(tc->bins[ind].ncached, cached, "and is not on the stack");
+	expect_ptr_eq(tc->remote[0], remote_block, "remote entry");
+	void *mine = hm_malloc(96);
+	expect_ptr_ne(mine, remote_block, "the remote block is not reused here");
+	hm_free(mine);
+	assert_d_eq(hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
+	    "flush");
+	expect_zu_eq(tc->nremote, 0, "flushed back to its arena");
+	return NULL;
+}
+
+TEST_BEGIN(test_remote_free)
+	my_tcache();
+	if (hm_narenas < 2)
+		test_skip("needs two arenas");
+	remote_block = hm_malloc(96);
+	assert_ptr_not_null(remote_block, "malloc");
+	pthread_t t;
+	assert_d_eq(pthread_create(&t, NULL, thread_free_remote, NULL), 0,
+	    "create");
+	pthread_join(t, NULL);
+	/* Back in the main thread's arena: a fresh fill may hand it out. */
+	flush();
+	bool seen = false;
+	void *ps[300];
+	for (int i = 0; i < 300; i++) {
+		ps[i] = hm_malloc(96);
+		seen |= ps[i] == remote_block;
+	}
+	for (int i = 0; i < 300; i++)
+		hm_free(ps[i]);
+	expect_true(seen, "the block went home to its arena's bin");
+TEST_END
+
 int
 main(void) {
 	return test(test_fill_and_tag, test_flush_when_full,
 	    test_gc_drains_unused_bin, test_flush_mallctl_and_stats,
-	    test_thread_exit_flushes);
+	    test_thread_exit_flushes, test_remote_free);
 }
