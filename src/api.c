@@ -170,8 +170,7 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	bool zeroed = false; /* large and huge clear what needs it */
 	for (int attempt = 0;; attempt++) {
 		if (cached) {
-			p = tcache_alloc(tc, ind);
-			if (p == NULL)
+			if (!tcache_alloc(tc, ind, &p))
 				p = hm_tcache_alloc_refill(tc, ind);
 		} else if (usize <= SC_SMALL_MAXCLASS) {
 			p = hm_bin_alloc(arena, ind);
@@ -334,12 +333,12 @@ malloc_slow(size_t size) {
 HM_EXPORT void *
 HM_PUBLIC(malloc)(size_t size) {
 	tcache_t *tc = hm_tsd.tcache;
+	void *p;
 	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
-	    && likely(--tc->gc_ticker >= 0)) {
-		void *p = tcache_alloc(tc, hm_sc_lookup[(size - 1) >> LG_QUANTUM]);
-		if (likely(p != NULL))
-			return p;
-	}
+	    && likely(--tc->gc_ticker >= 0)
+	    && likely(tcache_alloc(tc, hm_sc_lookup[(size - 1) >> LG_QUANTUM],
+	    &p)))
+		return p;
 	return malloc_slow(size);
 }
 

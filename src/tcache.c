@@ -30,6 +30,7 @@ static uint32_t tcache_nslots[TCACHE_NBINS_MAX];
 #define TCACHE_NSLOTS_SMALL_MIN 20
 #define TCACHE_NSLOTS_SMALL_MAX 200
 #define TCACHE_NSLOTS_LARGE 20
+#define TCACHE_SMALL_BYTES ((size_t)32 << 10)
 
 bool
 hm_tcache_boot(void) {
@@ -53,7 +54,13 @@ hm_tcache_boot(void) {
 	for (unsigned i = 0; i < nbins; i++) {
 		uint32_t n = TCACHE_NSLOTS_LARGE;
 		if (i < SC_NBINS) {
+			/* Two slabs' worth, or 32 KiB of blocks if more, so
+			 * that batches of mid-sized blocks stay in the cache. */
 			n = hm_sc_slab[i].nregs * 2;
+			uint32_t by_bytes = (uint32_t)(TCACHE_SMALL_BYTES
+			    / hm_sc_slab[i].size);
+			if (n < by_bytes)
+				n = by_bytes;
 			if (n < TCACHE_NSLOTS_SMALL_MIN)
 				n = TCACHE_NSLOTS_SMALL_MIN;
 			if (n > TCACHE_NSLOTS_SMALL_MAX)

@@ -93,17 +93,20 @@ tcache_tag(const void *ptr) {
 	return (uintptr_t)ptr ^ hm_tcache_secret;
 }
 
-/* Pops a block of class ind, or NULL when the stack is empty. */
-static HM_ALWAYS_INLINE void *
-tcache_alloc(tcache_t *tc, unsigned ind) {
+/* Pops a block of class ind into *ret; false when the stack is empty. */
+static HM_ALWAYS_INLINE bool
+tcache_alloc(tcache_t *tc, unsigned ind, void **ret) {
 	cache_bin_t *bin = &tc->bins[ind];
-	if (unlikely(bin->ncached == 0))
-		return NULL;
-	void *ret = bin->stack[--bin->ncached];
-	if (unlikely(bin->ncached < bin->low_water))
-		bin->low_water = bin->ncached;
+	uint32_t n = bin->ncached;
+	if (unlikely(n == 0))
+		return false;
+	n--;
+	*ret = bin->stack[n];
+	bin->ncached = n;
+	if (unlikely(n < bin->low_water))
+		bin->low_water = n;
 	bin->nrequests++;
-	return ret;
+	return true;
 }
 
 /* Pushes a block of class ind; false when the stack is full. */
