@@ -118,19 +118,16 @@ conf_set(const conf_opt_t *o, const char *v, size_t vlen) {
 			return false;
 		return true;
 	case CONF_UNSIGNED:
-		if (!conf_parse_int(v, vlen, &n) || n < o->min || n > o->max)
-			return false;
-		*(unsigned *)o->ptr = (unsigned)n;
-		return true;
 	case CONF_SSIZE:
-		if (!conf_parse_int(v, vlen, &n) || n < o->min || n > o->max)
-			return false;
-		*(ssize_t *)o->ptr = (ssize_t)n;
-		return true;
 	case CONF_SIZE:
 		if (!conf_parse_int(v, vlen, &n) || n < o->min || n > o->max)
 			return false;
-		*(size_t *)o->ptr = (size_t)n;
+		if (o->type == CONF_UNSIGNED)
+			*(unsigned *)o->ptr = (unsigned)n;
+		else if (o->type == CONF_SSIZE)
+			*(ssize_t *)o->ptr = (ssize_t)n;
+		else
+			*(size_t *)o->ptr = (size_t)n;
 		return true;
 	case CONF_ENUM:
 		for (unsigned i = 0; i < o->nnames; i++) {
