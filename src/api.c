@@ -363,19 +363,19 @@ static HM_ALWAYS_INLINE bool
 free_fast(void *ptr, unsigned want_ind) {
 	tcache_t *tc = hm_tsd.tcache;
 	uintptr_t v = rtree_get(ptr);
-	if (likely(tc != NULL && v != 0 && (v & RTREE_HUGE_TAG) == 0)) {
-		chunk_t *chunk = (chunk_t *)v;
-		run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
-		if (likely(run != NULL && run->state == RUN_SLAB
-		    && chunk->arena == tc->arena
-		    && (want_ind == SC_NSIZES || want_ind == run->szind)
-		    && slab_is_region_start(run, ptr)
-		    && *(uintptr_t *)ptr != tcache_tag(ptr)
-		    && --tc->gc_ticker >= 0
-		    && tcache_dalloc(tc, run->szind, ptr)))
-			return true;
-	}
-	return false;
+	if (unlikely(tc == NULL || v == 0 || (v & RTREE_HUGE_TAG) != 0))
+		return false;
+	chunk_t *chunk = (chunk_t *)v;
+	run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
+	if (unlikely(run == NULL || run->state != RUN_SLAB
+	    || (want_ind != SC_NSIZES && want_ind != run->szind)
+	    || !slab_is_region_start(run, ptr)
+	    || *(uintptr_t *)ptr == tcache_tag(ptr)
+	    || --tc->gc_ticker < 0))
+		return false;
+	if (likely(chunk->arena == tc->arena))
+		return tcache_dalloc(tc, run->szind, ptr);
+	return tcache_dalloc_remote(tc, run->szind, ptr);
 }
 
 HM_EXPORT void

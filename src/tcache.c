@@ -170,11 +170,10 @@ tcache_remote_flush(tcache_t *tc) {
 
 void
 hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
-	if (tc->nremote == TCACHE_NREMOTE)
+	if (!tcache_dalloc_remote(tc, ind, ptr)) {
 		tcache_remote_flush(tc);
-	*(uintptr_t *)ptr = tcache_tag(ptr);
-	tc->remote_ind[tc->nremote] = (uint8_t)ind;
-	tc->remote[tc->nremote++] = ptr;
+		tcache_dalloc_remote(tc, ind, ptr);
+	}
 }
 
 void

@@ -48,7 +48,7 @@ typedef struct cache_bin_s {
 } cache_bin_t;
 
 /* Blocks of other arenas wait here, unused, for a batched hand-back. */
-#define TCACHE_NREMOTE 64
+#define TCACHE_NREMOTE 128
 
 typedef struct tcache_s tcache_t;
 struct tcache_s {
@@ -117,6 +117,19 @@ tcache_dalloc(tcache_t *tc, unsigned ind, void *ptr) {
 		return false;
 	*(uintptr_t *)ptr = tcache_tag(ptr);
 	bin->stack[bin->ncached++] = ptr;
+	return true;
+}
+
+/* Parks a block of another arena; false when remote[] is full. */
+static HM_ALWAYS_INLINE bool
+tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
+	uint32_t n = tc->nremote;
+	if (unlikely(n == TCACHE_NREMOTE))
+		return false;
+	*(uintptr_t *)ptr = tcache_tag(ptr);
+	tc->remote_ind[n] = (uint8_t)ind;
+	tc->remote[n] = ptr;
+	tc->nremote = n + 1;
 	return true;
 }
 
