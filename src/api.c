@@ -721,8 +721,17 @@ HM_PUBLIC(sallocx)(const void *ptr, int flags) {
 
 HM_EXPORT void
 HM_PUBLIC(dallocx)(void *ptr, int flags) {
-	(void)flags;
-	HM_PUBLIC(free)(ptr);
+	if (flags == 0 || ptr == NULL) {
+		HM_PUBLIC(free)(ptr);
+		return;
+	}
+	int saved = errno;
+	block_t b;
+	if (unlikely(!block_lookup(ptr, &b)))
+		invalid_pointer("invalid free", ptr);
+	ifree(ptr, &b, mallocx_tcache(flags));
+	slow_path_done();
+	errno = saved;
 }
 
 HM_EXPORT void

@@ -41,7 +41,7 @@ hm_arena_boot(void) {
 		opt_narenas = ncpus * 4;
 	hm_narenas = opt_narenas;
 	sc_ind_page = sc_size2index(PAGE);
-	if (hm_mutex_init(&arenas_lock, LOCK_RANK_ARENAS))
+	if (hm_mutex_init(&arenas_lock, LOCK_RANK_ARENAS, "arenas"))
 		return true;
 	hm_arenas = hm_base_alloc(sizeof(arena_t *) * hm_narenas);
 	if (hm_arenas == NULL)
@@ -55,15 +55,15 @@ arena_create(unsigned ind) {
 	if (arena == NULL)
 		return NULL;
 	arena->ind = ind;
-	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA)
-	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE))
+	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL)
+	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE, NULL))
 		return NULL;
 	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
 	arena->decay_next_ms = UINT64_MAX;
 	atomic_store(&arena->huge_decay_next_ms, UINT64_MAX);
 	arena->run_pool.size = sizeof(run_t);
 	for (unsigned i = 0; i < SC_NBINS; i++) {
-		if (hm_mutex_init(&arena->bins[i].lock, LOCK_RANK_BIN))
+		if (hm_mutex_init(&arena->bins[i].lock, LOCK_RANK_BIN, NULL))
 			return NULL;
 	}
 	return arena;

@@ -21,7 +21,7 @@ static size_t base_allocated_bytes;
 
 bool
 hm_base_boot(void) {
-	return hm_mutex_init(&base_lock, LOCK_RANK_BASE);
+	return hm_mutex_init(&base_lock, LOCK_RANK_BASE, "base");
 }
 
 void *

@@ -24,7 +24,7 @@ hm_chunk_boot(void) {
 	hm_chunksize = (size_t)1 << opt_lg_chunk;
 	hm_chunk_npages = hm_chunksize >> LG_PAGE;
 	chunk_pool.size = sizeof(chunk_t) + hm_chunk_npages * sizeof(void *);
-	if (hm_mutex_init(&chunk_lock, LOCK_RANK_CHUNK))
+	if (hm_mutex_init(&chunk_lock, LOCK_RANK_CHUNK, "chunk"))
 		return true;
 	/* The root is mapped, not touched: only the pages holding used
 	 * entries ever become resident. */

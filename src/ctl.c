@@ -28,7 +28,7 @@ static stats_t ctl_stats;
 
 bool
 hm_ctl_boot(void) {
-	return hm_mutex_init(&ctl_lock, LOCK_RANK_CTL);
+	return hm_mutex_init(&ctl_lock, LOCK_RANK_CTL, "ctl");
 }
 
 void
@@ -156,6 +156,64 @@ ctl_arenas_lextent_size(const ctl_args_t *a) {
 	size_t v = hm_sc_size[SC_NBINS + a->mib[2]];
 	return err ? err : ctl_read(a, &v, sizeof(v));
 }
+
+/* stats.mutexes.<name>.{num_ops,num_wait}: the named global locks. */
+static int
+ctl_global_mutex(const char *name, bool wait, const ctl_args_t *a) {
+	for (unsigned i = 0; i < hm_mutex_nregistered(); i++) {
+		const char *n;
+		mutex_t *m = hm_mutex_registered(i, &n);
+		if (strcmp(n, name) == 0) {
+			mutex_stats_t ms = {0, 0};
+			hm_stats_mutex_read(m, &ms);
+			uint64_t v = wait ? ms.nwaits : ms.nlocks;
+			int err = ctl_readonly(a);
+			return err ? err : ctl_read(a, &v, sizeof(v));
+		}
+	}
+	return ENOENT;
+}
+
+/* stats.arenas.<i>.mutexes.<name>.{num_ops,num_wait}. */
+static int
+ctl_arena_mutex(unsigned which, bool wait, const ctl_args_t *a) {
+	if (a->mib[2] >= hm_narenas || hm_arena_get((unsigned)a->mib[2],
+	    false) == NULL)
+		return ENOENT;
+	arena_stats_t as;
+	memset(&as, 0, sizeof(as));
+	hm_stats_arena_read((unsigned)a->mib[2], &as);
+	uint64_t v = wait ? as.mutexes[which].nwaits : as.mutexes[which].nlocks;
+	int err = ctl_readonly(a);
+	return err ? err : ctl_read(a, &v, sizeof(v));
+}
+
+#define CTL_MUTEX(fn, name, wait)                                          \
+	static int fn(const ctl_args_t *a) {                               \
+		return ctl_global_mutex(name, wait, a);                    \
+	}
+CTL_MUTEX(ctl_mx_ctl_ops, "ctl", false)
+CTL_MUTEX(ctl_mx_ctl_wait, "ctl", true)
+CTL_MUTEX(ctl_mx_arenas_ops, "arenas", false)
+CTL_MUTEX(ctl_mx_arenas_wait, "arenas", true)
+CTL_MUTEX(ctl_mx_tcaches_ops, "tcaches", false)
+CTL_MUTEX(ctl_mx_tcaches_wait, "tcaches", true)
+CTL_MUTEX(ctl_mx_chunk_ops, "chunk", false)
+CTL_MUTEX(ctl_mx_chunk_wait, "chunk", true)
+CTL_MUTEX(ctl_mx_base_ops, "base", false)
+CTL_MUTEX(ctl_mx_base_wait, "base", true)
+CTL_MUTEX(ctl_mx_huge_pool_ops, "huge_pool", false)
+CTL_MUTEX(ctl_mx_huge_pool_wait, "huge_pool", true)
+#define CTL_ARENA_MUTEX(fn, which, wait)                                   \
+	static int fn(const ctl_args_t *a) {                               \
+		return ctl_arena_mutex(which, wait, a);                    \
+	}
+CTL_ARENA_MUTEX(ctl_amx_bins_ops, ARENA_MUTEX_BINS, false)
+CTL_ARENA_MUTEX(ctl_amx_bins_wait, ARENA_MUTEX_BINS, true)
+CTL_ARENA_MUTEX(ctl_amx_arena_ops, ARENA_MUTEX_ARENA, false)
+CTL_ARENA_MUTEX(ctl_amx_arena_wait, ARENA_MUTEX_ARENA, true)
+CTL_ARENA_MUTEX(ctl_amx_huge_ops, ARENA_MUTEX_HUGE, false)
+CTL_ARENA_MUTEX(ctl_amx_huge_wait, ARENA_MUTEX_HUGE, true)
 
 static int
 ctl_epoch_fn(const ctl_args_t *a) {
@@ -305,6 +363,24 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.resident", ctl_stats_resident},
 	{"stats.mapped", ctl_stats_mapped},
 	{"stats.retained", ctl_stats_retained},
+	{"stats.mutexes.ctl.num_ops", ctl_mx_ctl_ops},
+	{"stats.mutexes.ctl.num_wait", ctl_mx_ctl_wait},
+	{"stats.mutexes.arenas.num_ops", ctl_mx_arenas_ops},
+	{"stats.mutexes.arenas.num_wait", ctl_mx_arenas_wait},
+	{"stats.mutexes.tcaches.num_ops", ctl_mx_tcaches_ops},
+	{"stats.mutexes.tcaches.num_wait", ctl_mx_tcaches_wait},
+	{"stats.mutexes.chunk.num_ops", ctl_mx_chunk_ops},
+	{"stats.mutexes.chunk.num_wait", ctl_mx_chunk_wait},
+	{"stats.mutexes.base.num_ops", ctl_mx_base_ops},
+	{"stats.mutexes.base.num_wait", ctl_mx_base_wait},
+	{"stats.mutexes.huge_pool.num_ops", ctl_mx_huge_pool_ops},
+	{"stats.mutexes.huge_pool.num_wait", ctl_mx_huge_pool_wait},
+	{"stats.arenas.#.mutexes.bins.num_ops", ctl_amx_bins_ops},
+	{"stats.arenas.#.mutexes.bins.num_wait", ctl_amx_bins_wait},
+	{"stats.arenas.#.mutexes.arena.num_ops", ctl_amx_arena_ops},
+	{"stats.arenas.#.mutexes.arena.num_wait", ctl_amx_arena_wait},
+	{"stats.arenas.#.mutexes.huge.num_ops", ctl_amx_huge_ops},
+	{"stats.arenas.#.mutexes.huge.num_wait", ctl_amx_huge_wait},
 };
 #define CTL_NNODES HM_ARRAY_SIZE(ctl_nodes)
 /* MIB[0] values from CTL_OPT_BASE on name opt.<conf option>. */

@@ -21,7 +21,7 @@ static mutex_t huge_pool_lock;
 
 bool
 hm_huge_boot(void) {
-	return hm_mutex_init(&huge_pool_lock, LOCK_RANK_CHUNK);
+	return hm_mutex_init(&huge_pool_lock, LOCK_RANK_CHUNK, "huge_pool");
 }
 
 void

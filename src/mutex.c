@@ -16,9 +16,11 @@ hm_mutex_order_fail(const mutex_t *m) {
 }
 
 bool
-hm_mutex_init(mutex_t *m, lock_rank_t rank) {
+hm_mutex_init(mutex_t *m, lock_rank_t rank, const char *name) {
 	pthread_mutexattr_t attr;
 	m->rank = rank;
+	if (name != NULL)
+		hm_mutex_register(m, name);
 	if (pthread_mutexattr_init(&attr) != 0)
 		return true;
 #ifdef PTHREAD_MUTEX_ADAPTIVE_NP
@@ -31,5 +33,30 @@ hm_mutex_init(mutex_t *m, lock_rank_t rank) {
 
 void
 hm_mutex_postfork_child(mutex_t *m) {
-	hm_mutex_init(m, m->rank);
+	hm_mutex_init(m, m->rank, NULL);
+}
+
+/* Written at boot, under the init lock; read by statistics afterwards. */
+#define MUTEX_NREGISTERED_MAX 8
+static mutex_t *registered[MUTEX_NREGISTERED_MAX];
+static const char *registered_names[MUTEX_NREGISTERED_MAX];
+static unsigned nregistered;
+
+void
+hm_mutex_register(mutex_t *m, const char *name) {
+	if (nregistered < MUTEX_NREGISTERED_MAX) {
+		registered[nregistered] = m;
+		registered_names[nregistered++] = name;
+	}
+}
+
+unsigned
+hm_mutex_nregistered(void) {
+	return nregistered;
+}
+
+mutex_t *
+hm_mutex_registered(unsigned i, const char **name) {
+	*name = registered_names[i];
+	return registered[i];
 }

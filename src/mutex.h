@@ -14,6 +14,7 @@
 #define HM_MUTEX_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -33,11 +34,28 @@ typedef enum {
 typedef struct mutex_s {
 	pthread_mutex_t lock;
 	lock_rank_t rank;
+	/* Contention counters, written under the lock, read without it
+	 * (hence atomic, with plain loads and stores: no locked
+	 * instruction). */
+	_Atomic uint64_t nlocks;   /* acquisitions */
+	_Atomic uint64_t nwaits;   /* acquisitions that found it held */
 } mutex_t;
 
+/* Locks whose counters statistics report by name (stats.mutexes.*). */
+void hm_mutex_register(mutex_t *m, const char *name);
+unsigned hm_mutex_nregistered(void);
+mutex_t *hm_mutex_registered(unsigned i, const char **name);
+
+static inline void
+mutex_count(_Atomic uint64_t *c) {
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+	    + 1, memory_order_relaxed);
+}
+
 /* Returns true on failure (pthread_mutex_init can only fail for want of
- * resources, which the default attributes do not need). */
-bool hm_mutex_init(mutex_t *m, lock_rank_t rank);
+ * resources, which the default attributes do not need).  A lock with a
+ * name is reported by statistics (stats.mutexes.<name>). */
+bool hm_mutex_init(mutex_t *m, lock_rank_t rank, const char *name);
 
 /*
  * Debug builds check the order: hm_lock_held has a bit per rank the thread
@@ -56,7 +74,11 @@ mutex_lock(mutex_t *m) {
 			hm_mutex_order_fail(m);
 		hm_lock_held |= (uint32_t)1 << m->rank;
 	}
-	pthread_mutex_lock(&m->lock);
+	if (unlikely(pthread_mutex_trylock(&m->lock) != 0)) {
+		pthread_mutex_lock(&m->lock);
+		mutex_count(&m->nwaits);
+	}
+	mutex_count(&m->nlocks);
 }
 
 static inline void

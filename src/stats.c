@@ -18,6 +18,15 @@
 #include "log.h"
 #include "os.h"
 
+const char *const hm_arena_mutex_names[ARENA_NMUTEXES] = {"bins", "arena",
+    "huge"};
+
+void
+hm_stats_mutex_read(const mutex_t *m, mutex_stats_t *out) {
+	out->nlocks += atomic_load_explicit(&m->nlocks, memory_order_relaxed);
+	out->nwaits += atomic_load_explicit(&m->nwaits, memory_order_relaxed);
+}
+
 void
 hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 	arena_t *arena = hm_arena_get(ind, false);
@@ -39,7 +48,10 @@ hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 		out->small_ndalloc += bin->ndalloc;
 		out->small_allocated += (size_t)(bin->nmalloc - bin->ndalloc)
 		    * hm_sc_slab[i].size;
+		hm_stats_mutex_read(&bin->lock, &out->mutexes[ARENA_MUTEX_BINS]);
 	}
+	hm_stats_mutex_read(&arena->lock, &out->mutexes[ARENA_MUTEX_ARENA]);
+	hm_stats_mutex_read(&arena->huge_lock, &out->mutexes[ARENA_MUTEX_HUGE]);
 	mutex_lock(&arena->lock);
 	out->pactive += arena->nactive;
 	out->pdirty += arena->ndirty;
@@ -174,6 +186,12 @@ stats_print_arena(emitter_t *e, const arena_stats_t *as, bool bins) {
 		+ as->huge_nmalloc),
 	    (unsigned long long)(as->small_ndalloc + as->large_ndalloc
 		+ as->huge_ndalloc));
+	emit(e, "mutexes:           num_ops     num_wait\n");
+	for (unsigned i = 0; i < ARENA_NMUTEXES; i++) {
+		emit(e, "  %-10s %12llu %12llu\n", hm_arena_mutex_names[i],
+		    (unsigned long long)as->mutexes[i].nlocks,
+		    (unsigned long long)as->mutexes[i].nwaits);
+	}
 	if (!bins)
 		return;
 	emit(e, "bins:     size  regs pgs      nmalloc      ndalloc    curregs "
@@ -225,6 +243,15 @@ hm_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
 	emit(&e, "Allocated: %zu, active: %zu, metadata: %zu, resident: %zu, "
 	    "mapped: %zu, retained: %zu\n", st.allocated, st.active,
 	    st.metadata, st.resident, st.mapped, st.retained);
+	emit(&e, "Global mutexes:      num_ops     num_wait\n");
+	for (unsigned i = 0; i < hm_mutex_nregistered(); i++) {
+		const char *name;
+		mutex_stats_t ms = {0, 0};
+		hm_stats_mutex_read(hm_mutex_registered(i, &name), &ms);
+		emit(&e, "  %-10s %12llu %12llu\n", name,
+		    (unsigned long long)ms.nlocks,
+		    (unsigned long long)ms.nwaits);
+	}
 	arena_stats_t as;
 	if (merged) {
 		memset(&as, 0, sizeof(as));

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mutex.h"
 #include "sc.h"
 
 typedef struct bin_stats_s {
@@ -18,6 +19,16 @@ typedef struct bin_stats_s {
 	size_t curslabs;
 	uint64_t nslabs;
 } bin_stats_t;
+
+typedef struct mutex_stats_s {
+	uint64_t nlocks;   /* acquisitions */
+	uint64_t nwaits;   /* of them, found the lock held */
+} mutex_stats_t;
+
+/* An arena's locks, as stats.arenas.<i>.mutexes.<name> reports them. */
+enum { ARENA_MUTEX_BINS, ARENA_MUTEX_ARENA, ARENA_MUTEX_HUGE,
+    ARENA_NMUTEXES };
+extern const char *const hm_arena_mutex_names[ARENA_NMUTEXES];
 
 typedef struct arena_stats_s {
 	unsigned nthreads;
@@ -32,7 +43,11 @@ typedef struct arena_stats_s {
 	size_t huge_allocated;
 	uint64_t huge_nmalloc, huge_ndalloc;
 	bin_stats_t bins[SC_NBINS];
+	mutex_stats_t mutexes[ARENA_NMUTEXES];
 } arena_stats_t;
+
+/* Adds a lock's counters to *out. */
+void hm_stats_mutex_read(const mutex_t *m, mutex_stats_t *out);
 
 typedef struct stats_s {
 	size_t allocated;  /* bytes in live allocations (usable sizes) */

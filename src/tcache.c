@@ -34,7 +34,7 @@ static uint32_t tcache_nslots[TCACHE_NBINS_MAX];
 
 bool
 hm_tcache_boot(void) {
-	if (hm_mutex_init(&tcache_pool_lock, LOCK_RANK_TCACHES))
+	if (hm_mutex_init(&tcache_pool_lock, LOCK_RANK_TCACHES, "tcaches"))
 		return true;
 	/* Fill patterns are applied on the slow path: no caches then. */
 	if (!opt_tcache || hm_junk_alloc || hm_junk_free || opt_zero) {

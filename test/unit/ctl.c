@@ -246,8 +246,54 @@ TEST_BEGIN(test_thread_arena)
 	expect_d_eq(tsd_arena()->ind, cur, "arena restored");
 TEST_END
 
+static uint64_t
+mutex_stat(const char *name) {
+	uint64_t v = 0;
+	size_t sz = sizeof(v);
+	assert_d_eq(hm_mallctl(name, &v, &sz, NULL, 0), 0, "%s", name);
+	return v;
+}
+
+/* Lock counters move with the work that takes the locks. */
+TEST_BEGIN(test_mutex_stats)
+	unit_boot();
+	unsigned ind = tsd_arena()->ind;
+	char ops[96], wait[96];
+	snprintf(ops, sizeof(ops), "stats.arenas.%u.mutexes.bins.num_ops", ind);
+	snprintf(wait, sizeof(wait), "stats.arenas.%u.mutexes.bins.num_wait",
+	    ind);
+	uint64_t o0 = mutex_stat(ops), w0 = mutex_stat(wait);
+	/* Without a cache every small malloc and free takes a bin lock. */
+	void *ps[100];
+	for (int i = 0; i < 100; i++)
+		ps[i] = hm_mallocx(64, MALLOCX_TCACHE_NONE);
+	for (int i = 0; i < 100; i++)
+		hm_dallocx(ps[i], MALLOCX_TCACHE_NONE);
+	uint64_t o1 = mutex_stat(ops);
+	expect_u64_eq(o1 >= o0 + 200, 1, "bins.num_ops %llu -> %llu",
+	    (unsigned long long)o0, (unsigned long long)o1);
+	expect_u64_eq(mutex_stat(wait) >= w0, 1, "num_wait never falls");
+	static const char *const names[] = {"ctl", "arenas", "tcaches",
+	    "chunk", "base", "huge_pool"};
+	for (size_t i = 0; i < HM_ARRAY_SIZE(names); i++) {
+		char n[64];
+		snprintf(n, sizeof(n), "stats.mutexes.%s.num_ops", names[i]);
+		mutex_stat(n);
+		snprintf(n, sizeof(n), "stats.mutexes.%s.num_wait", names[i]);
+		mutex_stat(n);
+	}
+	expect_u64_eq(mutex_stat("stats.mutexes.base.num_ops") > 0, 1,
+	    "base lock used at boot");
+	uint64_t v = 0;
+	size_t sz = sizeof(v);
+	expect_d_eq(hm_mallctl("stats.mutexes.nosuch.num_ops", &v, &sz, NULL,
+	    0), ENOENT, "unknown lock");
+	expect_d_eq(hm_mallctl(ops, &v, &sz, &v, sizeof(v)), EPERM,
+	    "read-only");
+TEST_END
+
 int
 main(void) {
-	return test(test_bin_mibs, test_lextent_mibs, test_enoent,
+	return test(test_mutex_stats, test_bin_mibs, test_lextent_mibs, test_enoent,
 	    test_einval_eperm, test_purge, test_thread_arena);
 }
