@@ -168,6 +168,23 @@ tcache_remote_flush(tcache_t *tc) {
 	tc->nremote = 0;
 }
 
+/* Moves up to n parked blocks of class ind into out[]; how many. */
+static unsigned
+tcache_remote_take(tcache_t *tc, unsigned ind, void **out, unsigned n) {
+	unsigned got = 0;
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < tc->nremote; i++) {
+		if (got < n && tc->remote_ind[i] == ind) {
+			out[got++] = tc->remote[i];
+		} else {
+			tc->remote[keep] = tc->remote[i];
+			tc->remote_ind[keep++] = tc->remote_ind[i];
+		}
+	}
+	tc->nremote = keep;
+	return got;
+}
+
 void
 hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
 	if (!tcache_dalloc_remote(tc, ind, ptr)) {
@@ -205,7 +222,15 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	uint32_t want = bin->ncached_max / 2;
 	if (want == 0)
 		want = 1;
-	unsigned n = hm_bin_fill(tc->arena, ind, bin->stack, want);
+	/* When many blocks of other arenas are parked (a thread freeing
+	 * much of what others allocated), refills take them before going to
+	 * the bin lock.  A few parked blocks are not reused: they may sit in
+	 * cache lines another thread writes. */
+	unsigned n = 0;
+	if (tc->nremote >= TCACHE_NREMOTE / 2)
+		n = tcache_remote_take(tc, ind, bin->stack, want);
+	if (n == 0)
+		n = hm_bin_fill(tc->arena, ind, bin->stack, want);
 	if (n == 0) {
 		errno = ENOMEM;
 		return NULL;

@@ -13,11 +13,12 @@
  * whole cache is flushed and the tcache_t goes to a pool for the next
  * thread.
  *
- * A block freed by a thread bound to another arena than the block's is not
- * reused by that thread (it would share cache lines with the other
- * thread's blocks, and drift between arenas): it waits in remote[] and goes
- * back to its arena in a batch when remote[] fills, at each GC visit, or
- * at a flush.
+ * A block freed by a thread bound to another arena than the block's does
+ * not go on that thread's stack, whose blocks are handed out first (it
+ * would share cache lines with the other thread's blocks): it waits in
+ * remote[] and goes back to its arena in a batch when remote[] fills, at
+ * each GC visit, or at a flush; while remote[] is more than half full, a
+ * refill of its class takes it instead of going to the bin lock.
  *
  * A block sitting in a cache carries a tag in its first word (its address
  * xor a per-process secret), written on the way in and left there on the
