@@ -106,7 +106,6 @@ hm_tcache_create(arena_t *arena) {
 	}
 	tc->next = NULL;
 	tc->arena = arena;
-	tc->nremote = 0;
 	tc->gc_ticker = TCACHE_GC_INTERVAL;
 	tc->gc_bin = 0;
 	return tc;
@@ -137,67 +136,46 @@ tcache_bin_flush(tcache_t *tc, unsigned ind, uint32_t n) {
 		bin->low_water = bin->ncached;
 }
 
-/* Hands every remote block back to its arena, a batch per class. */
+/* Hands bin ind's parked blocks back to their arenas. */
 static void
-tcache_remote_flush(tcache_t *tc) {
-	uint32_t n = tc->nremote;
-	void *batch[TCACHE_NREMOTE];
-	while (n > 0) {
-		unsigned ind = tc->remote_ind[0];
-		uint32_t nb = 0, keep = 0;
+tcache_remote_flush(tcache_t *tc, unsigned ind) {
+	cache_bin_t *bin = &tc->bins[ind];
+	uint32_t n = bin->nremote;
+	if (n == 0)
+		return;
+	void **parked = bin->stack + bin->ncached_max - n;
+	if (ind < SC_NBINS) {
+		hm_bin_flush(ind, parked, n);
+	} else {
 		for (uint32_t i = 0; i < n; i++) {
-			if (tc->remote_ind[i] == ind) {
-				batch[nb++] = tc->remote[i];
-			} else {
-				tc->remote[keep] = tc->remote[i];
-				tc->remote_ind[keep++] = tc->remote_ind[i];
-			}
-		}
-		if (ind < SC_NBINS) {
-			hm_bin_flush(ind, batch, nb);
-		} else {
-			for (uint32_t i = 0; i < nb; i++) {
-				chunk_t *chunk = (chunk_t *)rtree_get(batch[i]);
-				run_t *run = chunk_map_get(chunk,
-				    chunk_page_index(chunk, batch[i]));
-				hm_large_dalloc(chunk->arena, run, batch[i]);
-			}
-		}
-		n = keep;
-	}
-	tc->nremote = 0;
-}
-
-/* Moves up to n parked blocks of class ind into out[]; how many. */
-static unsigned
-tcache_remote_take(tcache_t *tc, unsigned ind, void **out, unsigned n) {
-	unsigned got = 0;
-	uint32_t keep = 0;
-	for (uint32_t i = 0; i < tc->nremote; i++) {
-		if (got < n && tc->remote_ind[i] == ind) {
-			out[got++] = tc->remote[i];
-		} else {
-			tc->remote[keep] = tc->remote[i];
-			tc->remote_ind[keep++] = tc->remote_ind[i];
+			chunk_t *chunk = (chunk_t *)rtree_get(parked[i]);
+			run_t *run = chunk_map_get(chunk,
+			    chunk_page_index(chunk, parked[i]));
+			hm_large_dalloc(chunk->arena, run, parked[i]);
 		}
 	}
-	tc->nremote = keep;
-	return got;
+	bin->nremote = 0;
 }
 
 void
 hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
 	if (!tcache_dalloc_remote(tc, ind, ptr)) {
-		tcache_remote_flush(tc);
-		tcache_dalloc_remote(tc, ind, ptr);
+		tcache_remote_flush(tc, ind);
+		if (!tcache_dalloc_remote(tc, ind, ptr)) {
+			/* Own blocks fill the array: make room. */
+			cache_bin_t *bin = &tc->bins[ind];
+			tcache_bin_flush(tc, ind, bin->ncached / 2 + 1);
+			tcache_dalloc_remote(tc, ind, ptr);
+		}
 	}
 }
 
 void
 hm_tcache_flush_all(tcache_t *tc) {
-	for (unsigned i = 0; i < hm_tcache_nbins; i++)
+	for (unsigned i = 0; i < hm_tcache_nbins; i++) {
 		tcache_bin_flush(tc, i, tc->bins[i].ncached);
-	tcache_remote_flush(tc);
+		tcache_remote_flush(tc, i);
+	}
 }
 
 void
@@ -222,15 +200,21 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	uint32_t want = bin->ncached_max / 2;
 	if (want == 0)
 		want = 1;
-	/* When many blocks of other arenas are parked (a thread freeing
-	 * much of what others allocated), refills take them before going to
-	 * the bin lock.  A few parked blocks are not reused: they may sit in
+	/* When enough blocks of other arenas are parked (a thread freeing
+	 * much of what others allocated), the refill takes them rather than
+	 * going to the bin lock.  A few are not reused: they may sit in
 	 * cache lines another thread writes. */
-	unsigned n = 0;
-	if (tc->nremote >= TCACHE_NREMOTE / 2)
-		n = tcache_remote_take(tc, ind, bin->stack, want);
-	if (n == 0)
+	unsigned n;
+	if (bin->nremote >= TCACHE_REMOTE_REUSE) {
+		n = bin->nremote;
+		memmove(bin->stack, bin->stack + bin->ncached_max - n,
+		    n * sizeof(void *));
+		bin->nremote = 0;
+	} else {
+		if (want > bin->ncached_max - bin->nremote)
+			want = bin->ncached_max - bin->nremote;
 		n = hm_bin_fill(tc->arena, ind, bin->stack, want);
+	}
 	if (n == 0) {
 		errno = ENOMEM;
 		return NULL;
@@ -244,14 +228,17 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 void
 hm_tcache_dalloc_flush(tcache_t *tc, unsigned ind, void *ptr) {
 	cache_bin_t *bin = &tc->bins[ind];
-	tcache_bin_flush(tc, ind, bin->ncached_max / 2 + (bin->ncached_max & 1));
+	/* Parked blocks go home first; then the older half of our own. */
+	tcache_remote_flush(tc, ind);
+	if (bin->ncached == bin->ncached_max)
+		tcache_bin_flush(tc, ind, bin->ncached / 2 + (bin->ncached & 1));
 	tcache_dalloc(tc, ind, ptr);
 }
 
 void
 hm_tcache_gc_event(tcache_t *tc) {
 	tc->gc_ticker = TCACHE_GC_INTERVAL;
-	tcache_remote_flush(tc);
+	tcache_remote_flush(tc, tc->gc_bin);
 	cache_bin_t *bin = &tc->bins[tc->gc_bin];
 	/* What the bin did not need since the last visit, mostly. */
 	if (bin->low_water > 0) {
@@ -270,8 +257,9 @@ hm_tcache_check_double_free(tcache_t *tc, unsigned ind, void *ptr) {
 		if (bin->stack[i] == ptr)
 			hm_check_fail("double free", ptr);
 	}
-	for (uint32_t i = 0; i < tc->nremote; i++) {
-		if (tc->remote[i] == ptr)
+	for (uint32_t i = bin->ncached_max - bin->nremote; i < bin->ncached_max;
+	    i++) {
+		if (bin->stack[i] == ptr)
 			hm_check_fail("double free", ptr);
 	}
 }

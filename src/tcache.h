@@ -14,11 +14,12 @@
  * thread.
  *
  * A block freed by a thread bound to another arena than the block's does
- * not go on that thread's stack, whose blocks are handed out first (it
- * would share cache lines with the other thread's blocks): it waits in
- * remote[] and goes back to its arena in a batch when remote[] fills, at
- * each GC visit, or at a flush; while remote[] is more than half full, a
- * refill of its class takes it instead of going to the bin lock.
+ * not go where malloc pops (it would share cache lines with the other
+ * thread's blocks): it is parked at the other end of the same array, and
+ * goes back to its arena in a batch when the array fills, at each GC
+ * visit, or at a flush; when the thread's own blocks run out and enough
+ * are parked (TCACHE_REMOTE_REUSE), the refill takes them instead of going
+ * to the bin lock.
  *
  * A block sitting in a cache carries a tag in its first word (its address
  * xor a per-process secret), written on the way in and left there on the
@@ -40,16 +41,17 @@
 #define TCACHE_GC_INTERVAL 1024
 
 typedef struct cache_bin_s {
-	uint32_t ncached;      /* blocks in stack[0, ncached) */
-	uint32_t ncached_max;
+	uint32_t ncached;      /* own blocks in stack[0, ncached) */
+	uint32_t ncached_max;  /* slots in stack[] */
 	uint32_t low_water;    /* least ncached since the last GC visit */
-	uint32_t pad_;
-	void **stack;          /* most recently freed on top */
+	uint32_t nremote;      /* parked blocks of other arenas, in
+				  stack[ncached_max - nremote, ncached_max) */
+	void **stack;          /* own blocks: most recently freed on top */
 	uint64_t nrequests;    /* allocations served from the stack, ever */
 } cache_bin_t;
 
-/* Blocks of other arenas wait here, unused, for a batched hand-back. */
-#define TCACHE_NREMOTE 128
+/* Parked blocks a refill reuses rather than going to the bin. */
+#define TCACHE_REMOTE_REUSE 8
 
 typedef struct tcache_s tcache_t;
 struct tcache_s {
@@ -57,9 +59,6 @@ struct tcache_s {
 	unsigned gc_bin;       /* bin the next visit looks at */
 	arena_t *arena;        /* fills come from this arena */
 	tcache_t *next;        /* free pool */
-	uint32_t nremote;      /* entries in remote[] */
-	uint8_t remote_ind[TCACHE_NREMOTE];
-	void *remote[TCACHE_NREMOTE];
 	cache_bin_t bins[TCACHE_NBINS_MAX];
 	/* the stacks follow */
 };
@@ -110,27 +109,29 @@ tcache_alloc(tcache_t *tc, unsigned ind, void **ret) {
 	return true;
 }
 
-/* Pushes a block of class ind; false when the stack is full. */
+/* Pushes a block of class ind; false when the array is full. */
 static HM_ALWAYS_INLINE bool
 tcache_dalloc(tcache_t *tc, unsigned ind, void *ptr) {
 	cache_bin_t *bin = &tc->bins[ind];
-	if (unlikely(bin->ncached == bin->ncached_max))
+	uint32_t n = bin->ncached;
+	if (unlikely(n + bin->nremote == bin->ncached_max))
 		return false;
 	*(uintptr_t *)ptr = tcache_tag(ptr);
-	bin->stack[bin->ncached++] = ptr;
+	bin->stack[n] = ptr;
+	bin->ncached = n + 1;
 	return true;
 }
 
-/* Parks a block of another arena; false when remote[] is full. */
+/* Parks a block of another arena; false when the array is full. */
 static HM_ALWAYS_INLINE bool
 tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
-	uint32_t n = tc->nremote;
-	if (unlikely(n == TCACHE_NREMOTE))
+	cache_bin_t *bin = &tc->bins[ind];
+	uint32_t r = bin->nremote;
+	if (unlikely(bin->ncached + r == bin->ncached_max))
 		return false;
 	*(uintptr_t *)ptr = tcache_tag(ptr);
-	tc->remote_ind[n] = (uint8_t)ind;
-	tc->remote[n] = ptr;
-	tc->nremote = n + 1;
+	bin->stack[bin->ncached_max - 1 - r] = ptr;
+	bin->nremote = r + 1;
 	return true;
 }
 

@@ -158,6 +158,7 @@ TEST_BEGIN(test_thread_exit_flushes)
 TEST_END
 
 static void *remote_block;
+static void *remote_many[20];
 
 static void *
 thread_free_remote(void *arg) {
@@ -168,17 +169,32 @@ thread_free_remote(void *arg) {
 	hm_mallctl("thread.arena", &cur, &sz, &other, sizeof(other));
 	tcache_t *tc = hm_tsd.tcache;
 	unsigned ind = sc_size2index(96);
-	uint32_t cached = tc->bins[ind].ncached;
+	cache_bin_t *bin = &tc->bins[ind];
+	uint32_t cached = bin->ncached;
 	hm_free(remote_block);
-	expect_zu_eq(tc->nremote, 1, "a block of another arena waits apart");
-	expect_zu_eq(tc->bins[ind].ncached, cached, "and is not on the stack");
-	expect_ptr_eq(tc->remote[0], remote_block, "remote entry");
+	expect_zu_eq(bin->nremote, 1, "a block of another arena waits apart");
+	expect_zu_eq(bin->ncached, cached, "and is not on the stack");
+	expect_ptr_eq(bin->stack[bin->ncached_max - 1], remote_block,
+	    "parked at the far end");
 	void *mine = hm_malloc(96);
 	expect_ptr_ne(mine, remote_block, "the remote block is not reused here");
 	hm_free(mine);
 	assert_d_eq(hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
 	    "flush");
-	expect_zu_eq(tc->nremote, 0, "flushed back to its arena");
+	expect_zu_eq(bin->nremote, 0, "flushed back to its arena");
+	/* Many parked, own stack empty: the refill reuses them. */
+	for (int i = 0; i < 20; i++)
+		hm_free(remote_many[i]);
+	expect_zu_eq(bin->nremote, 20, "parked");
+	expect_zu_eq(bin->ncached, 0, "own stack empty after the flush");
+	void *q = hm_malloc(96);
+	bool reused = false;
+	for (int i = 0; i < 20; i++)
+		reused |= q == remote_many[i];
+	expect_true(reused, "a refill takes parked blocks when many wait");
+	expect_zu_eq(bin->nremote, 0, "all taken");
+	hm_free(q);
+	hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 	return NULL;
 }
 
@@ -188,6 +204,8 @@ TEST_BEGIN(test_remote_free)
 		test_skip("needs two arenas");
 	remote_block = hm_malloc(96);
 	assert_ptr_not_null(remote_block, "malloc");
+	for (int i = 0; i < 20; i++)
+		remote_many[i] = hm_malloc(96);
 	pthread_t t;
 	assert_d_eq(pthread_create(&t, NULL, thread_free_remote, NULL), 0,
 	    "create");
