@@ -148,23 +148,14 @@ avail_floor(size_t npages) {
 static void
 avail_insert(arena_t *arena, run_t *run) {
 	unsigned b = avail_floor(run->npages);
-	run->prev = NULL;
-	run->next = arena->avail[b];
-	if (run->next != NULL)
-		run->next->prev = run;
-	arena->avail[b] = run;
+	DLIST_PUSH(arena->avail[b], run);
 	arena->avail_mask[b / 64] |= (uint64_t)1 << (b % 64);
 }
 
 static void
 avail_remove(arena_t *arena, run_t *run) {
 	unsigned b = avail_floor(run->npages);
-	if (run->prev != NULL)
-		run->prev->next = run->next;
-	else
-		arena->avail[b] = run->next;
-	if (run->next != NULL)
-		run->next->prev = run->prev;
+	DLIST_REMOVE(arena->avail[b], run);
 	if (arena->avail[b] == NULL)
 		arena->avail_mask[b / 64] &= ~((uint64_t)1 << (b % 64));
 }
@@ -248,25 +239,6 @@ run_split(arena_t *arena, run_t *run, size_t npages) {
 	return tail;
 }
 
-static void
-chunk_list_insert(arena_t *arena, chunk_t *chunk) {
-	chunk->prev = NULL;
-	chunk->next = arena->chunks;
-	if (chunk->next != NULL)
-		chunk->next->prev = chunk;
-	arena->chunks = chunk;
-}
-
-static void
-chunk_list_remove(arena_t *arena, chunk_t *chunk) {
-	if (chunk->prev != NULL)
-		chunk->prev->next = chunk->next;
-	else
-		arena->chunks = chunk->next;
-	if (chunk->next != NULL)
-		chunk->next->prev = chunk->prev;
-}
-
 /* A new free run spanning a fresh chunk. */
 static run_t *
 arena_chunk_run(arena_t *arena) {
@@ -280,7 +252,7 @@ arena_chunk_run(arena_t *arena) {
 		return NULL;
 	}
 	arena->nchunks++;
-	chunk_list_insert(arena, chunk);
+	DLIST_PUSH(arena->chunks, chunk);
 	run->chunk = chunk;
 	run->addr = chunk->addr;
 	run->npages = (uint32_t)hm_chunk_npages;
@@ -296,7 +268,7 @@ arena_chunk_release(arena_t *arena, run_t *run) {
 	chunk_map_set(chunk, 0, NULL);
 	chunk_map_set(chunk, hm_chunk_npages - 1, NULL);
 	hm_base_pool_put(&arena->run_pool, run);
-	chunk_list_remove(arena, chunk);
+	DLIST_REMOVE(arena->chunks, chunk);
 	arena->nchunks--;
 	hm_chunk_dalloc(chunk);
 }

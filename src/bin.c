@@ -6,32 +6,12 @@
 
 #include "check.h"
 
-static void
-nonfull_push(bin_t *bin, run_t *slab) {
-	slab->prev = NULL;
-	slab->next = bin->nonfull;
-	if (slab->next != NULL)
-		slab->next->prev = slab;
-	bin->nonfull = slab;
-}
-
-static void
-nonfull_remove(bin_t *bin, run_t *slab) {
-	if (slab->prev != NULL)
-		slab->prev->next = slab->next;
-	else
-		bin->nonfull = slab->next;
-	if (slab->next != NULL)
-		slab->next->prev = slab->prev;
-	slab->next = slab->prev = NULL;
-}
-
 /* Makes slabcur a slab with a free region; false when out of memory. */
 static bool
 bin_refill(arena_t *arena, bin_t *bin, unsigned binind) {
 	run_t *slab = bin->nonfull;
 	if (slab != NULL) {
-		nonfull_remove(bin, slab);
+		DLIST_REMOVE(bin->nonfull, slab);
 	} else {
 		slab = hm_arena_slab_alloc(arena, binind);
 		if (slab == NULL)
@@ -105,12 +85,12 @@ bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
 		/* Empty: back to the arena.  A slab of one region was full,
 		 * so on no list. */
 		if (info->nregs > 1)
-			nonfull_remove(bin, slab);
+			DLIST_REMOVE(bin->nonfull, slab);
 		bin->curslabs--;
 		return slab;
 	}
 	if (slab->nfree == 1 && slab != bin->slabcur)
-		nonfull_push(bin, slab);
+		DLIST_PUSH(bin->nonfull, slab);
 	return NULL;
 }
 

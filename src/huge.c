@@ -57,11 +57,7 @@ huge_desc_put(huge_t *h) {
 static void
 huge_link(arena_t *arena, huge_t *h) {
 	mutex_lock(&arena->huge_lock);
-	h->prev = NULL;
-	h->next = arena->huge;
-	if (h->next != NULL)
-		h->next->prev = h;
-	arena->huge = h;
+	DLIST_PUSH(arena->huge, h);
 	arena->huge_nmalloc++;
 	arena->huge_allocated += h->usize;
 	mutex_unlock(&arena->huge_lock);
@@ -70,12 +66,7 @@ huge_link(arena_t *arena, huge_t *h) {
 static void
 huge_unlink(arena_t *arena, huge_t *h) {
 	mutex_lock(&arena->huge_lock);
-	if (h->prev != NULL)
-		h->prev->next = h->next;
-	else
-		arena->huge = h->next;
-	if (h->next != NULL)
-		h->next->prev = h->prev;
+	DLIST_REMOVE(arena->huge, h);
 	arena->huge_ndalloc++;
 	arena->huge_allocated -= h->usize;
 	mutex_unlock(&arena->huge_lock);
@@ -83,12 +74,7 @@ huge_unlink(arena_t *arena, huge_t *h) {
 
 static void
 cache_remove(arena_t *arena, huge_t *h) {
-	if (h->prev != NULL)
-		h->prev->next = h->next;
-	else
-		arena->huge_cached = h->next;
-	if (h->next != NULL)
-		h->next->prev = h->prev;
+	DLIST_REMOVE(arena->huge_cached, h);
 	arena->huge_cached_bytes -= h->usize;
 	hm_decay_dirty_removed(h->usize >> LG_PAGE);
 }
@@ -210,11 +196,7 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	h->freed_ms = hm_decay_now_ms();
 	huge_t *evict = NULL;
 	mutex_lock(&arena->huge_lock);
-	h->prev = NULL;
-	h->next = arena->huge_cached;
-	if (h->next != NULL)
-		h->next->prev = h;
-	arena->huge_cached = h;
+	DLIST_PUSH(arena->huge_cached, h);
 	arena->huge_cached_bytes += h->usize;
 	if (opt_dirty_decay_ms > 0) {
 		uint64_t due = h->freed_ms + (uint64_t)opt_dirty_decay_ms;

@@ -61,4 +61,27 @@ is_pow2(size_t x) {
 
 #define HM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Doubly linked lists threaded through `next` and `prev` fields of the
+ * elements, with a head pointer: push at the head, unlink anywhere.
+ */
+#define DLIST_PUSH(head, elm)                                              \
+	do {                                                               \
+		(elm)->prev = NULL;                                        \
+		(elm)->next = (head);                                      \
+		if ((elm)->next != NULL)                                   \
+			(elm)->next->prev = (elm);                         \
+		(head) = (elm);                                            \
+	} while (0)
+
+#define DLIST_REMOVE(head, elm)                                            \
+	do {                                                               \
+		if ((elm)->prev != NULL)                                   \
+			(elm)->prev->next = (elm)->next;                   \
+		else                                                       \
+			(head) = (elm)->next;                              \
+		if ((elm)->next != NULL)                                   \
+			(elm)->next->prev = (elm)->prev;                   \
+	} while (0)
+
 #endif /* HM_UTIL_H */
