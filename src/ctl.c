@@ -116,46 +116,26 @@ CTL_RO(ctl_stats_resident, size_t, ctl_stats.resident)
 CTL_RO(ctl_stats_mapped, size_t, ctl_stats.mapped)
 CTL_RO(ctl_stats_retained, size_t, ctl_stats.retained)
 
-static int
-ctl_bin_index(const ctl_args_t *a, unsigned pos, unsigned *ind) {
-	if (a->mib[pos] >= SC_NBINS)
-		return ENOENT;
-	*ind = (unsigned)a->mib[pos];
-	return ctl_readonly(a);
-}
+/* A read-only value indexed by the name's third component, i (below n:
+ * else ENOENT). */
+#define CTL_RO_INDEXED(name, type, n, expr)                                \
+	static int name(const ctl_args_t *a) {                             \
+		if (a->mib[2] >= (n))                                      \
+			return ENOENT;                                     \
+		int err = ctl_readonly(a);                                 \
+		if (err != 0)                                              \
+			return err;                                        \
+		size_t i = a->mib[2];                                      \
+		type v_ = (expr);                                          \
+		return ctl_read(a, &v_, sizeof(v_));                       \
+	}
 
-static int
-ctl_arenas_bin_size(const ctl_args_t *a) {
-	unsigned i;
-	int err = ctl_bin_index(a, 2, &i);
-	size_t v = err ? 0 : hm_sc_slab[i].size;
-	return err ? err : ctl_read(a, &v, sizeof(v));
-}
-
-static int
-ctl_arenas_bin_nregs(const ctl_args_t *a) {
-	unsigned i;
-	int err = ctl_bin_index(a, 2, &i);
-	uint32_t v = err ? 0 : hm_sc_slab[i].nregs;
-	return err ? err : ctl_read(a, &v, sizeof(v));
-}
-
-static int
-ctl_arenas_bin_slab_size(const ctl_args_t *a) {
-	unsigned i;
-	int err = ctl_bin_index(a, 2, &i);
-	size_t v = err ? 0 : (size_t)hm_sc_slab[i].npages << LG_PAGE;
-	return err ? err : ctl_read(a, &v, sizeof(v));
-}
-
-static int
-ctl_arenas_lextent_size(const ctl_args_t *a) {
-	if (a->mib[2] >= hm_sc_nlarge)
-		return ENOENT;
-	int err = ctl_readonly(a);
-	size_t v = hm_sc_size[SC_NBINS + a->mib[2]];
-	return err ? err : ctl_read(a, &v, sizeof(v));
-}
+CTL_RO_INDEXED(ctl_arenas_bin_size, size_t, SC_NBINS, hm_sc_slab[i].size)
+CTL_RO_INDEXED(ctl_arenas_bin_nregs, uint32_t, SC_NBINS, hm_sc_slab[i].nregs)
+CTL_RO_INDEXED(ctl_arenas_bin_slab_size, size_t, SC_NBINS,
+    (size_t)hm_sc_slab[i].npages << LG_PAGE)
+CTL_RO_INDEXED(ctl_arenas_lextent_size, size_t, hm_sc_nlarge,
+    hm_sc_size[SC_NBINS + i])
 
 /* stats.mutexes.<name>.{num_ops,num_wait}: the named global locks. */
 static int

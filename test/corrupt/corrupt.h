@@ -14,33 +14,25 @@
 
 typedef void misuse_fn_t(void *arg);
 
+struct misuse_s {
+	misuse_fn_t *op;
+	void *arg;
+};
+
+static inline void
+misuse_run(void *m) {
+	alarm(20);
+	((struct misuse_s *)m)->op(((struct misuse_s *)m)->arg);
+	/* Returning means the misuse went unnoticed: exit 0. */
+}
+
 static inline void
 expect_abort(misuse_fn_t *op, void *arg, const void *addr, const char *what) {
-	int fds[2];
-	assert_d_eq(pipe(fds), 0, "pipe");
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_d_ge(pid, 0, "fork");
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		alarm(20);
-		op(arg);
-		_exit(0); /* reached only if the misuse went unnoticed */
-	}
-	close(fds[1]);
+	struct misuse_s m = {op, arg};
 	char out[4096];
-	size_t len = 0;
-	ssize_t n;
-	while (len < sizeof(out) - 1
-	    && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
-		len += (size_t)n;
-	out[len] = '\0';
-	close(fds[0]);
-	int status;
-	assert_d_eq(waitpid(pid, &status, 0), pid, "waitpid");
-	expect_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	int status = test_fork_capture(misuse_run, &m, out, sizeof(out));
+	expect_true(status != -1 && WIFSIGNALED(status)
+	    && WTERMSIG(status) == SIGABRT,
 	    "%s of %p: the child should die of SIGABRT (status 0x%x)", what,
 	    addr, status);
 	char want[160];

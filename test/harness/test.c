@@ -2,6 +2,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,4 +158,41 @@ test_cmp_addr(const void *a, const void *b) {
 	memcpy(&pb, b, sizeof(pb));
 	uintptr_t x = (uintptr_t)pa, y = (uintptr_t)pb;
 	return x < y ? -1 : x > y;
+}
+
+int
+test_fork_capture(void (*child)(void *), void *arg, char *out,
+    size_t outsize) {
+	int fds[2];
+	int status = -1;
+	out[0] = '\0';
+	if (pipe(fds) != 0)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		child(arg);
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t len = 0;
+	ssize_t r;
+	while (len + 1 < outsize
+	    && (r = read(fds[0], out + len, outsize - 1 - len)) > 0)
+		len += (size_t)r;
+	out[len] = '\0';
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
 }

@@ -205,6 +205,13 @@ uint64_t test_seed(void);  /* HM_TEST_SEED or time-based; printed */
 /* Resident bytes less lazily freed ones (smaps_rollup, else statm); read
  * without allocating. */
 size_t test_rss_bytes(void);
+/*
+ * Runs child(arg) in a forked process with its stdout and stderr sent to a
+ * pipe; returns the wait status, the output in out (NUL-terminated).  The
+ * child exits 0 if child() returns.
+ */
+int test_fork_capture(void (*child)(void *), void *arg, char *out,
+    size_t outsize);
 /* A "Name:  N kB" field of /proc/self/status, in kB (0 if absent). */
 size_t test_proc_status_kb(const char *field);
 /*

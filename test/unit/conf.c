@@ -396,6 +396,19 @@ TEST_END
  * environment; initialisation runs before main, so an abort comes before
  * main and a surviving child reaches main, sees HM_CONF_CHILD and exits 0.
  */
+struct exec_s {
+	char *exe;
+	char **env;
+};
+
+static void
+exec_child(void *arg) {
+	struct exec_s *ex = arg;
+	char *argv[] = {ex->exe, NULL};
+	execve(ex->exe, argv, ex->env);
+	_exit(127);
+}
+
 static void
 run_child(const char *malloc_conf, const char *hmalloc_conf, int *status,
     char *out, size_t outsize) {
@@ -426,32 +439,9 @@ run_child(const char *malloc_conf, const char *hmalloc_conf, int *status,
 		env[k++] = hc;
 	}
 	env[k] = NULL;
-	int fds[2];
-	assert_d_eq(pipe(fds), 0, "pipe");
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_d_ge(pid, 0, "fork");
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		dup2(fds[1], STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		char *argv[] = {exe, NULL};
-		execve(exe, argv, env);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	for (;;) {
-		ssize_t r = read(fds[0], out + len, outsize - 1 - len);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	out[len] = '\0';
-	close(fds[0]);
-	assert_d_eq(waitpid(pid, status, 0), pid, "waitpid");
+	struct exec_s ex = {exe, env};
+	*status = test_fork_capture(exec_child, &ex, out, outsize);
+	assert_d_ne(*status, -1, "fork");
 	free(env);
 }
 
