@@ -185,7 +185,10 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 		if (likely(p != NULL) || attempt > 0 || !alloc_reclaim())
 			break;
 	}
-	if (p == NULL || zeroed)
+	if (p == NULL)
+		return NULL;
+	hm_tsd.allocated += usize;
+	if (zeroed)
 		return p;
 	if (zero)
 		memset(p, 0, usize);
@@ -223,6 +226,7 @@ idalloc_block(void *ptr, const block_t *b) {
  */
 static void
 ifree(void *ptr, const block_t *b, tcache_t *tc) {
+	hm_tsd.deallocated += b->usize;
 	if (tc != NULL && b->kind != BLOCK_HUGE) {
 		unsigned ind = b->kind == BLOCK_SMALL ? b->run->szind
 						      : sc_size2index(b->usize);
@@ -299,12 +303,15 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 	}
 	bool aligned = align == 0 || ((uintptr_t)ptr & (align - 1)) == 0;
 	if (aligned && (arena == NULL || arena == b.arena)) {
+		void *p = NULL;
 		if (iresize_in_place(&b, usize, zero))
-			return ptr;
-		if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass) {
-			void *p = hm_huge_resize(b.huge, usize, true, zero);
-			if (p != NULL)
-				return p;
+			p = ptr;
+		else if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass)
+			p = hm_huge_resize(b.huge, usize, true, zero);
+		if (p != NULL) {
+			hm_tsd.allocated += usize;
+			hm_tsd.deallocated += b.usize;
+			return p;
 		}
 	}
 	tcache_t *tc = arena == NULL ? tsd_tcache() : NULL;
@@ -335,10 +342,13 @@ HM_PUBLIC(malloc)(size_t size) {
 	tcache_t *tc = hm_tsd.tcache;
 	void *p;
 	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
-	    && likely(--tc->gc_ticker >= 0)
-	    && likely(tcache_alloc(tc, hm_sc_lookup[(size - 1) >> LG_QUANTUM],
-	    &p)))
-		return p;
+	    && likely(--tc->gc_ticker >= 0)) {
+		unsigned ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
+		if (likely(tcache_alloc(tc, ind, &p))) {
+			hm_tsd.allocated += hm_sc_slab[ind].size;
+			return p;
+		}
+	}
 	return malloc_slow(size);
 }
 
@@ -373,9 +383,12 @@ free_fast(void *ptr, unsigned want_ind) {
 	    || *(uintptr_t *)ptr == tcache_tag(ptr)
 	    || --tc->gc_ticker < 0))
 		return false;
-	if (likely(chunk->arena == tc->arena))
-		return tcache_dalloc(tc, run->szind, ptr);
-	return tcache_dalloc_remote(tc, run->szind, ptr);
+	unsigned ind = run->szind;
+	bool done = likely(chunk->arena == tc->arena)
+	    ? tcache_dalloc(tc, ind, ptr) : tcache_dalloc_remote(tc, ind, ptr);
+	if (likely(done))
+		hm_tsd.deallocated += hm_sc_slab[ind].size;
+	return done;
 }
 
 HM_EXPORT void
@@ -637,13 +650,15 @@ mallocx_align(int flags) {
 }
 
 /* The cache a call may use: none for MALLOCX_TCACHE_NONE or an explicit
- * arena (cached blocks belong to any arena); explicit caches
- * (MALLOCX_TCACHE(n)) share the thread's. */
+ * arena (cached blocks belong to any arena), cache n for
+ * MALLOCX_TCACHE(n) (none if n was not created), else the thread's. */
 static inline tcache_t *
 mallocx_tcache(int flags) {
 	unsigned field = ((unsigned)flags >> 8) & 0xfff;
 	if (field == 1 || ((unsigned)flags >> MALLOCX_ARENA_SHIFT) != 0)
 		return NULL;
+	if (field >= 2)
+		return hm_tcache_explicit_get(field - 2);
 	return tsd_tcache();
 }
 
@@ -706,11 +721,16 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 		usize_max = usize_min;
 	bool zero = (flags & MALLOCX_ZERO) != 0;
 	/* Largest first, as jemalloc: the caller wants room to grow. */
+	size_t usize = b.usize;
 	if (usize_max != usize_min && iresize_in_place(&b, usize_max, zero))
-		return usize_max;
-	if (iresize_in_place(&b, usize_min, zero))
-		return usize_min;
-	return b.usize;
+		usize = usize_max;
+	else if (iresize_in_place(&b, usize_min, zero))
+		usize = usize_min;
+	if (usize != b.usize) {
+		hm_tsd.allocated += usize;
+		hm_tsd.deallocated += b.usize;
+	}
+	return usize;
 }
 
 HM_EXPORT size_t

@@ -25,9 +25,12 @@ unsigned opt_narenas = 0;
 unsigned opt_percpu_arena = PERCPU_DISABLED;
 const char *const hm_percpu_names[3] = {"disabled", "percpu", "phycpu"};
 
-unsigned hm_narenas;
+_Atomic unsigned hm_narenas;
+unsigned hm_narenas_auto;
 _Atomic(arena_t *) *hm_arenas;
-static mutex_t arenas_lock; /* creating arenas */
+_Atomic ssize_t hm_arenas_dirty_decay_ms;
+static mutex_t arenas_lock; /* creating and destroying arenas */
+static arena_t *arenas_destroyed; /* to recycle (arenas_lock) */
 static unsigned sc_ind_page;  /* size class index of one page */
 
 bool
@@ -39,22 +42,42 @@ hm_arena_boot(void) {
 		opt_narenas = ncpus > 1 ? ncpus / 2 : 1;
 	else if (opt_narenas == 0)
 		opt_narenas = ncpus * 4;
+	if (opt_narenas > HM_ARENAS_MAX)
+		opt_narenas = HM_ARENAS_MAX;
+	hm_narenas_auto = opt_narenas;
 	hm_narenas = opt_narenas;
+	hm_arenas_dirty_decay_ms = opt_dirty_decay_ms;
 	sc_ind_page = sc_size2index(PAGE);
 	if (hm_mutex_init(&arenas_lock, LOCK_RANK_ARENAS, "arenas"))
 		return true;
-	hm_arenas = hm_base_alloc(sizeof(arena_t *) * hm_narenas);
+	/* Room for every index: untouched pages of the mapping cost
+	 * nothing. */
+	hm_arenas = hm_base_alloc(sizeof(arena_t *) * HM_ARENAS_MAX);
 	if (hm_arenas == NULL)
 		return true;
 	return hm_arena_get(0, true) == NULL;
 }
 
+/* A new arena; arenas_lock is held. */
 static arena_t *
 arena_create(unsigned ind) {
-	arena_t *arena = hm_base_alloc(sizeof(arena_t));
-	if (arena == NULL)
-		return NULL;
+	arena_t *arena = arenas_destroyed;
+	if (arena != NULL) {
+		/* Recycled: its descriptors stay in its pool. */
+		arenas_destroyed = arena->next_destroyed;
+		base_pool_t pool = arena->run_pool;
+		memset(arena, 0, sizeof(*arena));
+		arena->run_pool = pool;
+	} else {
+		arena = hm_base_alloc(sizeof(arena_t));
+		if (arena == NULL)
+			return NULL;
+	}
 	arena->ind = ind;
+	arena->birth_ms = hm_decay_now_ms();
+	atomic_store(&arena->dirty_decay_ms,
+	    atomic_load(&hm_arenas_dirty_decay_ms));
+	atomic_store(&arena->dss, opt_dss);
 	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL)
 	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE, NULL))
 		return NULL;
@@ -75,7 +98,8 @@ hm_arena_get(unsigned ind, bool create) {
 		return NULL;
 	arena_t *arena = atomic_load_explicit(&hm_arenas[ind],
 	    memory_order_acquire);
-	if (arena != NULL || !create)
+	/* Manual arenas come from arenas.create alone. */
+	if (arena != NULL || !create || ind >= hm_narenas_auto)
 		return arena;
 	mutex_lock(&arenas_lock);
 	arena = atomic_load_explicit(&hm_arenas[ind], memory_order_relaxed);
@@ -97,7 +121,7 @@ hm_arena_percpu(void) {
 	if (cpu < 0)
 		cpu = 0;
 	/* Linux numbers hyperthread siblings n apart: fold them. */
-	return hm_arena_get((unsigned)cpu % hm_narenas, true);
+	return hm_arena_get((unsigned)cpu % hm_narenas_auto, true);
 }
 
 arena_t *
@@ -106,12 +130,12 @@ hm_arena_choose_new(void) {
 	if (percpu != NULL)
 		return percpu;
 	arena_t *best = NULL;
-	unsigned best_n = 0, first_empty = hm_narenas;
-	for (unsigned i = 0; i < hm_narenas; i++) {
+	unsigned best_n = 0, first_empty = hm_narenas_auto;
+	for (unsigned i = 0; i < hm_narenas_auto; i++) {
 		arena_t *a = atomic_load_explicit(&hm_arenas[i],
 		    memory_order_acquire);
 		if (a == NULL) {
-			if (first_empty == hm_narenas)
+			if (first_empty == hm_narenas_auto)
 				first_empty = i;
 			continue;
 		}
@@ -122,7 +146,7 @@ hm_arena_choose_new(void) {
 			best_n = n;
 		}
 	}
-	if ((best == NULL || best_n > 0) && first_empty < hm_narenas) {
+	if ((best == NULL || best_n > 0) && first_empty < hm_narenas_auto) {
 		arena_t *a = hm_arena_get(first_empty, true);
 		if (a != NULL)
 			return a;
@@ -246,7 +270,8 @@ arena_chunk_run(arena_t *arena) {
 	if (run == NULL)
 		return NULL;
 	bool zeroed = false;
-	chunk_t *chunk = hm_chunk_alloc(arena, &zeroed);
+	chunk_t *chunk = hm_chunk_alloc(arena,
+	    atomic_load_explicit(&arena->dss, memory_order_relaxed), &zeroed);
 	if (chunk == NULL) {
 		hm_base_pool_put(&arena->run_pool, run);
 		return NULL;
@@ -336,9 +361,10 @@ arena_purge_run(arena_t *arena, run_t *run) {
 /* Purges what came of age; the arena lock is held. */
 static uint64_t
 arena_decay_locked(arena_t *arena, uint64_t now) {
-	if (opt_dirty_decay_ms < 0)
+	ssize_t decay_ms = arena_dirty_decay_ms(arena);
+	if (decay_ms < 0)
 		return UINT64_MAX;
-	uint64_t age = (uint64_t)opt_dirty_decay_ms;
+	uint64_t age = (uint64_t)decay_ms;
 	while (arena->dirty.dnext != &arena->dirty) {
 		run_t *run = arena->dirty.dnext;
 		if (run->dirty_ms + age > now) {
@@ -412,9 +438,10 @@ run_dalloc(arena_t *arena, run_t *run) {
 	run_free_insert(arena, run);
 	/* Event-driven decay: a pass when the oldest run may have come of
 	 * age (at once with dirty_decay_ms:0). */
-	if (opt_dirty_decay_ms == 0) {
+	ssize_t decay_ms = arena_dirty_decay_ms(arena);
+	if (decay_ms == 0) {
 		arena_decay_locked(arena, 0);
-	} else if (opt_dirty_decay_ms > 0) {
+	} else if (decay_ms > 0) {
 		uint64_t now = hm_decay_now_ms();
 		if (now >= arena->decay_next_ms
 		    || arena->decay_next_ms == UINT64_MAX)
@@ -478,8 +505,7 @@ hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
 		chunk_map_set(run->chunk, chunk_page_index(run->chunk, run->addr),
 		    run);
 		chunk_map_set(run->chunk, run_last_page(run), run);
-		arena->large_nmalloc++;
-		arena->large_allocated += usize;
+		arena_lstats_count(arena, run->szind, 1);
 	}
 	mutex_unlock(&arena->lock);
 	return run;
@@ -494,8 +520,7 @@ hm_arena_large_dalloc(arena_t *arena, run_t *run, const void *ptr) {
 		mutex_unlock(&arena->lock);
 		return false;
 	}
-	arena->large_ndalloc++;
-	arena->large_allocated -= (size_t)run->npages << LG_PAGE;
+	arena_lstats_count(arena, run->szind, -1);
 	run_dalloc(arena, run);
 	mutex_unlock(&arena->lock);
 	return true;
@@ -553,12 +578,98 @@ hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,
 		}
 	}
 	if (ok && npages != old) {
-		arena->large_allocated += (npages << LG_PAGE);
-		arena->large_allocated -= (old << LG_PAGE);
+		arena_lstats_count(arena, run->szind, -1);
 		run->szind = (uint8_t)sc_size2index(usize);
+		arena_lstats_count(arena, run->szind, 1);
 	}
 	mutex_unlock(&arena->lock);
 	return ok;
+}
+
+arena_t *
+hm_arena_create_manual(void) {
+	arena_t *arena = NULL;
+	mutex_lock(&arenas_lock);
+	unsigned n = hm_narenas, ind = hm_narenas_auto;
+	while (ind < n && atomic_load_explicit(&hm_arenas[ind],
+	    memory_order_relaxed) != NULL)
+		ind++;
+	if (ind < HM_ARENAS_MAX) {
+		arena = arena_create(ind);
+		if (arena != NULL) {
+			atomic_store_explicit(&hm_arenas[ind], arena,
+			    memory_order_release);
+			if (ind == n)
+				hm_narenas = n + 1;
+		}
+	}
+	mutex_unlock(&arenas_lock);
+	return arena;
+}
+
+/* Gives a chunk's run descriptors back and the chunk to the system; the
+ * arena lock is held and nothing in the chunk is live. */
+static void
+arena_chunk_discard(arena_t *arena, chunk_t *chunk) {
+	for (size_t p = 0; p < hm_chunk_npages;) {
+		run_t *run = chunk_map_get(chunk, p);
+		size_t n = run != NULL ? run->npages : 1;
+		for (size_t i = 0; i < n; i++)
+			chunk_map_set(chunk, p + i, NULL);
+		if (run != NULL)
+			hm_base_pool_put(&arena->run_pool, run);
+		p += n;
+	}
+	hm_chunk_dalloc(chunk);
+}
+
+void
+hm_arena_reset(arena_t *arena) {
+	hm_huge_reset(arena);
+	/* Every lock of the arena, in rank order: bins, then the arena. */
+	for (unsigned i = 0; i < SC_NBINS; i++) {
+		bin_t *bin = &arena->bins[i];
+		mutex_lock(&bin->lock);
+		/* The discarded regions count as freed. */
+		bin->ndalloc = bin->nmalloc;
+		bin->slabcur = NULL;
+		bin->nonfull = NULL;
+		bin->curslabs = 0;
+	}
+	mutex_lock(&arena->lock);
+	for (unsigned j = 0; j < hm_sc_nlarge; j++)
+		arena->lstats[j].ndalloc = arena->lstats[j].nmalloc;
+	while (arena->chunks != NULL) {
+		chunk_t *chunk = arena->chunks;
+		DLIST_REMOVE(arena->chunks, chunk);
+		arena_chunk_discard(arena, chunk);
+	}
+	hm_decay_dirty_removed(arena->ndirty);
+	arena->nchunks = 0;
+	arena->ndirty = 0;
+	arena->nactive = 0;
+	memset(arena->avail, 0, sizeof(arena->avail));
+	memset(arena->avail_mask, 0, sizeof(arena->avail_mask));
+	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
+	arena->decay_next_ms = UINT64_MAX;
+	mutex_unlock(&arena->lock);
+	for (unsigned i = SC_NBINS; i-- > 0;)
+		mutex_unlock(&arena->bins[i].lock);
+}
+
+bool
+hm_arena_destroy(arena_t *arena) {
+	if (arena->ind < hm_narenas_auto
+	    || atomic_load_explicit(&arena->nthreads, memory_order_relaxed))
+		return false;
+	hm_arena_reset(arena);
+	mutex_lock(&arenas_lock);
+	atomic_store_explicit(&hm_arenas[arena->ind], NULL,
+	    memory_order_release);
+	arena->next_destroyed = arenas_destroyed;
+	arenas_destroyed = arena;
+	mutex_unlock(&arenas_lock);
+	return true;
 }
 
 void

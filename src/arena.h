@@ -76,9 +76,28 @@ typedef struct bin_s {
 	/* Statistics (bin lock). */
 	uint64_t nmalloc;  /* regions handed out, ever */
 	uint64_t ndalloc;  /* regions freed, ever */
+	uint64_t nrequests; /* allocations served, thread caches' included
+			       once merged (tcache.h) */
+	uint64_t nfills;   /* thread cache fills */
+	uint64_t nflushes; /* thread cache flushes */
 	uint64_t nslabs;   /* slabs created, ever */
+	uint64_t nreslabs; /* times a non-full slab became current */
 	size_t curslabs;   /* slabs now */
 } __attribute__((aligned(CACHELINE))) bin_t;
+
+/*
+ * Counters per class above Small, Large and Huge alike (what jemalloc
+ * calls large extents, "lextents"): index szind - SC_NBINS.  Entries of
+ * Large classes change under the arena lock, Huge ones under huge_lock.
+ * A resize counts as a free of the old class and an allocation of the
+ * new one.
+ */
+#define SC_NLEXTENTS (SC_NSIZES - SC_NBINS)
+typedef struct lextent_stats_s {
+	uint64_t nmalloc;
+	uint64_t ndalloc;
+	uint64_t nrequests;
+} lextent_stats_t;
 
 typedef struct huge_s huge_t;
 
@@ -98,14 +117,9 @@ typedef struct arena_s {
 	uint64_t npurge;             /* madvise calls made, ever */
 	size_t npurged;              /* pages purged, ever */
 	base_pool_t run_pool;        /* run_t descriptors */
-	uint64_t large_nmalloc;      /* large runs handed out, ever */
-	uint64_t large_ndalloc;
-	size_t large_allocated;      /* bytes in large runs now */
 
 	mutex_t huge_lock;
 	huge_t *huge;                /* live huge allocations (huge_lock) */
-	uint64_t huge_nmalloc;
-	uint64_t huge_ndalloc;
 	size_t huge_allocated;       /* usable bytes now */
 	size_t huge_mapped;          /* bytes mapped now */
 	huge_t *huge_cached;         /* freed, waiting for reuse; newest first */
@@ -114,8 +128,34 @@ typedef struct arena_s {
 	 * by event-driven decay). */
 	_Atomic uint64_t huge_decay_next_ms;
 
+	uint64_t birth_ms;           /* when created (stats uptime) */
+	/* arena.<i>.dirty_decay_ms and arena.<i>.dss: from the options,
+	 * changed by mallctl, read without a lock. */
+	_Atomic ssize_t dirty_decay_ms;
+	_Atomic unsigned dss;
+	lextent_stats_t lstats[SC_NLEXTENTS];
+	struct arena_s *next_destroyed;  /* to recycle (arena.c) */
 	bin_t bins[SC_NBINS];
 } arena_t;
+
+static inline ssize_t
+arena_dirty_decay_ms(arena_t *arena) {
+	return atomic_load_explicit(&arena->dirty_decay_ms,
+	    memory_order_relaxed);
+}
+
+/* Counts an allocation (n = 1) or a free (n = -1) of class szind above
+ * Small; the caller holds the entry's lock. */
+static inline void
+arena_lstats_count(arena_t *arena, unsigned szind, int n) {
+	lextent_stats_t *ls = &arena->lstats[szind - SC_NBINS];
+	if (n > 0) {
+		ls->nmalloc++;
+		ls->nrequests++;
+	} else {
+		ls->ndalloc++;
+	}
+}
 
 /* Options. */
 extern unsigned opt_narenas;        /* 0: 4 x CPUs at boot */
@@ -123,8 +163,14 @@ enum { PERCPU_DISABLED, PERCPU_PERCPU, PERCPU_PHYCPU };
 extern unsigned opt_percpu_arena;   /* PERCPU_* */
 extern const char *const hm_percpu_names[3];
 
-extern unsigned hm_narenas;         /* arenas that may exist */
+/* Arena indexes in use: [0, hm_narenas_auto) automatic ones, which
+ * threads are spread over, then those arenas.create made (manual). */
+#define HM_ARENAS_MAX 4095
+extern _Atomic unsigned hm_narenas;
+extern unsigned hm_narenas_auto;
 extern _Atomic(arena_t *) *hm_arenas;
+/* arenas.dirty_decay_ms: the setting arenas start with. */
+extern _Atomic ssize_t hm_arenas_dirty_decay_ms;
 
 bool hm_arena_boot(void);
 
@@ -156,6 +202,19 @@ bool hm_arena_large_dalloc(arena_t *arena, run_t *run, const void *ptr);
  * *zeroed_tail: the bytes past the old size are known zero. */
 bool hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,
     bool *zeroed_tail);
+
+/* Discards every allocation of the arena (arena.<i>.reset): no thread may
+ * use one afterwards, nor hold one in a cache.  The caller holds no
+ * arena lock. */
+void hm_arena_reset(arena_t *arena);
+
+/* arenas.create: a new manual arena (never chosen for threads), at the
+ * lowest free index from hm_narenas_auto on; NULL when none is left. */
+arena_t *hm_arena_create_manual(void);
+
+/* arena.<i>.destroy: resets a manual arena and frees its index; false
+ * (nothing done) when threads are bound to it or it is automatic. */
+bool hm_arena_destroy(arena_t *arena);
 
 /* Purges every dirty page of the arena now; returns pages purged. */
 size_t hm_arena_purge_all(arena_t *arena);

@@ -33,7 +33,7 @@ hm_base_alloc(size_t size) {
 	if (base_next == NULL || p + size > base_end) {
 		size_t block = size > BASE_BLOCK ? PAGE_CEILING(size) : BASE_BLOCK;
 		bool zeroed;
-		char *b = hm_os_map(block, PAGE, false, &zeroed);
+		char *b = hm_os_map(block, PAGE, DSS_DISABLED, &zeroed);
 		if (b == NULL) {
 			mutex_unlock(&base_lock);
 			errno = ENOMEM;

@@ -12,6 +12,7 @@ bin_refill(arena_t *arena, bin_t *bin, unsigned binind) {
 	run_t *slab = bin->nonfull;
 	if (slab != NULL) {
 		DLIST_REMOVE(bin->nonfull, slab);
+		bin->nreslabs++;
 	} else {
 		slab = hm_arena_slab_alloc(arena, binind);
 		if (slab == NULL)
@@ -53,6 +54,7 @@ hm_bin_alloc(arena_t *arena, unsigned binind) {
 	}
 	void *ret = slab_take(slab, binind);
 	bin->nmalloc++;
+	bin->nrequests++;
 	mutex_unlock(&bin->lock);
 	return ret;
 }
@@ -108,10 +110,13 @@ hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr) {
 }
 
 unsigned
-hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n) {
+hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n,
+    uint64_t nrequests) {
 	bin_t *bin = &arena->bins[binind];
 	unsigned i = 0;
 	mutex_lock(&bin->lock);
+	bin->nrequests += nrequests;
+	bin->nfills++;
 	while (i < n) {
 		run_t *slab = bin->slabcur;
 		if (slab == NULL || slab->nfree == 0) {
@@ -151,6 +156,7 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 		bin_t *bin = &arena->bins[binind];
 		unsigned keep = 0;
 		mutex_lock(&bin->lock);
+		bin->nflushes++;
 		for (unsigned i = 0; i < n; i++) {
 			arena_t *a;
 			run_t *slab = bin_slab_of(ptrs[i], &a);

@@ -21,8 +21,10 @@ void *hm_bin_alloc(arena_t *arena, unsigned binind);
 void hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr);
 
 /* Takes up to n regions of class binind from arena into out[], lowest
- * address last; returns how many (0: out of memory). One lock. */
-unsigned hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n);
+ * address last; returns how many (0: out of memory). One lock, under
+ * which the cache's nrequests count since its last merge is added. */
+unsigned hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n,
+    uint64_t nrequests);
 
 /* Frees n regions of class binind, from any arenas: one lock per arena
  * met.  ptrs[] is used as scratch. */

@@ -31,7 +31,7 @@ hm_chunk_boot(void) {
 	size_t nroot = (size_t)1 << (RTREE_ADDR_BITS - RTREE_LG_KEY - RTREE_LG_LEAF);
 	bool zeroed;
 	hm_rtree_root = hm_os_map(PAGE_CEILING(nroot * sizeof(void *)), PAGE,
-	    false, &zeroed);
+	    DSS_DISABLED, &zeroed);
 	return hm_rtree_root == NULL;
 }
 
@@ -69,13 +69,13 @@ hm_rtree_set(const void *addr, size_t size, uintptr_t val) {
 }
 
 chunk_t *
-hm_chunk_alloc(struct arena_s *arena, bool *zeroed) {
+hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool *zeroed) {
 	mutex_lock(&chunk_lock);
 	chunk_t *chunk = hm_base_pool_get(&chunk_pool);
 	mutex_unlock(&chunk_lock);
 	if (chunk == NULL)
 		return NULL;
-	void *addr = hm_os_map(hm_chunksize, hm_chunksize, true, zeroed);
+	void *addr = hm_os_map(hm_chunksize, hm_chunksize, dss, zeroed);
 	if (addr == NULL)
 		goto fail;
 	chunk->arena = arena;

@@ -89,9 +89,10 @@ chunk_map_set(chunk_t *chunk, size_t page, struct run_s *run) {
 	atomic_store_explicit(&chunk->map[page], run, memory_order_release);
 }
 
-/* Maps a new arena chunk and registers it.  NULL (errno ENOMEM) on
- * failure.  *zeroed: the memory is known to be zero. */
-chunk_t *hm_chunk_alloc(struct arena_s *arena, bool *zeroed);
+/* Maps a new arena chunk (from brk as dss, a DSS_* value, says) and
+ * registers it.  NULL (errno ENOMEM) on failure.  *zeroed: the memory is
+ * known to be zero. */
+chunk_t *hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool *zeroed);
 
 /* Unregisters and unmaps an arena chunk. */
 void hm_chunk_dalloc(chunk_t *chunk);

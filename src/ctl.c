@@ -15,6 +15,8 @@
 #include "chunk.h"
 #include "conf.h"
 #include "decay.h"
+#include "huge.h"
+#include "os.h"
 #include "init.h"
 #include "mutex.h"
 #include "sc.h"
@@ -24,7 +26,15 @@
 
 static mutex_t ctl_lock;
 static uint64_t ctl_epoch = 1;
+static bool ctl_refreshed;
 static stats_t ctl_stats;
+/* Per-arena snapshots (allocated when first needed), their sum
+ * (MALLCTL_ARENAS_ALL) and that of destroyed arenas
+ * (MALLCTL_ARENAS_DESTROYED, kept up to date at each destruction). */
+static arena_stats_t *ctl_astats[HM_ARENAS_MAX];
+static bool ctl_alive[HM_ARENAS_MAX];
+static arena_stats_t ctl_astats_all, ctl_astats_destroyed;
+static bool ctl_any_destroyed;
 
 bool
 hm_ctl_boot(void) {
@@ -87,6 +97,51 @@ ctl_write(const ctl_args_t *a, void *v, size_t size) {
 	return 0;
 }
 
+/* "epoch": a new snapshot of the statistics.  The calling thread's cache
+ * hands over its request counts first, so that a thread's own activity
+ * is exact (other threads' come at their caches' next fill or flush). */
+static void
+ctl_refresh(void) {
+	if (hm_tsd.tcache != NULL)
+		hm_tcache_stats_merge(hm_tsd.tcache);
+	hm_stats_read(&ctl_stats);
+	memset(&ctl_astats_all, 0, sizeof(ctl_astats_all));
+	unsigned n = hm_narenas;
+	for (unsigned i = 0; i < n; i++) {
+		ctl_alive[i] = hm_arena_get(i, false) != NULL;
+		if (!ctl_alive[i])
+			continue;
+		if (ctl_astats[i] == NULL) {
+			ctl_astats[i] = hm_base_alloc(sizeof(arena_stats_t));
+			if (ctl_astats[i] == NULL) {
+				ctl_alive[i] = false;
+				continue;
+			}
+		}
+		memset(ctl_astats[i], 0, sizeof(arena_stats_t));
+		hm_stats_arena_read(i, ctl_astats[i]);
+		/* The sum reads again rather than adding up snapshots:
+		 * every counter is additive but uptime, the oldest's. */
+		hm_stats_arena_read(i, &ctl_astats_all);
+	}
+	if (ctl_alive[0])
+		ctl_astats_all.uptime_ns = ctl_astats[0]->uptime_ns;
+	ctl_refreshed = true;
+}
+
+/* The snapshot stats.arenas.<i> reads; NULL (ENOENT) when there was no
+ * arena i at the last epoch. */
+static const arena_stats_t *
+ctl_astats_get(size_t i) {
+	if (i == MALLCTL_ARENAS_ALL)
+		return &ctl_astats_all;
+	if (i == MALLCTL_ARENAS_DESTROYED)
+		return ctl_any_destroyed ? &ctl_astats_destroyed : NULL;
+	if (i >= HM_ARENAS_MAX || !ctl_alive[i])
+		return NULL;
+	return ctl_astats[i];
+}
+
 #define CTL_RO(name, type, expr)                                           \
 	static int name(const ctl_args_t *a) {                             \
 		int err = ctl_readonly(a);                                 \
@@ -101,12 +156,26 @@ CTL_RO(ctl_version_fn, const char *, ctl_version)
 CTL_RO(ctl_config_debug, bool, config_debug)
 CTL_RO(ctl_config_stats, bool, true)
 CTL_RO(ctl_config_prof, bool, false)
+CTL_RO(ctl_config_fill, bool, true)
+CTL_RO(ctl_config_lazy_lock, bool, false)
+CTL_RO(ctl_config_malloc_conf, const char *, "")
+CTL_RO(ctl_config_opt_safety_checks, bool, true)
+CTL_RO(ctl_config_prof_libgcc, bool, false)
+CTL_RO(ctl_config_prof_libunwind, bool, false)
+CTL_RO(ctl_config_utrace, bool, false)
+CTL_RO(ctl_config_xmalloc, bool, false)
+CTL_RO(ctl_config_cache_oblivious, bool, false)
+CTL_RO(ctl_thread_allocated, uint64_t, hm_tsd.allocated)
+CTL_RO(ctl_thread_allocatedp, uint64_t *, &hm_tsd.allocated)
+CTL_RO(ctl_thread_deallocated, uint64_t, hm_tsd.deallocated)
+CTL_RO(ctl_thread_deallocatedp, uint64_t *, &hm_tsd.deallocated)
+CTL_RO(ctl_arenas_nhbins, unsigned, hm_tcache_nbins)
 CTL_RO(ctl_arenas_narenas, unsigned, hm_narenas)
 CTL_RO(ctl_arenas_quantum, size_t, QUANTUM)
 CTL_RO(ctl_arenas_page, size_t, PAGE)
 CTL_RO(ctl_arenas_chunksize, size_t, hm_chunksize)
 CTL_RO(ctl_arenas_nbins, unsigned, SC_NBINS)
-CTL_RO(ctl_arenas_nlextents, unsigned, hm_sc_nlarge)
+CTL_RO(ctl_arenas_nlextents, unsigned, SC_NLEXTENTS)
 CTL_RO(ctl_arenas_tcache_max, size_t,
     hm_tcache_nbins ? hm_sc_size[hm_tcache_nbins - 1] : 0)
 CTL_RO(ctl_stats_allocated, size_t, ctl_stats.allocated)
@@ -126,6 +195,7 @@ CTL_RO(ctl_stats_retained, size_t, ctl_stats.retained)
 		if (err != 0)                                              \
 			return err;                                        \
 		size_t i = a->mib[2];                                      \
+		(void)i;                                                   \
 		type v_ = (expr);                                          \
 		return ctl_read(a, &v_, sizeof(v_));                       \
 	}
@@ -134,8 +204,75 @@ CTL_RO_INDEXED(ctl_arenas_bin_size, size_t, SC_NBINS, hm_sc_slab[i].size)
 CTL_RO_INDEXED(ctl_arenas_bin_nregs, uint32_t, SC_NBINS, hm_sc_slab[i].nregs)
 CTL_RO_INDEXED(ctl_arenas_bin_slab_size, size_t, SC_NBINS,
     (size_t)hm_sc_slab[i].npages << LG_PAGE)
-CTL_RO_INDEXED(ctl_arenas_lextent_size, size_t, hm_sc_nlarge,
+CTL_RO_INDEXED(ctl_arenas_bin_nshards, uint32_t, SC_NBINS, 1)
+CTL_RO_INDEXED(ctl_arenas_lextent_size, size_t, SC_NLEXTENTS,
     hm_sc_size[SC_NBINS + i])
+
+/* stats.arenas.<i>.<expr of s>, from the last epoch's snapshot. */
+#define CTL_ASTAT(name, type, expr)                                        \
+	static int name(const ctl_args_t *a) {                             \
+		const arena_stats_t *s = ctl_astats_get(a->mib[2]);        \
+		if (s == NULL)                                             \
+			return ENOENT;                                     \
+		int err = ctl_readonly(a);                                 \
+		if (err != 0)                                              \
+			return err;                                        \
+		type v_ = (expr);                                          \
+		return ctl_read(a, &v_, sizeof(v_));                       \
+	}
+/* stats.arenas.<i>.bins.<j>.<field> and lextents.<j>.<field>. */
+#define CTL_ASTAT_INDEXED(name, type, array, n, expr)                      \
+	static int name(const ctl_args_t *a) {                             \
+		const arena_stats_t *s = ctl_astats_get(a->mib[2]);        \
+		if (s == NULL || a->mib[4] >= (n))                         \
+			return ENOENT;                                     \
+		int err = ctl_readonly(a);                                 \
+		if (err != 0)                                              \
+			return err;                                        \
+		const __typeof__(s->array[0]) *e = &s->array[a->mib[4]];   \
+		type v_ = (expr);                                          \
+		return ctl_read(a, &v_, sizeof(v_));                       \
+	}
+
+CTL_ASTAT(ctl_sa_nthreads, unsigned, s->nthreads)
+CTL_ASTAT(ctl_sa_uptime, uint64_t, s->uptime_ns)
+CTL_ASTAT(ctl_sa_dss, const char *, hm_dss_names[s->dss])
+CTL_ASTAT(ctl_sa_dirty_decay_ms, ssize_t, s->dirty_decay_ms)
+CTL_ASTAT(ctl_sa_pactive, size_t, s->pactive)
+CTL_ASTAT(ctl_sa_pdirty, size_t, s->pdirty)
+CTL_ASTAT(ctl_sa_mapped, size_t, s->mapped)
+CTL_ASTAT(ctl_sa_retained, size_t, 0)
+CTL_ASTAT(ctl_sa_dirty_nmadvise, uint64_t, s->nmadvise)
+CTL_ASTAT(ctl_sa_dirty_purged, uint64_t, s->npurged)
+CTL_ASTAT(ctl_sa_small_allocated, size_t, s->small_allocated)
+CTL_ASTAT(ctl_sa_small_nmalloc, uint64_t, s->small_nmalloc)
+CTL_ASTAT(ctl_sa_small_ndalloc, uint64_t, s->small_ndalloc)
+CTL_ASTAT(ctl_sa_small_nrequests, uint64_t, s->small_nrequests)
+CTL_ASTAT(ctl_sa_small_nfills, uint64_t, s->small_nfills)
+CTL_ASTAT(ctl_sa_small_nflushes, uint64_t, s->small_nflushes)
+CTL_ASTAT(ctl_sa_large_allocated, size_t, s->large_allocated)
+CTL_ASTAT(ctl_sa_large_nmalloc, uint64_t, s->large_nmalloc)
+CTL_ASTAT(ctl_sa_large_ndalloc, uint64_t, s->large_ndalloc)
+CTL_ASTAT(ctl_sa_large_nrequests, uint64_t, s->large_nrequests)
+CTL_ASTAT_INDEXED(ctl_sb_nmalloc, uint64_t, bins, SC_NBINS, e->nmalloc)
+CTL_ASTAT_INDEXED(ctl_sb_ndalloc, uint64_t, bins, SC_NBINS, e->ndalloc)
+CTL_ASTAT_INDEXED(ctl_sb_nrequests, uint64_t, bins, SC_NBINS, e->nrequests)
+CTL_ASTAT_INDEXED(ctl_sb_curregs, size_t, bins, SC_NBINS, e->curregs)
+CTL_ASTAT_INDEXED(ctl_sb_nfills, uint64_t, bins, SC_NBINS, e->nfills)
+CTL_ASTAT_INDEXED(ctl_sb_nflushes, uint64_t, bins, SC_NBINS, e->nflushes)
+CTL_ASTAT_INDEXED(ctl_sb_nslabs, uint64_t, bins, SC_NBINS, e->nslabs)
+CTL_ASTAT_INDEXED(ctl_sb_nreslabs, uint64_t, bins, SC_NBINS, e->nreslabs)
+CTL_ASTAT_INDEXED(ctl_sb_curslabs, size_t, bins, SC_NBINS, e->curslabs)
+CTL_ASTAT_INDEXED(ctl_sb_nonfull_slabs, size_t, bins, SC_NBINS,
+    e->nonfull_slabs)
+CTL_ASTAT_INDEXED(ctl_sl_nmalloc, uint64_t, lextents, SC_NLEXTENTS,
+    e->nmalloc)
+CTL_ASTAT_INDEXED(ctl_sl_ndalloc, uint64_t, lextents, SC_NLEXTENTS,
+    e->ndalloc)
+CTL_ASTAT_INDEXED(ctl_sl_nrequests, uint64_t, lextents, SC_NLEXTENTS,
+    e->nrequests)
+CTL_ASTAT_INDEXED(ctl_sl_curlextents, size_t, lextents, SC_NLEXTENTS,
+    (size_t)(e->nmalloc - e->ndalloc))
 
 /* stats.mutexes.<name>.{num_ops,num_wait}: the named global locks. */
 static int
@@ -157,13 +294,10 @@ ctl_global_mutex(const char *name, bool wait, const ctl_args_t *a) {
 /* stats.arenas.<i>.mutexes.<name>.{num_ops,num_wait}. */
 static int
 ctl_arena_mutex(unsigned which, bool wait, const ctl_args_t *a) {
-	if (a->mib[2] >= hm_narenas || hm_arena_get((unsigned)a->mib[2],
-	    false) == NULL)
+	const arena_stats_t *s = ctl_astats_get(a->mib[2]);
+	if (s == NULL)
 		return ENOENT;
-	arena_stats_t as;
-	memset(&as, 0, sizeof(as));
-	hm_stats_arena_read((unsigned)a->mib[2], &as);
-	uint64_t v = wait ? as.mutexes[which].nwaits : as.mutexes[which].nlocks;
+	uint64_t v = wait ? s->mutexes[which].nwaits : s->mutexes[which].nlocks;
 	int err = ctl_readonly(a);
 	return err ? err : ctl_read(a, &v, sizeof(v));
 }
@@ -202,7 +336,7 @@ ctl_epoch_fn(const ctl_args_t *a) {
 	if (err != 0)
 		return err;
 	if (a->newp != NULL) {
-		hm_stats_read(&ctl_stats);
+		ctl_refresh();
 		ctl_epoch++;
 	}
 	return ctl_read(a, &ctl_epoch, sizeof(ctl_epoch));
@@ -240,14 +374,27 @@ ctl_thread_tcache_enabled(const ctl_args_t *a) {
 	return ctl_read(a, &old, sizeof(old));
 }
 
+/* A name that neither reads nor writes (jemalloc: EPERM otherwise). */
 static int
-ctl_thread_tcache_flush(const ctl_args_t *a) {
-	if (a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
-	    || a->newlen != 0)
-		return EINVAL;
+ctl_neither(const ctl_args_t *a) {
+	return a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
+	    || a->newlen != 0 ? EPERM : 0;
+}
+
+/* The calling thread's cache, flushed: a reset arena's blocks must not
+ * stay in it. */
+static void
+ctl_flush_own_tcache(void) {
 	if (tsd_arena() != NULL && hm_tsd.tcache != NULL)
 		hm_tcache_flush_all(hm_tsd.tcache);
-	return 0;
+}
+
+static int
+ctl_thread_tcache_flush(const ctl_args_t *a) {
+	int err = ctl_neither(a);
+	if (err == 0)
+		ctl_flush_own_tcache();
+	return err;
 }
 
 static int
@@ -262,26 +409,275 @@ ctl_background_thread(const ctl_args_t *a) {
 	return ctl_read(a, &old, sizeof(old));
 }
 
+/* One purging thread serves every arena: any limit of one or more is
+ * already met. */
 static int
-ctl_arena_purge(const ctl_args_t *a) {
-	if (a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
-	    || a->newlen != 0)
+ctl_max_background_threads(const ctl_args_t *a) {
+	size_t v, old = 1;
+	int err = ctl_write(a, &v, sizeof(v));
+	if (err != 0)
+		return err;
+	if (a->newp != NULL && v == 0)
 		return EINVAL;
+	return ctl_read(a, &old, sizeof(old));
+}
+
+/*
+ * The arenas arena.<i> names, visited with fn: every arena for
+ * MALLCTL_ARENAS_ALL or, as jemalloc still accepts, i == arenas.narenas
+ * (when all is true); else arena i.  ENOENT past the indexes, EFAULT for
+ * an index without an arena.
+ */
+static int
+ctl_arena_apply(const ctl_args_t *a, bool all,
+    int (*fn)(arena_t *, const ctl_args_t *)) {
 	size_t ind = a->mib[1];
-	if (ind == MALLCTL_ARENAS_ALL) {
-		for (unsigned i = 0; i < hm_narenas; i++) {
+	unsigned n = hm_narenas;
+	if (ind == MALLCTL_ARENAS_ALL || ind == n) {
+		if (!all)
+			return EFAULT;
+		for (unsigned i = 0; i < n; i++) {
 			arena_t *arena = hm_arena_get(i, false);
-			if (arena != NULL)
-				hm_arena_purge_all(arena);
+			int err = arena != NULL ? fn(arena, a) : 0;
+			if (err != 0)
+				return err;
 		}
 		return 0;
 	}
-	arena_t *arena = ind < hm_narenas ? hm_arena_get((unsigned)ind, false)
-					  : NULL;
-	if (arena == NULL)
-		return ind < hm_narenas ? EFAULT : ENOENT;
+	if (ind > n)
+		return ENOENT;
+	arena_t *arena = hm_arena_get((unsigned)ind, false);
+	return arena != NULL ? fn(arena, a) : EFAULT;
+}
+
+static int
+ctl_arena_purge_one(arena_t *arena, const ctl_args_t *a) {
+	(void)a;
 	hm_arena_purge_all(arena);
 	return 0;
+}
+
+static int
+ctl_arena_purge(const ctl_args_t *a) {
+	int err = ctl_neither(a);
+	return err ? err : ctl_arena_apply(a, true, ctl_arena_purge_one);
+}
+
+/* arena.<i>.decay: what has come of age, now. */
+static int
+ctl_arena_decay_one(arena_t *arena, const ctl_args_t *a) {
+	(void)a;
+	uint64_t now = hm_decay_now_ms();
+	hm_arena_decay(arena, now);
+	hm_huge_decay(arena, now, false);
+	return 0;
+}
+
+static int
+ctl_arena_decay(const ctl_args_t *a) {
+	int err = ctl_neither(a);
+	return err ? err : ctl_arena_apply(a, true, ctl_arena_decay_one);
+}
+
+/* arena.<i>.reset and destroy: manual arenas only (EFAULT), and for
+ * destroy, none with threads bound to it. */
+static int
+ctl_arena_discard(arena_t *arena, bool destroy) {
+	if (arena->ind < hm_narenas_auto || (destroy
+	    && atomic_load_explicit(&arena->nthreads, memory_order_relaxed)))
+		return EFAULT;
+	ctl_flush_own_tcache();
+	hm_arena_reset(arena);
+	if (destroy) {
+		hm_stats_arena_read(arena->ind, &ctl_astats_destroyed);
+		ctl_any_destroyed = true;
+		ctl_alive[arena->ind] = false;
+		if (!hm_arena_destroy(arena))
+			return EFAULT;
+	}
+	return 0;
+}
+
+static int
+ctl_arena_reset_one(arena_t *arena, const ctl_args_t *a) {
+	(void)a;
+	return ctl_arena_discard(arena, false);
+}
+
+static int
+ctl_arena_destroy_one(arena_t *arena, const ctl_args_t *a) {
+	(void)a;
+	return ctl_arena_discard(arena, true);
+}
+
+static int
+ctl_arena_reset(const ctl_args_t *a) {
+	int err = ctl_neither(a);
+	return err ? err : ctl_arena_apply(a, false, ctl_arena_reset_one);
+}
+
+static int
+ctl_arena_destroy(const ctl_args_t *a) {
+	int err = ctl_neither(a);
+	return err ? err : ctl_arena_apply(a, false, ctl_arena_destroy_one);
+}
+
+/* arena.<i>.dss: the arena's brk precedence, by name. */
+static int
+ctl_arena_dss_one(arena_t *arena, const ctl_args_t *a) {
+	unsigned v = *(const unsigned *)a->newp;
+	atomic_store_explicit(&arena->dss, v, memory_order_relaxed);
+	return 0;
+}
+
+static int
+ctl_arena_dss(const ctl_args_t *a) {
+	const char *name = NULL;
+	int err = ctl_write(a, &name, sizeof(name));
+	if (err != 0)
+		return err;
+	size_t ind = a->mib[1];
+	bool all = ind == MALLCTL_ARENAS_ALL || ind == hm_narenas;
+	arena_t *arena = NULL;
+	if (!all) {
+		if (ind > hm_narenas)
+			return ENOENT;
+		arena = hm_arena_get((unsigned)ind, false);
+		if (arena == NULL)
+			return EFAULT;
+	}
+	unsigned old = arena != NULL ? atomic_load_explicit(&arena->dss,
+	    memory_order_relaxed) : opt_dss;
+	if (a->newp != NULL) {
+		unsigned v = 0;
+		while (v < 3 && (name == NULL || strcmp(name, hm_dss_names[v])))
+			v++;
+		if (v == 3)
+			return EINVAL;
+		ctl_args_t b = *a;
+		b.newp = &v;
+		ctl_arena_apply(&b, true, ctl_arena_dss_one);
+	}
+	const char *s = hm_dss_names[old];
+	return ctl_read(a, &s, sizeof(s));
+}
+
+/* A decay time in ms: -1 (never) or more, as jemalloc accepts. */
+static int
+ctl_decay_ms_write(const ctl_args_t *a, ssize_t *v) {
+	int err = ctl_write(a, v, sizeof(*v));
+	if (err == 0 && a->newp != NULL && *v < -1)
+		err = EFAULT;
+	return err;
+}
+
+static int
+ctl_arena_dirty_decay_ms(const ctl_args_t *a) {
+	ssize_t v;
+	int err = ctl_decay_ms_write(a, &v);
+	if (err != 0)
+		return err;
+	size_t ind = a->mib[1];
+	if (ind > HM_ARENAS_MAX)
+		return EFAULT;
+	if (ind >= hm_narenas)
+		return ind == MALLCTL_ARENAS_ALL ? EFAULT : ENOENT;
+	arena_t *arena = hm_arena_get((unsigned)ind, false);
+	if (arena == NULL)
+		return EFAULT;
+	ssize_t old = arena_dirty_decay_ms(arena);
+	if (a->newp != NULL) {
+		atomic_store_explicit(&arena->dirty_decay_ms, v,
+		    memory_order_relaxed);
+		/* Due at the next event, which applies the new time. */
+		atomic_store_explicit(&arena->huge_decay_next_ms, 0,
+		    memory_order_relaxed);
+		hm_arena_decay(arena, hm_decay_now_ms());
+	}
+	return ctl_read(a, &old, sizeof(old));
+}
+
+static int
+ctl_arenas_dirty_decay_ms(const ctl_args_t *a) {
+	ssize_t v;
+	int err = ctl_decay_ms_write(a, &v);
+	if (err != 0)
+		return err;
+	ssize_t old = atomic_load(&hm_arenas_dirty_decay_ms);
+	if (a->newp != NULL)
+		atomic_store(&hm_arenas_dirty_decay_ms, v);
+	return ctl_read(a, &old, sizeof(old));
+}
+
+static int
+ctl_arenas_create(const ctl_args_t *a) {
+	/* Custom extent hooks are not supported (see README). */
+	if (a->newp != NULL || a->newlen != 0)
+		return ENOENT;
+	if (a->oldp != NULL && (a->oldlenp == NULL
+	    || *a->oldlenp != sizeof(unsigned)))
+		return EINVAL;
+	arena_t *arena = hm_arena_create_manual();
+	if (arena == NULL)
+		return EAGAIN;
+	unsigned ind = arena->ind;
+	return ctl_read(a, &ind, sizeof(ind));
+}
+
+/* arenas.lookup: the arena of any address inside a live block. */
+static int
+ctl_arenas_lookup(const ctl_args_t *a) {
+	const void *ptr;
+	if (a->newp == NULL)
+		return EINVAL;
+	int err = ctl_write(a, &ptr, sizeof(ptr));
+	if (err != 0)
+		return err;
+	uintptr_t v = ptr != NULL ? rtree_get(ptr) : 0;
+	if (v == 0)
+		return EINVAL;
+	arena_t *arena = v & RTREE_HUGE_TAG ? huge_from_rtree(v)->arena
+					    : ((chunk_t *)v)->arena;
+	unsigned ind = arena->ind;
+	return ctl_read(a, &ind, sizeof(ind));
+}
+
+static int
+ctl_tcache_create(const ctl_args_t *a) {
+	int err = ctl_readonly(a);
+	if (err != 0)
+		return err;
+	if (a->oldp == NULL || a->oldlenp == NULL
+	    || *a->oldlenp != sizeof(unsigned))
+		return EINVAL;
+	arena_t *arena = tsd_arena();
+	unsigned ind;
+	if (arena == NULL || !hm_tcache_explicit_create(arena, &ind))
+		return EAGAIN;
+	return ctl_read(a, &ind, sizeof(ind));
+}
+
+static int
+ctl_tcache_flush_or_destroy(const ctl_args_t *a, bool destroy) {
+	if (a->oldp != NULL || a->oldlenp != NULL)
+		return EPERM;
+	unsigned ind;
+	if (a->newp == NULL)
+		return EFAULT;
+	int err = ctl_write(a, &ind, sizeof(ind));
+	if (err != 0)
+		return err;
+	return hm_tcache_explicit_flush(ind, destroy) ? 0 : EFAULT;
+}
+
+static int
+ctl_tcache_flush(const ctl_args_t *a) {
+	return ctl_tcache_flush_or_destroy(a, false);
+}
+
+static int
+ctl_tcache_destroy(const ctl_args_t *a) {
+	return ctl_tcache_flush_or_destroy(a, true);
 }
 
 static int
@@ -318,25 +714,52 @@ typedef struct ctl_node_s {
 static const ctl_node_t ctl_nodes[] = {
 	{"version", ctl_version_fn},
 	{"epoch", ctl_epoch_fn},
+	{"config.cache_oblivious", ctl_config_cache_oblivious},
 	{"config.debug", ctl_config_debug},
-	{"config.stats", ctl_config_stats},
+	{"config.fill", ctl_config_fill},
+	{"config.lazy_lock", ctl_config_lazy_lock},
+	{"config.malloc_conf", ctl_config_malloc_conf},
+	{"config.opt_safety_checks", ctl_config_opt_safety_checks},
 	{"config.prof", ctl_config_prof},
+	{"config.prof_libgcc", ctl_config_prof_libgcc},
+	{"config.prof_libunwind", ctl_config_prof_libunwind},
+	{"config.stats", ctl_config_stats},
+	{"config.utrace", ctl_config_utrace},
+	{"config.xmalloc", ctl_config_xmalloc},
 	{"background_thread", ctl_background_thread},
+	{"max_background_threads", ctl_max_background_threads},
 	{"thread.arena", ctl_thread_arena},
+	{"thread.allocated", ctl_thread_allocated},
+	{"thread.allocatedp", ctl_thread_allocatedp},
+	{"thread.deallocated", ctl_thread_deallocated},
+	{"thread.deallocatedp", ctl_thread_deallocatedp},
 	{"thread.tcache.enabled", ctl_thread_tcache_enabled},
 	{"thread.tcache.flush", ctl_thread_tcache_flush},
+	{"tcache.create", ctl_tcache_create},
+	{"tcache.flush", ctl_tcache_flush},
+	{"tcache.destroy", ctl_tcache_destroy},
 	{"arena.#.purge", ctl_arena_purge},
+	{"arena.#.decay", ctl_arena_decay},
+	{"arena.#.reset", ctl_arena_reset},
+	{"arena.#.destroy", ctl_arena_destroy},
+	{"arena.#.dss", ctl_arena_dss},
+	{"arena.#.dirty_decay_ms", ctl_arena_dirty_decay_ms},
 	{"arenas.narenas", ctl_arenas_narenas},
+	{"arenas.dirty_decay_ms", ctl_arenas_dirty_decay_ms},
 	{"arenas.quantum", ctl_arenas_quantum},
 	{"arenas.page", ctl_arenas_page},
 	{"arenas.chunksize", ctl_arenas_chunksize},
+	{"arenas.tcache_max", ctl_arenas_tcache_max},
 	{"arenas.nbins", ctl_arenas_nbins},
+	{"arenas.nhbins", ctl_arenas_nhbins},
 	{"arenas.bin.#.size", ctl_arenas_bin_size},
 	{"arenas.bin.#.nregs", ctl_arenas_bin_nregs},
 	{"arenas.bin.#.slab_size", ctl_arenas_bin_slab_size},
+	{"arenas.bin.#.nshards", ctl_arenas_bin_nshards},
 	{"arenas.nlextents", ctl_arenas_nlextents},
-	{"arenas.tcache_max", ctl_arenas_tcache_max},
 	{"arenas.lextent.#.size", ctl_arenas_lextent_size},
+	{"arenas.create", ctl_arenas_create},
+	{"arenas.lookup", ctl_arenas_lookup},
 	{"stats.allocated", ctl_stats_allocated},
 	{"stats.active", ctl_stats_active},
 	{"stats.metadata", ctl_stats_metadata},
@@ -355,6 +778,40 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.mutexes.base.num_wait", ctl_mx_base_wait},
 	{"stats.mutexes.huge_pool.num_ops", ctl_mx_huge_pool_ops},
 	{"stats.mutexes.huge_pool.num_wait", ctl_mx_huge_pool_wait},
+	{"stats.arenas.#.nthreads", ctl_sa_nthreads},
+	{"stats.arenas.#.uptime", ctl_sa_uptime},
+	{"stats.arenas.#.dss", ctl_sa_dss},
+	{"stats.arenas.#.dirty_decay_ms", ctl_sa_dirty_decay_ms},
+	{"stats.arenas.#.pactive", ctl_sa_pactive},
+	{"stats.arenas.#.pdirty", ctl_sa_pdirty},
+	{"stats.arenas.#.mapped", ctl_sa_mapped},
+	{"stats.arenas.#.retained", ctl_sa_retained},
+	{"stats.arenas.#.dirty_nmadvise", ctl_sa_dirty_nmadvise},
+	{"stats.arenas.#.dirty_purged", ctl_sa_dirty_purged},
+	{"stats.arenas.#.small.allocated", ctl_sa_small_allocated},
+	{"stats.arenas.#.small.nmalloc", ctl_sa_small_nmalloc},
+	{"stats.arenas.#.small.ndalloc", ctl_sa_small_ndalloc},
+	{"stats.arenas.#.small.nrequests", ctl_sa_small_nrequests},
+	{"stats.arenas.#.small.nfills", ctl_sa_small_nfills},
+	{"stats.arenas.#.small.nflushes", ctl_sa_small_nflushes},
+	{"stats.arenas.#.large.allocated", ctl_sa_large_allocated},
+	{"stats.arenas.#.large.nmalloc", ctl_sa_large_nmalloc},
+	{"stats.arenas.#.large.ndalloc", ctl_sa_large_ndalloc},
+	{"stats.arenas.#.large.nrequests", ctl_sa_large_nrequests},
+	{"stats.arenas.#.bins.#.nmalloc", ctl_sb_nmalloc},
+	{"stats.arenas.#.bins.#.ndalloc", ctl_sb_ndalloc},
+	{"stats.arenas.#.bins.#.nrequests", ctl_sb_nrequests},
+	{"stats.arenas.#.bins.#.curregs", ctl_sb_curregs},
+	{"stats.arenas.#.bins.#.nfills", ctl_sb_nfills},
+	{"stats.arenas.#.bins.#.nflushes", ctl_sb_nflushes},
+	{"stats.arenas.#.bins.#.nslabs", ctl_sb_nslabs},
+	{"stats.arenas.#.bins.#.nreslabs", ctl_sb_nreslabs},
+	{"stats.arenas.#.bins.#.curslabs", ctl_sb_curslabs},
+	{"stats.arenas.#.bins.#.nonfull_slabs", ctl_sb_nonfull_slabs},
+	{"stats.arenas.#.lextents.#.nmalloc", ctl_sl_nmalloc},
+	{"stats.arenas.#.lextents.#.ndalloc", ctl_sl_ndalloc},
+	{"stats.arenas.#.lextents.#.nrequests", ctl_sl_nrequests},
+	{"stats.arenas.#.lextents.#.curlextents", ctl_sl_curlextents},
 	{"stats.arenas.#.mutexes.bins.num_ops", ctl_amx_bins_ops},
 	{"stats.arenas.#.mutexes.bins.num_wait", ctl_amx_bins_wait},
 	{"stats.arenas.#.mutexes.arena.num_ops", ctl_amx_arena_ops},
@@ -446,6 +903,9 @@ ctl_dispatch(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	if (miblen != depth)
 		return ENOENT;
 	mutex_lock(&ctl_lock);
+	/* Statistics read before any "epoch" are those of the first call. */
+	if (unlikely(!ctl_refreshed))
+		ctl_refresh();
 	int err = ctl_nodes[mib[0]].fn(&a);
 	mutex_unlock(&ctl_lock);
 	return err;

@@ -58,7 +58,7 @@ static void
 huge_link(arena_t *arena, huge_t *h) {
 	mutex_lock(&arena->huge_lock);
 	DLIST_PUSH(arena->huge, h);
-	arena->huge_nmalloc++;
+	arena_lstats_count(arena, sc_size2index(h->usize), 1);
 	arena->huge_allocated += h->usize;
 	mutex_unlock(&arena->huge_lock);
 }
@@ -67,7 +67,7 @@ static void
 huge_unlink(arena_t *arena, huge_t *h) {
 	mutex_lock(&arena->huge_lock);
 	DLIST_REMOVE(arena->huge, h);
-	arena->huge_ndalloc++;
+	arena_lstats_count(arena, sc_size2index(h->usize), -1);
 	arena->huge_allocated -= h->usize;
 	mutex_unlock(&arena->huge_lock);
 }
@@ -114,8 +114,8 @@ uint64_t
 hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
 	huge_t *drop = NULL;
 	uint64_t next = UINT64_MAX;
-	uint64_t age = opt_dirty_decay_ms < 0 ? UINT64_MAX
-					      : (uint64_t)opt_dirty_decay_ms;
+	ssize_t decay_ms = arena_dirty_decay_ms(arena);
+	uint64_t age = decay_ms < 0 ? UINT64_MAX : (uint64_t)decay_ms;
 	mutex_lock(&arena->huge_lock);
 	huge_t *h = arena->huge_cached;
 	while (h != NULL) {
@@ -163,7 +163,7 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	if (h == NULL)
 		return NULL;
 	bool zeroed;
-	char *addr = hm_os_map(usize, align, false, &zeroed);
+	char *addr = hm_os_map(usize, align, DSS_DISABLED, &zeroed);
 	if (addr == NULL) {
 		huge_desc_put(h);
 		return NULL;
@@ -189,7 +189,8 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	huge_unlink(arena, h);
 	/* Unregistered even while cached: a second free is an invalid one. */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
-	if (opt_dirty_decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK) {
+	ssize_t decay_ms = arena_dirty_decay_ms(arena);
+	if (decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK) {
 		cache_drop(h);
 		return;
 	}
@@ -198,8 +199,8 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	mutex_lock(&arena->huge_lock);
 	DLIST_PUSH(arena->huge_cached, h);
 	arena->huge_cached_bytes += h->usize;
-	if (opt_dirty_decay_ms > 0) {
-		uint64_t due = h->freed_ms + (uint64_t)opt_dirty_decay_ms;
+	if (decay_ms > 0) {
+		uint64_t due = h->freed_ms + (uint64_t)decay_ms;
 		if (due < atomic_load_explicit(&arena->huge_decay_next_ms,
 		    memory_order_relaxed))
 			atomic_store_explicit(&arena->huge_decay_next_ms, due,
@@ -223,13 +224,35 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	}
 }
 
+void
+hm_huge_reset(arena_t *arena) {
+	hm_huge_decay(arena, 0, true);
+	mutex_lock(&arena->huge_lock);
+	huge_t *live = arena->huge;
+	arena->huge = NULL;
+	for (huge_t *h = live; h != NULL; h = h->next) {
+		arena_lstats_count(arena, sc_size2index(h->usize), -1);
+		arena->huge_allocated -= h->usize;
+	}
+	mutex_unlock(&arena->huge_lock);
+	while (live != NULL) {
+		huge_t *n = live->next;
+		hm_rtree_set(live->addr, HUGE_KEY_SIZE, 0);
+		cache_drop(live);
+		live = n;
+	}
+}
+
 static void
 huge_set_size(huge_t *h, size_t usize) {
-	mutex_lock(&h->arena->huge_lock);
-	h->arena->huge_allocated += usize;
-	h->arena->huge_allocated -= h->usize;
+	arena_t *arena = h->arena;
+	mutex_lock(&arena->huge_lock);
+	arena_lstats_count(arena, sc_size2index(h->usize), -1);
+	arena_lstats_count(arena, sc_size2index(usize), 1);
+	arena->huge_allocated += usize;
+	arena->huge_allocated -= h->usize;
 	h->usize = usize;
-	mutex_unlock(&h->arena->huge_lock);
+	mutex_unlock(&arena->huge_lock);
 }
 
 void *

@@ -44,6 +44,10 @@ uint64_t hm_huge_decay(arena_t *arena, uint64_t now, bool all);
 
 /* usize is a Huge class (> hm_sc_large_maxclass).  NULL with errno ENOMEM
  * on failure. */
+/* Discards every huge block of the arena, live or cached
+ * (arena.<i>.reset). */
+void hm_huge_reset(arena_t *arena);
+
 void *hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero);
 void hm_huge_dalloc(huge_t *huge, void *ptr);
 

@@ -119,15 +119,15 @@ hm_os_in_dss(const void *addr) {
 }
 
 void *
-hm_os_map(size_t size, size_t align, bool dss_ok, bool *zeroed) {
+hm_os_map(size_t size, size_t align, unsigned dss, bool *zeroed) {
 	void *p = NULL;
 	/* Fresh mmap and brk memory, and purged brk chunks, read as zero. */
 	*zeroed = true;
-	if (dss_ok && opt_dss == DSS_PRIMARY)
+	if (dss == DSS_PRIMARY)
 		p = os_dss_alloc(size, align, zeroed);
 	if (p == NULL)
 		p = os_map_aligned(size, align);
-	if (p == NULL && dss_ok && opt_dss == DSS_SECONDARY)
+	if (p == NULL && dss == DSS_SECONDARY)
 		p = os_dss_alloc(size, align, zeroed);
 	if (p == NULL)
 		return NULL;

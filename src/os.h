@@ -5,8 +5,9 @@
  *
  * Memory comes from mmap, or from the data segment (brk) when the dss
  * option asks for it: "primary" tries brk first, "secondary" (the default)
- * falls back to brk when mmap fails, "disabled" never uses it.  Only arena
- * chunks (dss_ok) use brk; memory from brk cannot be
+ * falls back to brk when mmap fails, "disabled" never uses it; each arena
+ * has its own setting (arena.<i>.dss), from the option.  Only arena
+ * chunks use brk; memory from brk cannot be
  * unmapped, so a freed brk chunk is purged and kept on a free stack for the
  * next chunk request.
  */
@@ -23,10 +24,10 @@ extern const char *const hm_dss_names[3];
 /*
  * Maps size bytes (a multiple of the page) aligned to align (a power of two
  * >= the page).  Returns NULL with errno ENOMEM on failure.  *zeroed tells
- * whether the memory is known to be zero-filled.  dss_ok: an arena chunk,
- * which may come from brk (all such requests have one size).
+ * whether the memory is known to be zero-filled.  dss: DSS_DISABLED, or for
+ * an arena chunk (all such requests have one size) the arena's setting.
  */
-void *hm_os_map(size_t size, size_t align, bool dss_ok, bool *zeroed);
+void *hm_os_map(size_t size, size_t align, unsigned dss, bool *zeroed);
 
 /* Gives a mapping back.  Data-segment memory is purged instead. */
 void hm_os_unmap(void *addr, size_t size);

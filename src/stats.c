@@ -13,6 +13,7 @@
 #include "base.h"
 #include "chunk.h"
 #include "conf.h"
+#include "decay.h"
 #include "huge.h"
 #include "init.h"
 #include "log.h"
@@ -27,6 +28,26 @@ hm_stats_mutex_read(const mutex_t *m, mutex_stats_t *out) {
 	out->nwaits += atomic_load_explicit(&m->nwaits, memory_order_relaxed);
 }
 
+/* Adds one class's counters above Small to the sums. */
+static void
+stats_lextent_add(arena_stats_t *out, unsigned j, const lextent_stats_t *ls) {
+	lextent_stats_t *o = &out->lextents[j];
+	o->nmalloc += ls->nmalloc;
+	o->ndalloc += ls->ndalloc;
+	o->nrequests += ls->nrequests;
+	size_t bytes = (size_t)(ls->nmalloc - ls->ndalloc)
+	    * hm_sc_size[SC_NBINS + j];
+	out->large_nmalloc += ls->nmalloc;
+	out->large_ndalloc += ls->ndalloc;
+	out->large_nrequests += ls->nrequests;
+	out->large_allocated += bytes;
+	if (j >= hm_sc_nlarge) {
+		out->huge_nmalloc += ls->nmalloc;
+		out->huge_ndalloc += ls->ndalloc;
+		out->huge_allocated += bytes;
+	}
+}
+
 void
 hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 	arena_t *arena = hm_arena_get(ind, false);
@@ -34,38 +55,51 @@ hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 		return;
 	out->nthreads += atomic_load_explicit(&arena->nthreads,
 	    memory_order_relaxed);
+	uint64_t now = hm_decay_now_ms();
+	out->uptime_ns += (now - arena->birth_ms) * 1000000;
+	out->dss = atomic_load_explicit(&arena->dss, memory_order_relaxed);
+	out->dirty_decay_ms = arena_dirty_decay_ms(arena);
 	for (unsigned i = 0; i < SC_NBINS; i++) {
 		bin_t *bin = &arena->bins[i];
 		bin_stats_t *b = &out->bins[i];
 		mutex_lock(&bin->lock);
+		size_t curregs = (size_t)(bin->nmalloc - bin->ndalloc);
 		b->nmalloc += bin->nmalloc;
 		b->ndalloc += bin->ndalloc;
-		b->curregs += (size_t)(bin->nmalloc - bin->ndalloc);
-		b->curslabs += bin->curslabs;
+		b->nrequests += bin->nrequests;
+		b->nfills += bin->nfills;
+		b->nflushes += bin->nflushes;
 		b->nslabs += bin->nslabs;
-		mutex_unlock(&bin->lock);
+		b->nreslabs += bin->nreslabs;
+		b->curregs += curregs;
+		b->curslabs += bin->curslabs;
+		for (run_t *r = bin->nonfull; r != NULL; r = r->next)
+			b->nonfull_slabs++;
 		out->small_nmalloc += bin->nmalloc;
 		out->small_ndalloc += bin->ndalloc;
-		out->small_allocated += (size_t)(bin->nmalloc - bin->ndalloc)
-		    * hm_sc_slab[i].size;
+		out->small_nrequests += bin->nrequests;
+		out->small_nfills += bin->nfills;
+		out->small_nflushes += bin->nflushes;
+		mutex_unlock(&bin->lock);
+		out->small_allocated += curregs * hm_sc_slab[i].size;
 		hm_stats_mutex_read(&bin->lock, &out->mutexes[ARENA_MUTEX_BINS]);
 	}
 	hm_stats_mutex_read(&arena->lock, &out->mutexes[ARENA_MUTEX_ARENA]);
 	hm_stats_mutex_read(&arena->huge_lock, &out->mutexes[ARENA_MUTEX_HUGE]);
+	/* Large classes' counters under the arena lock, Huge ones' under
+	 * huge_lock (arena.h). */
 	mutex_lock(&arena->lock);
 	out->pactive += arena->nactive;
 	out->pdirty += arena->ndirty;
 	out->mapped += arena->nchunks * hm_chunksize;
-	out->npurge += arena->npurge;
+	out->nmadvise += arena->npurge;
 	out->npurged += arena->npurged;
-	out->large_allocated += arena->large_allocated;
-	out->large_nmalloc += arena->large_nmalloc;
-	out->large_ndalloc += arena->large_ndalloc;
+	for (unsigned j = 0; j < hm_sc_nlarge; j++)
+		stats_lextent_add(out, j, &arena->lstats[j]);
 	mutex_unlock(&arena->lock);
 	mutex_lock(&arena->huge_lock);
-	out->huge_allocated += arena->huge_allocated;
-	out->huge_nmalloc += arena->huge_nmalloc;
-	out->huge_ndalloc += arena->huge_ndalloc;
+	for (unsigned j = hm_sc_nlarge; j < SC_NLEXTENTS; j++)
+		stats_lextent_add(out, j, &arena->lstats[j]);
 	out->mapped += arena->huge_allocated + arena->huge_cached_bytes;
 	out->pdirty += arena->huge_cached_bytes >> LG_PAGE;
 	mutex_unlock(&arena->huge_lock);
@@ -81,8 +115,7 @@ hm_stats_read(stats_t *out) {
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		memset(&as, 0, sizeof(as));
 		hm_stats_arena_read(i, &as);
-		out->allocated += as.small_allocated + as.large_allocated
-		    + as.huge_allocated;
+		out->allocated += as.small_allocated + as.large_allocated;
 		out->mapped += as.mapped;
 		pactive += as.pactive;
 		pdirty += as.pdirty;
@@ -168,7 +201,7 @@ stats_print_arena(emitter_t *e, const arena_stats_t *as, bool bins) {
 	emit(e, "assigned threads: %u\n", as->nthreads);
 	emit(e, "pages: %zu active, %zu dirty; purged %zu pages in %llu "
 	    "madvise calls\n", as->pactive, as->pdirty, as->npurged,
-	    (unsigned long long)as->npurge);
+	    (unsigned long long)as->nmadvise);
 	emit(e, "mapped: %zu\n", as->mapped);
 	emit(e, "                    allocated      nmalloc      ndalloc\n");
 	emit(e, "small:         %14zu %12llu %12llu\n", as->small_allocated,
@@ -177,15 +210,13 @@ stats_print_arena(emitter_t *e, const arena_stats_t *as, bool bins) {
 	emit(e, "large:         %14zu %12llu %12llu\n", as->large_allocated,
 	    (unsigned long long)as->large_nmalloc,
 	    (unsigned long long)as->large_ndalloc);
-	emit(e, "huge:          %14zu %12llu %12llu\n", as->huge_allocated,
+	emit(e, " of which huge:%14zu %12llu %12llu\n", as->huge_allocated,
 	    (unsigned long long)as->huge_nmalloc,
 	    (unsigned long long)as->huge_ndalloc);
 	emit(e, "total:         %14zu %12llu %12llu\n",
-	    as->small_allocated + as->large_allocated + as->huge_allocated,
-	    (unsigned long long)(as->small_nmalloc + as->large_nmalloc
-		+ as->huge_nmalloc),
-	    (unsigned long long)(as->small_ndalloc + as->large_ndalloc
-		+ as->huge_ndalloc));
+	    as->small_allocated + as->large_allocated,
+	    (unsigned long long)(as->small_nmalloc + as->large_nmalloc),
+	    (unsigned long long)(as->small_ndalloc + as->large_ndalloc));
 	emit(e, "mutexes:           num_ops     num_wait\n");
 	for (unsigned i = 0; i < ARENA_NMUTEXES; i++) {
 		emit(e, "  %-10s %12llu %12llu\n", hm_arena_mutex_names[i],

@@ -10,14 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "mutex.h"
 #include "sc.h"
 
 typedef struct bin_stats_s {
-	uint64_t nmalloc, ndalloc;
-	size_t curregs;     /* regions in use */
+	uint64_t nmalloc, ndalloc, nrequests;
+	uint64_t nfills, nflushes;
+	uint64_t nslabs, nreslabs;
+	size_t curregs;     /* regions in use (thread caches' included) */
 	size_t curslabs;
-	uint64_t nslabs;
+	size_t nonfull_slabs;
 } bin_stats_t;
 
 typedef struct mutex_stats_s {
@@ -30,19 +33,29 @@ enum { ARENA_MUTEX_BINS, ARENA_MUTEX_ARENA, ARENA_MUTEX_HUGE,
     ARENA_NMUTEXES };
 extern const char *const hm_arena_mutex_names[ARENA_NMUTEXES];
 
+/*
+ * One arena's counters, or the sum of several.  "large" is every class
+ * above Small: Large runs and Huge mappings, as jemalloc's large extents
+ * (lextents[] is indexed by class - SC_NBINS); huge_* is the Huge part.
+ */
 typedef struct arena_stats_s {
 	unsigned nthreads;
+	uint64_t uptime_ns;
+	unsigned dss;                 /* the last arena read's settings */
+	ssize_t dirty_decay_ms;
 	size_t pactive, pdirty;       /* pages */
 	size_t mapped;                /* bytes: chunks + huge mappings */
-	uint64_t npurge;
-	size_t npurged;
+	uint64_t nmadvise;            /* purging madvise calls, ever */
+	size_t npurged;               /* pages purged, ever */
 	size_t small_allocated;
-	uint64_t small_nmalloc, small_ndalloc;
-	size_t large_allocated;       /* Large runs and Huge mappings */
-	uint64_t large_nmalloc, large_ndalloc;
+	uint64_t small_nmalloc, small_ndalloc, small_nrequests;
+	uint64_t small_nfills, small_nflushes;
+	size_t large_allocated;
+	uint64_t large_nmalloc, large_ndalloc, large_nrequests;
 	size_t huge_allocated;
 	uint64_t huge_nmalloc, huge_ndalloc;
 	bin_stats_t bins[SC_NBINS];
+	lextent_stats_t lextents[SC_NLEXTENTS];
 	mutex_stats_t mutexes[ARENA_NMUTEXES];
 } arena_stats_t;
 

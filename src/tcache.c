@@ -171,11 +171,36 @@ hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
 }
 
 void
+hm_tcache_stats_merge(tcache_t *tc) {
+	arena_t *arena = tc->arena;
+	unsigned n = hm_tcache_nbins < SC_NBINS ? hm_tcache_nbins : SC_NBINS;
+	for (unsigned i = 0; i < n; i++) {
+		cache_bin_t *cb = &tc->bins[i];
+		if (cb->nrequests == 0)
+			continue;
+		bin_t *bin = &arena->bins[i];
+		mutex_lock(&bin->lock);
+		bin->nrequests += cb->nrequests;
+		mutex_unlock(&bin->lock);
+		cb->nrequests = 0;
+	}
+	if (hm_tcache_nbins <= SC_NBINS)
+		return;
+	mutex_lock(&arena->lock);
+	for (unsigned i = SC_NBINS; i < hm_tcache_nbins; i++) {
+		arena->lstats[i - SC_NBINS].nrequests += tc->bins[i].nrequests;
+		tc->bins[i].nrequests = 0;
+	}
+	mutex_unlock(&arena->lock);
+}
+
+void
 hm_tcache_flush_all(tcache_t *tc) {
 	for (unsigned i = 0; i < hm_tcache_nbins; i++) {
 		tcache_bin_flush(tc, i, tc->bins[i].ncached);
 		tcache_remote_flush(tc, i);
 	}
+	hm_tcache_stats_merge(tc);
 }
 
 void
@@ -185,6 +210,52 @@ hm_tcache_destroy(tcache_t *tc) {
 	tc->next = tcache_pool;
 	tcache_pool = tc;
 	mutex_unlock(&tcache_pool_lock);
+}
+
+static _Atomic(tcache_t *) tcache_explicit[TCACHE_EXPLICIT_MAX];
+
+bool
+hm_tcache_explicit_create(arena_t *arena, unsigned *ind) {
+	tcache_t *tc = hm_tcache_create(arena);
+	if (tc == NULL)
+		return false;
+	mutex_lock(&tcache_pool_lock);
+	unsigned i = 0;
+	while (i < TCACHE_EXPLICIT_MAX && atomic_load_explicit(
+	    &tcache_explicit[i], memory_order_relaxed) != NULL)
+		i++;
+	if (i < TCACHE_EXPLICIT_MAX)
+		atomic_store_explicit(&tcache_explicit[i], tc,
+		    memory_order_release);
+	mutex_unlock(&tcache_pool_lock);
+	if (i == TCACHE_EXPLICIT_MAX) {
+		hm_tcache_destroy(tc);
+		return false;
+	}
+	*ind = i;
+	return true;
+}
+
+tcache_t *
+hm_tcache_explicit_get(unsigned ind) {
+	if (ind >= TCACHE_EXPLICIT_MAX)
+		return NULL;
+	return atomic_load_explicit(&tcache_explicit[ind], memory_order_acquire);
+}
+
+bool
+hm_tcache_explicit_flush(unsigned ind, bool destroy) {
+	tcache_t *tc = hm_tcache_explicit_get(ind);
+	if (tc == NULL)
+		return false;
+	if (destroy) {
+		atomic_store_explicit(&tcache_explicit[ind], NULL,
+		    memory_order_relaxed);
+		hm_tcache_destroy(tc);
+	} else {
+		hm_tcache_flush_all(tc);
+	}
+	return true;
 }
 
 void *
@@ -213,7 +284,9 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	} else {
 		if (want > bin->ncached_max - bin->nremote)
 			want = bin->ncached_max - bin->nremote;
-		n = hm_bin_fill(tc->arena, ind, bin->stack, want);
+		n = hm_bin_fill(tc->arena, ind, bin->stack, want,
+		    bin->nrequests);
+		bin->nrequests = 0;
 	}
 	if (n == 0) {
 		errno = ENOMEM;

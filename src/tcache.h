@@ -47,7 +47,8 @@ typedef struct cache_bin_s {
 	uint32_t nremote;      /* parked blocks of other arenas, in
 				  stack[ncached_max - nremote, ncached_max) */
 	void **stack;          /* own blocks: most recently freed on top */
-	uint64_t nrequests;    /* allocations served from the stack, ever */
+	uint64_t nrequests;    /* allocations served from the stack since
+				  the last merge into the arena's stats */
 } cache_bin_t;
 
 /* Parked blocks a refill reuses rather than going to the bin. */
@@ -74,8 +75,26 @@ bool hm_tcache_boot(void);
 tcache_t *hm_tcache_create(arena_t *arena);
 /* Flushes everything and gives the cache back to the pool. */
 void hm_tcache_destroy(tcache_t *tc);
-/* Flushes every bin (thread.tcache.flush). */
+/* Flushes every bin (thread.tcache.flush), merging the statistics. */
 void hm_tcache_flush_all(tcache_t *tc);
+/* Adds the cache's request counts to its arena's statistics (done by
+ * fills, flushes, at thread exit, before the cache changes arena, and by
+ * the owning thread's "epoch"). */
+void hm_tcache_stats_merge(tcache_t *tc);
+
+/*
+ * Explicit caches (tcache.create / flush / destroy, MALLOCX_TCACHE(n)):
+ * numbered caches a program hands to mallocx and friends, one thread at
+ * a time.  Indexes run below TCACHE_EXPLICIT_MAX (what the flag's field
+ * holds).
+ */
+#define TCACHE_EXPLICIT_MAX 4094
+/* Creates one bound to arena; false (EAGAIN) when none is left. */
+bool hm_tcache_explicit_create(arena_t *arena, unsigned *ind);
+/* The cache numbered ind, NULL if none. */
+tcache_t *hm_tcache_explicit_get(unsigned ind);
+/* Flushes (destroy: and frees) cache ind; false if there is none. */
+bool hm_tcache_explicit_flush(unsigned ind, bool destroy);
 
 /* Slow paths: the stack was empty / full, or the GC is due. */
 void *hm_tcache_alloc_refill(tcache_t *tc, unsigned ind);

@@ -89,8 +89,10 @@ hm_tsd_set_arena(arena_t *arena) {
 		atomic_fetch_sub_explicit(&old->nthreads, 1,
 		    memory_order_relaxed);
 	tsd->arena = arena;
-	if (tsd->tcache != NULL)
+	if (tsd->tcache != NULL) {
+		hm_tcache_stats_merge(tsd->tcache);
 		tsd->tcache->arena = arena;
+	}
 }
 
 void

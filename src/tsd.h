@@ -34,6 +34,11 @@ typedef struct tsd_s {
 	arena_t *arena;
 	uint8_t state;
 	bool tcache_disabled;   /* thread.tcache.enabled set to false */
+	/* Usable bytes this thread allocated and freed, ever
+	 * (thread.allocated, thread.deallocated).  Only this thread writes
+	 * them; mallctl hands out their addresses. */
+	uint64_t allocated;
+	uint64_t deallocated;
 } tsd_t;
 
 extern __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));

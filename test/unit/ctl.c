@@ -65,7 +65,8 @@ TEST_BEGIN(test_lextent_mibs)
 	size_t sz = sizeof(n);
 	assert_d_eq(hm_mallctl("arenas.nlextents", &n, &sz, NULL, 0), 0,
 	    "arenas.nlextents");
-	expect_d_eq(n, hm_sc_nlarge, "arenas.nlextents");
+	/* Every class above Small: Large and Huge alike. */
+	expect_d_eq(n, SC_NSIZES - SC_NBINS, "arenas.nlextents");
 	size_t mib[8], miblen = 8;
 	assert_d_eq(hm_mallctlnametomib("arenas.lextent.0.size", mib, &miblen),
 	    0, "mallctlnametomib");
@@ -77,7 +78,7 @@ TEST_BEGIN(test_lextent_mibs)
 		    "lextent %u", i);
 		expect_zu_eq(v, hm_sc_size[SC_NBINS + i], "lextent %u", i);
 	}
-	expect_zu_eq(hm_sc_size[SC_NBINS + n - 1], hm_sc_large_maxclass,
+	expect_zu_eq(hm_sc_size[SC_NBINS + n - 1], SC_MAXCLASS,
 	    "last lextent");
 	mib[2] = n;
 	size_t v;
@@ -165,11 +166,12 @@ TEST_BEGIN(test_einval_eperm)
 		expect_d_eq(hm_mallctl(ro[i], NULL, NULL, &val, sizeof(val)), EPERM,
 		    "writing %s", ro[i]);
 	}
-	/* arena.<i>.purge takes nothing. */
-	expect_d_eq(hm_mallctl("arena.0.purge", &page, &sz, NULL, 0), EINVAL,
+	/* arena.<i>.purge neither reads nor writes: EPERM, as jemalloc's
+	 * NEITHER_READ_NOR_WRITE names. */
+	expect_d_eq(hm_mallctl("arena.0.purge", &page, &sz, NULL, 0), EPERM,
 	    "arena.0.purge with oldp");
 	expect_d_eq(hm_mallctl("arena.0.purge", NULL, NULL, &ind, sizeof(ind)),
-	    EINVAL, "arena.0.purge with newp");
+	    EPERM, "arena.0.purge with newp");
 TEST_END
 
 TEST_BEGIN(test_purge)
@@ -181,7 +183,10 @@ TEST_BEGIN(test_purge)
 	expect_d_eq(hm_mallctl(name, NULL, NULL, NULL, 0), 0, "%s", name);
 	expect_d_eq(hm_mallctl("arena.0.purge", NULL, NULL, NULL, 0), 0,
 	    "arena.0.purge");
+	/* jemalloc: "arena.<narenas>" still means every arena. */
 	snprintf(name, sizeof(name), "arena.%u.purge", hm_narenas);
+	expect_d_eq(hm_mallctl(name, NULL, NULL, NULL, 0), 0, "%s", name);
+	snprintf(name, sizeof(name), "arena.%u.purge", hm_narenas + 1);
 	expect_d_eq(hm_mallctl(name, NULL, NULL, NULL, 0), ENOENT, "%s", name);
 	/* An index below narenas whose arena was never created. */
 	for (unsigned i = 1; i < hm_narenas; i++) {
@@ -248,8 +253,9 @@ TEST_END
 
 static uint64_t
 mutex_stat(const char *name) {
-	uint64_t v = 0;
+	uint64_t v = 0, e = 1;
 	size_t sz = sizeof(v);
+	assert_d_eq(hm_mallctl("epoch", NULL, NULL, &e, sizeof(e)), 0, "epoch");
 	assert_d_eq(hm_mallctl(name, &v, &sz, NULL, 0), 0, "%s", name);
 	return v;
 }

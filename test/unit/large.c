@@ -9,12 +9,24 @@
  * Every test frees what it allocated, so the arena's chunk is wholly free
  * (kept as the spare) between tests.
  */
+#include <string.h>
+
 #include "unit_util.h"
 
 #include "chunk.h"
 #include "large.h"
+#include "stats.h"
 
 /* p is a live large run of usize bytes: map head and tail, state, size. */
+/* Bytes in the arena's Large runs, from its statistics. */
+static size_t
+large_bytes(arena_t *arena) {
+	static arena_stats_t as;
+	memset(&as, 0, sizeof(as));
+	hm_stats_arena_read(arena->ind, &as);
+	return as.large_allocated - as.huge_allocated;
+}
+
 static run_t *
 check_large(arena_t *arena, void *p, size_t usize) {
 	run_t *run = unit_run_of(arena, p);
@@ -66,7 +78,7 @@ TEST_BEGIN(test_aligned)
 	for (size_t align = PAGE; align <= MiB; align <<= 1) {
 		void *ps[HM_ARRAY_SIZE(sizes)] = {NULL};
 		size_t nactive0 = arena->nactive, pages = 0;
-		size_t alloc0 = arena->large_allocated;
+		size_t alloc0 = large_bytes(arena);
 		for (size_t i = 0; i < HM_ARRAY_SIZE(sizes); i++) {
 			size_t usize = sizes[i];
 			if (usize > hm_sc_large_maxclass
@@ -85,7 +97,7 @@ TEST_BEGIN(test_aligned)
 		}
 		expect_zu_eq(arena->nactive, nactive0 + pages, "align %zu: "
 		    "nactive", align);
-		expect_zu_eq(arena->large_allocated, alloc0 + (pages << LG_PAGE),
+		expect_zu_eq(large_bytes(arena), alloc0 + (pages << LG_PAGE),
 		    "align %zu: large_allocated", align);
 		for (size_t i = 0; i < HM_ARRAY_SIZE(sizes); i++) {
 			if (ps[i] != NULL)
@@ -100,7 +112,7 @@ TEST_BEGIN(test_aligned)
 		}
 		expect_zu_eq(arena->nactive, nactive0, "align %zu: nactive after "
 		    "freeing", align);
-		expect_zu_eq(arena->large_allocated, alloc0,
+		expect_zu_eq(large_bytes(arena), alloc0,
 		    "align %zu: large_allocated after freeing", align);
 	}
 TEST_END
@@ -134,7 +146,7 @@ TEST_BEGIN(test_resize)
 	    (void *)a);
 	assert_zu_ge(next->npages, 12, "free pages after %p", (void *)a);
 	fill_pattern(a, s16, 1);
-	size_t nactive = arena->nactive, allocated = arena->large_allocated;
+	size_t nactive = arena->nactive, allocated = large_bytes(arena);
 
 	/* Same size: nothing to do. */
 	expect_true(hm_large_resize(arena, run, s16, s16, false), "same size");
@@ -146,7 +158,7 @@ TEST_BEGIN(test_resize)
 	check_large(arena, a, s64);
 	expect_true(check_pattern(a, s16, 1), "contents after growing");
 	expect_zu_eq(arena->nactive, nactive + 12, "nactive after growing");
-	expect_zu_eq(arena->large_allocated, allocated + 48 * KiB,
+	expect_zu_eq(large_bytes(arena), allocated + 48 * KiB,
 	    "large_allocated after growing");
 	memset(a + s16, 0xee, s64 - s16); /* dirty the tail */
 
@@ -162,7 +174,7 @@ TEST_BEGIN(test_resize)
 	expect_d_eq(next->state, RUN_FREE, "page after the shrunk run");
 	expect_ptr_eq(next->addr, a + s20, "free run start");
 	expect_zu_eq(arena->nactive, nactive + 1, "nactive after shrinking");
-	expect_zu_eq(arena->large_allocated, allocated + 4 * KiB,
+	expect_zu_eq(large_bytes(arena), allocated + 4 * KiB,
 	    "large_allocated after shrinking");
 
 	/* Grow again with zero: the dirty tail reads zero. */
@@ -198,15 +210,18 @@ TEST_BEGIN(test_resize)
 	hm_large_dalloc(arena, brun, b);
 	hm_large_dalloc(arena, run, a);
 	expect_zu_eq(arena->nactive, nactive - 4, "nactive after freeing");
-	expect_zu_eq(arena->large_allocated, allocated - s16,
+	expect_zu_eq(large_bytes(arena), allocated - s16,
 	    "large_allocated after freeing");
 TEST_END
+
+/* The counters of the 16 KiB class. */
+#define L16(arena) ((arena)->lstats[sc_size2index(16 * KiB) - SC_NBINS])
 
 TEST_BEGIN(test_coalesce)
 	arena_t *arena = unit_test_arena();
 	size_t sz = 16 * KiB, np = sz >> LG_PAGE;
 	size_t nactive0 = arena->nactive;
-	uint64_t nmalloc0 = arena->large_nmalloc, ndalloc0 = arena->large_ndalloc;
+	uint64_t nmalloc0 = L16(arena).nmalloc, ndalloc0 = L16(arena).ndalloc;
 	unsigned char *x = hm_large_alloc(arena, sz, PAGE, false);
 	unsigned char *y = hm_large_alloc(arena, sz, PAGE, false);
 	unsigned char *z = hm_large_alloc(arena, sz, PAGE, false);
@@ -216,7 +231,7 @@ TEST_BEGIN(test_coalesce)
 	assert_ptr_eq(z, y + sz, "runs not adjacent");
 	assert_ptr_eq(w, z + sz, "runs not adjacent");
 	expect_zu_eq(arena->nactive, nactive0 + 4 * np, "nactive");
-	expect_u64_eq(arena->large_nmalloc, nmalloc0 + 4, "large_nmalloc");
+	expect_u64_eq(L16(arena).nmalloc, nmalloc0 + 4, "large_nmalloc");
 	chunk_t *chunk = unit_run_of(arena, x)->chunk;
 	size_t px = chunk_page_index(chunk, x);
 
@@ -233,7 +248,7 @@ TEST_BEGIN(test_coalesce)
 
 	/* The middle: all three become one free run. */
 	hm_large_dalloc(arena, unit_run_of(arena, y), y);
-	expect_u64_eq(arena->large_ndalloc, ndalloc0 + 3, "large_ndalloc");
+	expect_u64_eq(L16(arena).ndalloc, ndalloc0 + 3, "large_ndalloc");
 	expect_zu_eq(arena->nactive, nactive0 + np, "nactive");
 	run_t *r = chunk_map_get(chunk, px);
 	assert_ptr_not_null(r, "no run at x after freeing x, y, z");
