@@ -176,6 +176,7 @@ demo: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/include/jemalloc \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 755 $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/
@@ -183,6 +184,7 @@ install: all
 	ln -sf $(notdir $(SO_REAL)) $(DESTDIR)$(PREFIX)/lib/libhmalloc.so
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/hmalloc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/jemalloc/jemalloc.h $(DESTDIR)$(PREFIX)/include/jemalloc/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 		tools/hmalloc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hmalloc.pc
 	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@VERSION@|$(VERSION)|' \
@@ -196,6 +198,10 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/hmalloc.pc \
 		$(DESTDIR)$(PREFIX)/bin/hmalloc.sh \
 		$(DESTDIR)$(PREFIX)/share/man/man3/hmalloc.3
+# jemalloc.h only if it is ours: a real jemalloc's may live there.
+	if grep -qs HMALLOC_JEMALLOC_H $(DESTDIR)$(PREFIX)/include/jemalloc/jemalloc.h; \
+	then rm -f $(DESTDIR)$(PREFIX)/include/jemalloc/jemalloc.h; fi
+	rmdir $(DESTDIR)$(PREFIX)/include/jemalloc 2>/dev/null || true
 
 clean:
 	rm -rf build lib bin
