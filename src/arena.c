@@ -440,7 +440,7 @@ run_dalloc(arena_t *arena, run_t *run) {
 	 * age (at once with dirty_decay_ms:0). */
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
 	if (decay_ms == 0) {
-		arena_decay_locked(arena, 0);
+		arena_decay_locked(arena, UINT64_MAX);
 	} else if (decay_ms > 0) {
 		uint64_t now = hm_decay_now_ms();
 		if (now >= arena->decay_next_ms

@@ -589,10 +589,10 @@ ctl_arena_dirty_decay_ms(const ctl_args_t *a) {
 	if (a->newp != NULL) {
 		atomic_store_explicit(&arena->dirty_decay_ms, v,
 		    memory_order_relaxed);
-		/* Due at the next event, which applies the new time. */
-		atomic_store_explicit(&arena->huge_decay_next_ms, 0,
-		    memory_order_relaxed);
-		hm_arena_decay(arena, hm_decay_now_ms());
+		/* What the new time makes due goes now. */
+		uint64_t now = hm_decay_now_ms();
+		hm_arena_decay(arena, now);
+		hm_huge_decay(arena, now, false);
 	}
 	return ctl_read(a, &old, sizeof(old));
 }

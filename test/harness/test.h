@@ -127,6 +127,8 @@ int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
 #define assert_ptr_not_null(a, ...) assert_cmp(const void *, "%p", a, !=, NULL, __VA_ARGS__)
 
 #define expect_zu_eq(a, b, ...) expect_cmp(size_t, "%zu", a, ==, b, __VA_ARGS__)
+#define expect_zd_eq(a, b, ...) expect_cmp(ssize_t, "%zd", a, ==, b, __VA_ARGS__)
+#define expect_u_eq(a, b, ...) expect_cmp(unsigned, "%u", a, ==, b, __VA_ARGS__)
 #define expect_zu_ne(a, b, ...) expect_cmp(size_t, "%zu", a, !=, b, __VA_ARGS__)
 #define expect_zu_lt(a, b, ...) expect_cmp(size_t, "%zu", a, <, b, __VA_ARGS__)
 #define expect_zu_le(a, b, ...) expect_cmp(size_t, "%zu", a, <=, b, __VA_ARGS__)
