@@ -39,6 +39,14 @@ extern "C" {
 #  define HM_THROW
 #endif
 
+/* jemalloc declares its own calls nothrow by attribute alone, in C++ too:
+ * programs that declare them again must see the same specification. */
+#if defined(__GNUC__)
+#  define HM_NOTHROW __attribute__((nothrow))
+#else
+#  define HM_NOTHROW
+#endif
+
 #if defined(__GNUC__)
 #  define HM_ATTR_MALLOC __attribute__((malloc))
 #  define HM_ATTR_ALLOC_SIZE(...) __attribute__((alloc_size(__VA_ARGS__)))
@@ -88,20 +96,20 @@ int hm_mallopt(int param, int value);
 #define MALLCTL_ARENAS_ALL 4096
 #define MALLCTL_ARENAS_DESTROYED 4097
 
-void *HM_PUBLIC(mallocx)(size_t size, int flags) HM_THROW HM_ATTR_MALLOC HM_ATTR_ALLOC_SIZE(1);
-void *HM_PUBLIC(rallocx)(void *ptr, size_t size, int flags) HM_THROW HM_ATTR_ALLOC_SIZE(2);
-size_t HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) HM_THROW;
-size_t HM_PUBLIC(sallocx)(const void *ptr, int flags) HM_THROW;
-void HM_PUBLIC(dallocx)(void *ptr, int flags) HM_THROW;
-void HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) HM_THROW;
-size_t HM_PUBLIC(nallocx)(size_t size, int flags) HM_THROW;
+void *HM_PUBLIC(mallocx)(size_t size, int flags) HM_NOTHROW HM_ATTR_MALLOC HM_ATTR_ALLOC_SIZE(1);
+void *HM_PUBLIC(rallocx)(void *ptr, size_t size, int flags) HM_NOTHROW HM_ATTR_ALLOC_SIZE(2);
+size_t HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) HM_NOTHROW;
+size_t HM_PUBLIC(sallocx)(const void *ptr, int flags) HM_NOTHROW;
+void HM_PUBLIC(dallocx)(void *ptr, int flags) HM_NOTHROW;
+void HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) HM_NOTHROW;
+size_t HM_PUBLIC(nallocx)(size_t size, int flags) HM_NOTHROW;
 int HM_PUBLIC(mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
-    size_t newlen) HM_THROW;
-int HM_PUBLIC(mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp) HM_THROW;
+    size_t newlen) HM_NOTHROW;
+int HM_PUBLIC(mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp) HM_NOTHROW;
 int HM_PUBLIC(mallctlbymib)(const size_t *mib, size_t miblen, void *oldp,
-    size_t *oldlenp, void *newp, size_t newlen) HM_THROW;
+    size_t *oldlenp, void *newp, size_t newlen) HM_NOTHROW;
 void HM_PUBLIC(malloc_stats_print)(void (*write_cb)(void *, const char *),
-    void *cbopaque, const char *opts) HM_THROW;
+    void *cbopaque, const char *opts) HM_NOTHROW;
 
 /*
  * The message hook: every line hmalloc prints (statistics, errors, conf

@@ -383,6 +383,12 @@ cat >"$tmp/je.cc" <<'CXX'
 #include <vector>
 
 static_assert(JEMALLOC_VERSION_MAJOR == 5, "jemalloc 5 API");
+
+// Declared again as programs do for weak references: jemalloc gives these
+// no exception specification in C++, so neither may the header.
+extern "C" void *mallocx(size_t size, int flags);
+extern "C" int mallctl(const char *name, void *oldp, size_t *oldlenp,
+    void *newp, size_t newlen);
 static_assert(JEMALLOC_VERSION_MINOR >= 3, "jemalloc 5.3 API");
 
 // jemalloc's hook signatures, exactly.
