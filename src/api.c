@@ -345,7 +345,7 @@ HM_PUBLIC(malloc)(size_t size) {
 	    && likely(--tc->gc_ticker >= 0)) {
 		unsigned ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
 		if (likely(tcache_alloc(tc, ind, &p))) {
-			hm_tsd.allocated += hm_sc_slab[ind].size;
+			hm_tsd.allocated += tc->bins[ind].size;
 			return p;
 		}
 	}
@@ -384,11 +384,18 @@ free_fast(void *ptr, unsigned want_ind) {
 	    || --tc->gc_ticker < 0))
 		return false;
 	unsigned ind = run->szind;
-	bool done = likely(chunk->arena == tc->arena)
-	    ? tcache_dalloc(tc, ind, ptr) : tcache_dalloc_remote(tc, ind, ptr);
-	if (likely(done))
-		hm_tsd.deallocated += hm_sc_slab[ind].size;
-	return done;
+	/* Counted first: the push is the last step that may fail, and then
+	 * the slow path counts the block again. */
+	uint64_t dealloc = hm_tsd.deallocated;
+	hm_tsd.deallocated = dealloc + tc->bins[ind].size;
+	if (likely(chunk->arena == tc->arena)) {
+		if (likely(tcache_dalloc(tc, ind, ptr)))
+			return true;
+	} else if (tcache_dalloc_remote(tc, ind, ptr)) {
+		return true;
+	}
+	hm_tsd.deallocated = dealloc;
+	return false;
 }
 
 HM_EXPORT void

@@ -101,6 +101,7 @@ hm_tcache_create(arena_t *arena) {
 		for (unsigned i = 0; i < hm_tcache_nbins; i++) {
 			tc->bins[i].stack = slots;
 			tc->bins[i].ncached_max = tcache_nslots[i];
+			tc->bins[i].size = (uint32_t)hm_sc_size[i];
 			slots += tcache_nslots[i];
 		}
 	}

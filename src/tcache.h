@@ -46,6 +46,8 @@ typedef struct cache_bin_s {
 	uint32_t low_water;    /* least ncached since the last GC visit */
 	uint32_t nremote;      /* parked blocks of other arenas, in
 				  stack[ncached_max - nremote, ncached_max) */
+	uint32_t size;         /* the class's size, for the thread's byte
+				  counters (tsd.h) on the fast paths */
 	void **stack;          /* own blocks: most recently freed on top */
 	uint64_t nrequests;    /* allocations served from the stack since
 				  the last merge into the arena's stats */
