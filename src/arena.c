@@ -5,10 +5,12 @@
  * Invariants (arena lock):
  *   - free runs are maximal: no two free runs are adjacent (every free
  *     coalesces with its free neighbours);
- *   - the dirty list holds exactly the free runs with ndirty > 0, in the
- *     order they became dirty, and arena->ndirty is the sum of their
- *     ndirty;
- *   - decay_next_ms is no later than when the list's head comes of age.
+ *   - the dirty list holds exactly the free runs with ndirty > 0, the
+ *     muzzy list those with ndirty == 0 and nmuzzy > 0, each in the order
+ *     the runs joined it; arena->ndirty and nmuzzy are the sums over free
+ *     runs;
+ *   - decay_next_ms is no later than the next step of either decay curve
+ *     while its stage holds pages.
  */
 #include "arena.h"
 
@@ -29,6 +31,7 @@ _Atomic unsigned hm_narenas;
 unsigned hm_narenas_auto;
 _Atomic(arena_t *) *hm_arenas;
 _Atomic ssize_t hm_arenas_dirty_decay_ms;
+_Atomic ssize_t hm_arenas_muzzy_decay_ms;
 static mutex_t arenas_lock; /* creating and destroying arenas */
 static arena_t *arenas_destroyed; /* to recycle (arenas_lock) */
 static unsigned sc_ind_page;  /* size class index of one page */
@@ -47,6 +50,7 @@ hm_arena_boot(void) {
 	hm_narenas_auto = opt_narenas;
 	hm_narenas = opt_narenas;
 	hm_arenas_dirty_decay_ms = opt_dirty_decay_ms;
+	hm_arenas_muzzy_decay_ms = opt_muzzy_decay_ms;
 	sc_ind_page = sc_size2index(PAGE);
 	if (hm_mutex_init(&arenas_lock, LOCK_RANK_ARENAS, "arenas"))
 		return true;
@@ -77,11 +81,14 @@ arena_create(unsigned ind) {
 	arena->birth_ms = hm_decay_now_ms();
 	atomic_store(&arena->dirty_decay_ms,
 	    atomic_load(&hm_arenas_dirty_decay_ms));
+	atomic_store(&arena->muzzy_decay_ms,
+	    atomic_load(&hm_arenas_muzzy_decay_ms));
 	atomic_store(&arena->dss, opt_dss);
 	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL)
 	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE, NULL))
 		return NULL;
 	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
+	arena->muzzy.dnext = arena->muzzy.dprev = &arena->muzzy;
 	arena->decay_next_ms = UINT64_MAX;
 	atomic_store(&arena->huge_decay_next_ms, UINT64_MAX);
 	arena->run_pool.size = sizeof(run_t);
@@ -198,17 +205,31 @@ avail_first_fit(arena_t *arena, size_t npages) {
 	return NULL;
 }
 
+/* Puts a free run on its decay list (dirty or muzzy), newest last, and
+ * counts its pages. */
 static void
-dirty_insert(arena_t *arena, run_t *run) {
+stage_insert(arena_t *arena, run_t *run) {
+	arena->ndirty += run->ndirty;
+	arena->nmuzzy += run->nmuzzy;
+	hm_decay_dirty_added(run->ndirty + run->nmuzzy);
+	run_t *list = run->ndirty > 0 ? &arena->dirty
+	    : run->nmuzzy > 0 ? &arena->muzzy : NULL;
+	if (list == NULL)
+		return;
 	run->dirty_ms = hm_decay_now_ms();
-	run->dprev = arena->dirty.dprev;
-	run->dnext = &arena->dirty;
+	run->dprev = list->dprev;
+	run->dnext = list;
 	run->dprev->dnext = run;
-	arena->dirty.dprev = run;
+	list->dprev = run;
 }
 
 static void
-dirty_remove(run_t *run) {
+stage_remove(arena_t *arena, run_t *run) {
+	arena->ndirty -= run->ndirty;
+	arena->nmuzzy -= run->nmuzzy;
+	hm_decay_dirty_removed(run->ndirty + run->nmuzzy);
+	if (run->dnext == NULL)
+		return;
 	run->dprev->dnext = run->dnext;
 	run->dnext->dprev = run->dprev;
 	run->dnext = run->dprev = NULL;
@@ -226,21 +247,13 @@ run_free_insert(arena_t *arena, run_t *run) {
 	chunk_map_set(run->chunk, chunk_page_index(run->chunk, run->addr), run);
 	chunk_map_set(run->chunk, run_last_page(run), run);
 	avail_insert(arena, run);
-	if (run->ndirty > 0) {
-		dirty_insert(arena, run);
-		arena->ndirty += run->ndirty;
-		hm_decay_dirty_added(run->ndirty);
-	}
+	stage_insert(arena, run);
 }
 
 static void
 run_free_remove(arena_t *arena, run_t *run) {
 	avail_remove(arena, run);
-	if (run->ndirty > 0) {
-		dirty_remove(run);
-		arena->ndirty -= run->ndirty;
-		hm_decay_dirty_removed(run->ndirty);
-	}
+	stage_remove(arena, run);
 }
 
 /*
@@ -257,9 +270,12 @@ run_split(arena_t *arena, run_t *run, size_t npages) {
 	tail->addr = run->addr + (npages << LG_PAGE);
 	tail->npages = run->npages - (uint32_t)npages;
 	tail->ndirty = run->ndirty < tail->npages ? run->ndirty : tail->npages;
+	tail->nmuzzy = run->nmuzzy < tail->npages ? run->nmuzzy : tail->npages;
 	run->npages = (uint32_t)npages;
 	if (run->ndirty > npages)
 		run->ndirty = (uint32_t)npages;
+	if (run->nmuzzy > npages)
+		run->nmuzzy = (uint32_t)npages;
 	return tail;
 }
 
@@ -341,40 +357,77 @@ fail:
 	return NULL;
 }
 
-/* Purges a free dirty run; one spanning its whole chunk unmaps it. */
+/*
+ * Purges a free run on a decay list: its dirty pages lazily (into the
+ * muzzy stage) when lazy, else all its pages for good.  A run spanning its
+ * whole chunk gives the chunk back instead.
+ */
 static void
-arena_purge_run(arena_t *arena, run_t *run) {
-	arena->npurge++;
-	arena->npurged += run->ndirty;
-	arena->ndirty -= run->ndirty;
-	hm_decay_dirty_removed(run->ndirty);
-	run->ndirty = 0;
-	dirty_remove(run);
+arena_purge_run(arena_t *arena, run_t *run, bool lazy) {
+	stage_remove(arena, run);
+	size_t size = (size_t)run->npages << LG_PAGE;
 	if (run->npages == hm_chunk_npages) {
+		arena->dirty_purged += run->ndirty;
+		arena->muzzy_purged += run->nmuzzy;
 		avail_remove(arena, run);
 		arena_chunk_release(arena, run);
 		return;
 	}
-	hm_os_purge(run->addr, (size_t)run->npages << LG_PAGE);
+	if (lazy && run->ndirty > 0 && hm_os_purge_lazy(run->addr, size)) {
+		arena->dirty_nmadvise++;
+		arena->dirty_purged += run->ndirty;
+		hm_decay_note(&arena->muzzy_decay, run->ndirty,
+		    hm_decay_now_ms());
+		run->nmuzzy += run->ndirty;
+		if (run->nmuzzy > run->npages)
+			run->nmuzzy = run->npages;
+	} else {
+		hm_os_purge(run->addr, size);
+		if (run->ndirty > 0) {
+			arena->dirty_nmadvise++;
+			arena->dirty_purged += run->ndirty;
+		} else {
+			arena->muzzy_nmadvise++;
+		}
+		arena->muzzy_purged += run->nmuzzy;
+		run->nmuzzy = 0;
+	}
+	run->ndirty = 0;
+	stage_insert(arena, run);
 }
 
-/* Purges what came of age; the arena lock is held. */
+/*
+ * One stage's pass: purges the oldest runs of list until the stage holds
+ * no more than its decay curve allows at now (everything for decay 0,
+ * nothing for -1).  Returns when the next pass is due.
+ */
+static uint64_t
+arena_decay_stage(arena_t *arena, run_t *list, size_t *npages, decay_t *d,
+    ssize_t decay_ms, bool lazy, uint64_t now) {
+	if (decay_ms < 0 || *npages == 0)
+		return UINT64_MAX;
+	size_t limit = decay_ms == 0 ? 0
+	    : hm_decay_limit(d, now, (uint64_t)decay_ms, *npages);
+	size_t before = *npages;
+	while (*npages > limit && list->dnext != list)
+		arena_purge_run(arena, list->dnext, lazy);
+	hm_decay_purged(d, before - *npages);
+	return *npages > 0 && decay_ms > 0 ? decay_next_step(d) : UINT64_MAX;
+}
+
+/* Purges what the decay curves release; the arena lock is held.  Dirty
+ * pages go to the muzzy stage when it has a decay time, else back for
+ * good. */
 static uint64_t
 arena_decay_locked(arena_t *arena, uint64_t now) {
-	ssize_t decay_ms = arena_dirty_decay_ms(arena);
-	if (decay_ms < 0)
-		return UINT64_MAX;
-	uint64_t age = (uint64_t)decay_ms;
-	while (arena->dirty.dnext != &arena->dirty) {
-		run_t *run = arena->dirty.dnext;
-		if (run->dirty_ms + age > now) {
-			arena->decay_next_ms = run->dirty_ms + age;
-			return arena->decay_next_ms;
-		}
-		arena_purge_run(arena, run);
-	}
-	arena->decay_next_ms = UINT64_MAX;
-	return UINT64_MAX;
+	ssize_t muzzy_ms = arena_muzzy_decay_ms(arena);
+	uint64_t next = arena_decay_stage(arena, &arena->dirty, &arena->ndirty,
+	    &arena->dirty_decay, arena_dirty_decay_ms(arena), muzzy_ms != 0,
+	    now);
+	uint64_t m = arena_decay_stage(arena, &arena->muzzy, &arena->nmuzzy,
+	    &arena->muzzy_decay, muzzy_ms, false, now);
+	arena->decay_next_ms = m < next ? m : next;
+	return arena->decay_next_ms;
 }
 
 uint64_t
@@ -388,9 +441,11 @@ hm_arena_decay(arena_t *arena, uint64_t now) {
 size_t
 hm_arena_purge_all(arena_t *arena) {
 	mutex_lock(&arena->lock);
-	size_t n = arena->ndirty;
+	size_t n = arena->ndirty + arena->nmuzzy;
 	while (arena->dirty.dnext != &arena->dirty)
-		arena_purge_run(arena, arena->dirty.dnext);
+		arena_purge_run(arena, arena->dirty.dnext, false);
+	while (arena->muzzy.dnext != &arena->muzzy)
+		arena_purge_run(arena, arena->muzzy.dnext, false);
 	arena->decay_next_ms = UINT64_MAX;
 	mutex_unlock(&arena->lock);
 	mutex_lock(&arena->huge_lock);
@@ -412,6 +467,9 @@ run_dalloc(arena_t *arena, run_t *run) {
 	arena->nactive -= run->npages;
 	run->state = RUN_FREE;
 	run->ndirty = run->npages;
+	run->nmuzzy = 0;
+	uint64_t now = hm_decay_now_ms();
+	hm_decay_note(&arena->dirty_decay, run->npages, now);
 	if (head > 0) {
 		run_t *prev = chunk_map_get(chunk, head - 1);
 		if (prev != NULL && prev->state == RUN_FREE) {
@@ -421,6 +479,7 @@ run_dalloc(arena_t *arena, run_t *run) {
 			run->addr = prev->addr;
 			run->npages += prev->npages;
 			run->ndirty += prev->ndirty;
+			run->nmuzzy += prev->nmuzzy;
 			hm_base_pool_put(&arena->run_pool, prev);
 		}
 	}
@@ -432,26 +491,22 @@ run_dalloc(arena_t *arena, run_t *run) {
 			chunk_map_set(chunk, tail + 1, NULL);
 			run->npages += next->npages;
 			run->ndirty += next->ndirty;
+			run->nmuzzy += next->nmuzzy;
 			hm_base_pool_put(&arena->run_pool, next);
 		}
 	}
 	run_free_insert(arena, run);
-	/* Event-driven decay: a pass when the oldest run may have come of
-	 * age (at once with dirty_decay_ms:0). */
+	/* Event-driven decay: a pass when a decay step has passed (at once
+	 * with dirty_decay_ms:0). */
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
-	if (decay_ms == 0) {
-		arena_decay_locked(arena, UINT64_MAX);
-	} else if (decay_ms > 0) {
-		uint64_t now = hm_decay_now_ms();
-		if (now >= arena->decay_next_ms
-		    || arena->decay_next_ms == UINT64_MAX)
-			arena_decay_locked(arena, now);
-		/* The huge cache ages with the same events (huge_lock nests
-		 * inside the arena lock). */
-		if (now >= atomic_load_explicit(&arena->huge_decay_next_ms,
-		    memory_order_relaxed))
-			hm_huge_decay(arena, now, false);
-	}
+	if (decay_ms == 0 || now >= arena->decay_next_ms
+	    || arena->decay_next_ms == UINT64_MAX)
+		arena_decay_locked(arena, now);
+	/* The huge cache ages with the same events (huge_lock nests inside
+	 * the arena lock). */
+	if (decay_ms > 0 && now >= atomic_load_explicit(
+	    &arena->huge_decay_next_ms, memory_order_relaxed))
+		hm_huge_decay(arena, now, false);
 }
 
 run_t *
@@ -499,7 +554,7 @@ hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
 	mutex_lock(&arena->lock);
 	run_t *run = run_alloc(arena, usize >> LG_PAGE, align);
 	if (run != NULL) {
-		*zeroed = run->ndirty == 0;
+		*zeroed = run->ndirty == 0 && run->nmuzzy == 0;
 		run->state = RUN_LARGE;
 		run->szind = (uint8_t)sc_size2index(usize);
 		chunk_map_set(run->chunk, chunk_page_index(run->chunk, run->addr),
@@ -566,7 +621,8 @@ hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,
 				}
 			}
 			if (ok) {
-				*zeroed_tail = next->ndirty == 0;
+				*zeroed_tail = next->ndirty == 0
+				    && next->nmuzzy == 0;
 				if (tail != head)
 					chunk_map_set(chunk, tail, NULL);
 				chunk_map_set(chunk, tail + 1, NULL);
@@ -626,7 +682,8 @@ arena_chunk_discard(arena_t *arena, chunk_t *chunk) {
 void
 hm_arena_reset(arena_t *arena) {
 	hm_huge_reset(arena);
-	/* Every lock of the arena, in rank order: bins, then the arena. */
+	/* One lock at a time: nothing else may use the arena now (the
+	 * caller's promise), the locks only order the memory. */
 	for (unsigned i = 0; i < SC_NBINS; i++) {
 		bin_t *bin = &arena->bins[i];
 		mutex_lock(&bin->lock);
@@ -635,6 +692,7 @@ hm_arena_reset(arena_t *arena) {
 		bin->slabcur = NULL;
 		bin->nonfull = NULL;
 		bin->curslabs = 0;
+		mutex_unlock(&bin->lock);
 	}
 	mutex_lock(&arena->lock);
 	for (unsigned j = 0; j < hm_sc_nlarge; j++)
@@ -644,17 +702,17 @@ hm_arena_reset(arena_t *arena) {
 		DLIST_REMOVE(arena->chunks, chunk);
 		arena_chunk_discard(arena, chunk);
 	}
-	hm_decay_dirty_removed(arena->ndirty);
+	hm_decay_dirty_removed(arena->ndirty + arena->nmuzzy);
 	arena->nchunks = 0;
 	arena->ndirty = 0;
+	arena->nmuzzy = 0;
+	arena->muzzy.dnext = arena->muzzy.dprev = &arena->muzzy;
 	arena->nactive = 0;
 	memset(arena->avail, 0, sizeof(arena->avail));
 	memset(arena->avail_mask, 0, sizeof(arena->avail_mask));
 	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
 	arena->decay_next_ms = UINT64_MAX;
 	mutex_unlock(&arena->lock);
-	for (unsigned i = SC_NBINS; i-- > 0;)
-		mutex_unlock(&arena->bins[i].lock);
 }
 
 bool

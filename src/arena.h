@@ -33,6 +33,7 @@
 
 #include "base.h"
 #include "chunk.h"
+#include "decay.h"
 #include "mutex.h"
 #include "sc.h"
 #include "util.h"
@@ -57,11 +58,13 @@ struct run_s {
 	 * regions span. */
 	uint32_t recip;
 	uint32_t limit;
-	uint64_t dirty_ms;  /* free and dirty: when it joined the dirty list */
+	uint32_t nmuzzy;   /* free run: pages purged lazily (MADV_FREE),
+			      possibly still resident (arena lock) */
+	uint64_t dirty_ms;  /* free: when it joined its decay list */
 	run_t *next;       /* free: avail list (arena lock); slab: nonfull */
 	run_t *prev;       /*   list (bin lock) */
-	run_t *dnext;      /* free and dirty: dirty list (arena lock) */
-	run_t *dprev;
+	run_t *dnext;      /* free, dirty or muzzy: the dirty list if */
+	run_t *dprev;      /*   ndirty > 0, else the muzzy list */
 	uint64_t bitmap[SLAB_MAXREGS / 64]; /* slab: bit set = region free */
 };
 
@@ -111,11 +114,17 @@ typedef struct arena_s {
 	run_t *avail[ARENA_NAVAIL];  /* free runs by page-count class */
 	uint64_t avail_mask[ARENA_AVAIL_WORDS];
 	run_t dirty;                 /* sentinel of the dirty list */
-	size_t ndirty;               /* pages possibly resident in free runs */
-	uint64_t decay_next_ms;      /* no run comes of age before this */
+	run_t muzzy;                 /* sentinel of the muzzy list */
+	size_t ndirty;               /* dirty pages in free runs */
+	size_t nmuzzy;               /* muzzy pages in free runs */
+	decay_t dirty_decay;         /* their decay curves (decay.h) */
+	decay_t muzzy_decay;
+	uint64_t decay_next_ms;      /* no pass is due before this */
 	size_t nactive;              /* pages in slabs and large runs */
-	uint64_t npurge;             /* madvise calls made, ever */
-	size_t npurged;              /* pages purged, ever */
+	uint64_t dirty_nmadvise;     /* purging madvise calls, ever: of */
+	uint64_t muzzy_nmadvise;     /*   dirty runs, of muzzy runs */
+	uint64_t dirty_purged;       /* pages those calls covered */
+	uint64_t muzzy_purged;
 	base_pool_t run_pool;        /* run_t descriptors */
 
 	mutex_t huge_lock;
@@ -124,6 +133,7 @@ typedef struct arena_s {
 	size_t huge_mapped;          /* bytes mapped now */
 	huge_t *huge_cached;         /* freed, waiting for reuse; newest first */
 	size_t huge_cached_bytes;
+	decay_t huge_decay;          /* the cache's decay curve (huge_lock) */
 	/* When the oldest cached block comes of age (read without the lock
 	 * by event-driven decay). */
 	_Atomic uint64_t huge_decay_next_ms;
@@ -132,6 +142,7 @@ typedef struct arena_s {
 	/* arena.<i>.dirty_decay_ms and arena.<i>.dss: from the options,
 	 * changed by mallctl, read without a lock. */
 	_Atomic ssize_t dirty_decay_ms;
+	_Atomic ssize_t muzzy_decay_ms;
 	_Atomic unsigned dss;
 	lextent_stats_t lstats[SC_NLEXTENTS];
 	struct arena_s *next_destroyed;  /* to recycle (arena.c) */
@@ -141,6 +152,12 @@ typedef struct arena_s {
 static inline ssize_t
 arena_dirty_decay_ms(arena_t *arena) {
 	return atomic_load_explicit(&arena->dirty_decay_ms,
+	    memory_order_relaxed);
+}
+
+static inline ssize_t
+arena_muzzy_decay_ms(arena_t *arena) {
+	return atomic_load_explicit(&arena->muzzy_decay_ms,
 	    memory_order_relaxed);
 }
 
@@ -169,8 +186,10 @@ extern const char *const hm_percpu_names[3];
 extern _Atomic unsigned hm_narenas;
 extern unsigned hm_narenas_auto;
 extern _Atomic(arena_t *) *hm_arenas;
-/* arenas.dirty_decay_ms: the setting arenas start with. */
+/* arenas.dirty_decay_ms, arenas.muzzy_decay_ms: the settings arenas
+ * start with. */
 extern _Atomic ssize_t hm_arenas_dirty_decay_ms;
+extern _Atomic ssize_t hm_arenas_muzzy_decay_ms;
 
 bool hm_arena_boot(void);
 

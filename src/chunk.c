@@ -27,11 +27,11 @@ hm_chunk_boot(void) {
 	if (hm_mutex_init(&chunk_lock, LOCK_RANK_CHUNK, "chunk"))
 		return true;
 	/* The root is mapped, not touched: only the pages holding used
-	 * entries ever become resident. */
+	 * entries ever become resident (metadata: never THP-advised). */
 	size_t nroot = (size_t)1 << (RTREE_ADDR_BITS - RTREE_LG_KEY - RTREE_LG_LEAF);
 	bool zeroed;
-	hm_rtree_root = hm_os_map(PAGE_CEILING(nroot * sizeof(void *)), PAGE,
-	    DSS_DISABLED, &zeroed);
+	hm_rtree_root = hm_os_map_metadata(PAGE_CEILING(nroot * sizeof(void *)),
+	    PAGE, &zeroed);
 	return hm_rtree_root == NULL;
 }
 

@@ -104,7 +104,6 @@ static void
 ctl_refresh(void) {
 	if (hm_tsd.tcache != NULL)
 		hm_tcache_stats_merge(hm_tsd.tcache);
-	hm_stats_read(&ctl_stats);
 	memset(&ctl_astats_all, 0, sizeof(ctl_astats_all));
 	unsigned n = hm_narenas;
 	for (unsigned i = 0; i < n; i++) {
@@ -126,7 +125,14 @@ ctl_refresh(void) {
 	}
 	if (ctl_alive[0])
 		ctl_astats_all.uptime_ns = ctl_astats[0]->uptime_ns;
+	/* Last: the snapshots' own metadata counts. */
+	hm_stats_read(&ctl_stats);
 	ctl_refreshed = true;
+}
+
+const arena_stats_t *
+hm_ctl_stats_destroyed(void) {
+	return ctl_any_destroyed ? &ctl_astats_destroyed : NULL;
 }
 
 /* The snapshot stats.arenas.<i> reads; NULL (ENOENT) when there was no
@@ -238,6 +244,10 @@ CTL_ASTAT(ctl_sa_nthreads, unsigned, s->nthreads)
 CTL_ASTAT(ctl_sa_uptime, uint64_t, s->uptime_ns)
 CTL_ASTAT(ctl_sa_dss, const char *, hm_dss_names[s->dss])
 CTL_ASTAT(ctl_sa_dirty_decay_ms, ssize_t, s->dirty_decay_ms)
+CTL_ASTAT(ctl_sa_muzzy_decay_ms, ssize_t, s->muzzy_decay_ms)
+CTL_ASTAT(ctl_sa_pmuzzy, size_t, s->pmuzzy)
+CTL_ASTAT(ctl_sa_muzzy_nmadvise, uint64_t, s->muzzy_nmadvise)
+CTL_ASTAT(ctl_sa_muzzy_purged, uint64_t, s->muzzy_purged)
 CTL_ASTAT(ctl_sa_pactive, size_t, s->pactive)
 CTL_ASTAT(ctl_sa_pdirty, size_t, s->pdirty)
 CTL_ASTAT(ctl_sa_mapped, size_t, s->mapped)
@@ -571,8 +581,9 @@ ctl_decay_ms_write(const ctl_args_t *a, ssize_t *v) {
 	return err;
 }
 
+/* arena.<i>.{dirty,muzzy}_decay_ms. */
 static int
-ctl_arena_dirty_decay_ms(const ctl_args_t *a) {
+ctl_arena_decay_ms(const ctl_args_t *a, bool muzzy) {
 	ssize_t v;
 	int err = ctl_decay_ms_write(a, &v);
 	if (err != 0)
@@ -585,10 +596,11 @@ ctl_arena_dirty_decay_ms(const ctl_args_t *a) {
 	arena_t *arena = hm_arena_get((unsigned)ind, false);
 	if (arena == NULL)
 		return EFAULT;
-	ssize_t old = arena_dirty_decay_ms(arena);
+	_Atomic ssize_t *setting = muzzy ? &arena->muzzy_decay_ms
+					 : &arena->dirty_decay_ms;
+	ssize_t old = atomic_load_explicit(setting, memory_order_relaxed);
 	if (a->newp != NULL) {
-		atomic_store_explicit(&arena->dirty_decay_ms, v,
-		    memory_order_relaxed);
+		atomic_store_explicit(setting, v, memory_order_relaxed);
 		/* What the new time makes due goes now. */
 		uint64_t now = hm_decay_now_ms();
 		hm_arena_decay(arena, now);
@@ -598,15 +610,36 @@ ctl_arena_dirty_decay_ms(const ctl_args_t *a) {
 }
 
 static int
-ctl_arenas_dirty_decay_ms(const ctl_args_t *a) {
+ctl_arena_dirty_decay_ms(const ctl_args_t *a) {
+	return ctl_arena_decay_ms(a, false);
+}
+
+static int
+ctl_arena_muzzy_decay_ms(const ctl_args_t *a) {
+	return ctl_arena_decay_ms(a, true);
+}
+
+/* arenas.{dirty,muzzy}_decay_ms: what new arenas start with. */
+static int
+ctl_arenas_decay_ms(const ctl_args_t *a, _Atomic ssize_t *setting) {
 	ssize_t v;
 	int err = ctl_decay_ms_write(a, &v);
 	if (err != 0)
 		return err;
-	ssize_t old = atomic_load(&hm_arenas_dirty_decay_ms);
+	ssize_t old = atomic_load(setting);
 	if (a->newp != NULL)
-		atomic_store(&hm_arenas_dirty_decay_ms, v);
+		atomic_store(setting, v);
 	return ctl_read(a, &old, sizeof(old));
+}
+
+static int
+ctl_arenas_dirty_decay_ms(const ctl_args_t *a) {
+	return ctl_arenas_decay_ms(a, &hm_arenas_dirty_decay_ms);
+}
+
+static int
+ctl_arenas_muzzy_decay_ms(const ctl_args_t *a) {
+	return ctl_arenas_decay_ms(a, &hm_arenas_muzzy_decay_ms);
 }
 
 static int
@@ -744,8 +777,10 @@ static const ctl_node_t ctl_nodes[] = {
 	{"arena.#.destroy", ctl_arena_destroy},
 	{"arena.#.dss", ctl_arena_dss},
 	{"arena.#.dirty_decay_ms", ctl_arena_dirty_decay_ms},
+	{"arena.#.muzzy_decay_ms", ctl_arena_muzzy_decay_ms},
 	{"arenas.narenas", ctl_arenas_narenas},
 	{"arenas.dirty_decay_ms", ctl_arenas_dirty_decay_ms},
+	{"arenas.muzzy_decay_ms", ctl_arenas_muzzy_decay_ms},
 	{"arenas.quantum", ctl_arenas_quantum},
 	{"arenas.page", ctl_arenas_page},
 	{"arenas.chunksize", ctl_arenas_chunksize},
@@ -782,12 +817,16 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.arenas.#.uptime", ctl_sa_uptime},
 	{"stats.arenas.#.dss", ctl_sa_dss},
 	{"stats.arenas.#.dirty_decay_ms", ctl_sa_dirty_decay_ms},
+	{"stats.arenas.#.muzzy_decay_ms", ctl_sa_muzzy_decay_ms},
 	{"stats.arenas.#.pactive", ctl_sa_pactive},
 	{"stats.arenas.#.pdirty", ctl_sa_pdirty},
+	{"stats.arenas.#.pmuzzy", ctl_sa_pmuzzy},
 	{"stats.arenas.#.mapped", ctl_sa_mapped},
 	{"stats.arenas.#.retained", ctl_sa_retained},
 	{"stats.arenas.#.dirty_nmadvise", ctl_sa_dirty_nmadvise},
 	{"stats.arenas.#.dirty_purged", ctl_sa_dirty_purged},
+	{"stats.arenas.#.muzzy_nmadvise", ctl_sa_muzzy_nmadvise},
+	{"stats.arenas.#.muzzy_purged", ctl_sa_muzzy_purged},
 	{"stats.arenas.#.small.allocated", ctl_sa_small_allocated},
 	{"stats.arenas.#.small.nmalloc", ctl_sa_small_nmalloc},
 	{"stats.arenas.#.small.ndalloc", ctl_sa_small_ndalloc},

@@ -115,20 +115,29 @@ hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
 	huge_t *drop = NULL;
 	uint64_t next = UINT64_MAX;
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
-	uint64_t age = decay_ms < 0 ? UINT64_MAX : (uint64_t)decay_ms;
 	mutex_lock(&arena->huge_lock);
-	huge_t *h = arena->huge_cached;
-	while (h != NULL) {
-		huge_t *n = h->next;
-		if (all || (age != UINT64_MAX && h->freed_ms + age <= now)) {
-			cache_remove(arena, h);
-			h->next = drop;
-			drop = h;
-		} else if (age != UINT64_MAX && h->freed_ms + age < next) {
-			next = h->freed_ms + age;
-		}
-		h = n;
+	size_t limit = SIZE_MAX;
+	if (all || decay_ms == 0)
+		limit = 0;
+	else if (decay_ms > 0 && arena->huge_cached != NULL)
+		limit = hm_decay_limit(&arena->huge_decay, now,
+		    (uint64_t)decay_ms, arena->huge_cached_bytes >> LG_PAGE);
+	size_t before = arena->huge_cached_bytes >> LG_PAGE;
+	/* The oldest go first (the list is newest first, and short: the
+	 * cache holds at most HUGE_CACHE_MAX). */
+	while (arena->huge_cached != NULL
+	    && (arena->huge_cached_bytes >> LG_PAGE) > limit) {
+		huge_t *old = arena->huge_cached;
+		while (old->next != NULL)
+			old = old->next;
+		cache_remove(arena, old);
+		old->next = drop;
+		drop = old;
 	}
+	hm_decay_purged(&arena->huge_decay,
+	    before - (arena->huge_cached_bytes >> LG_PAGE));
+	if (decay_ms > 0 && arena->huge_cached != NULL)
+		next = decay_next_step(&arena->huge_decay);
 	atomic_store_explicit(&arena->huge_decay_next_ms, next,
 	    memory_order_relaxed);
 	mutex_unlock(&arena->huge_lock);
@@ -199,13 +208,11 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	mutex_lock(&arena->huge_lock);
 	DLIST_PUSH(arena->huge_cached, h);
 	arena->huge_cached_bytes += h->usize;
-	if (decay_ms > 0) {
-		uint64_t due = h->freed_ms + (uint64_t)decay_ms;
-		if (due < atomic_load_explicit(&arena->huge_decay_next_ms,
-		    memory_order_relaxed))
-			atomic_store_explicit(&arena->huge_decay_next_ms, due,
-			    memory_order_relaxed);
-	}
+	hm_decay_note(&arena->huge_decay, h->usize >> LG_PAGE, h->freed_ms);
+	/* A pass at the next event sets the curve's next step. */
+	if (decay_ms > 0)
+		atomic_store_explicit(&arena->huge_decay_next_ms, h->freed_ms,
+		    memory_order_relaxed);
 	hm_decay_dirty_added(h->usize >> LG_PAGE);
 	/* Over the cap: the oldest go. */
 	while (arena->huge_cached_bytes > HUGE_CACHE_MAX) {

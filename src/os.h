@@ -10,6 +10,17 @@
  * chunks use brk; memory from brk cannot be
  * unmapped, so a freed brk chunk is purged and kept on a free stack for the
  * next chunk request.
+ *
+ * With opt.retain (the default), mmap'd memory given back keeps its
+ * address range: it is purged and kept in a retained pool, which later
+ * mappings are cut from (see os.c).  Statistics count it apart: "mapped"
+ * is memory in use, "retained" the pool (hm_os_retained_bytes()).
+ *
+ * Two kinds of mapping: data (arena chunks and huge blocks, hm_os_map),
+ * which may come from the retained pool and is advised by opt.thp, and
+ * metadata (base blocks, the chunk map's root, hm_os_map_metadata), which
+ * is never given back, never comes from the pool and is advised only
+ * through hm_os_metadata_hugepage() (opt.metadata_thp, base.c).
  */
 #ifndef HM_OS_H
 #define HM_OS_H
@@ -21,37 +32,72 @@ enum { DSS_DISABLED, DSS_PRIMARY, DSS_SECONDARY };
 extern unsigned opt_dss;  /* DSS_* */
 extern const char *const hm_dss_names[3];
 
+/* Transparent huge pages (opt.thp) for arena chunks and huge blocks,
+ * and for metadata (opt.metadata_thp). */
+enum { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
+extern unsigned opt_thp;
+extern const char *const hm_thp_names[3];
+enum { METADATA_THP_DISABLED, METADATA_THP_AUTO, METADATA_THP_ALWAYS };
+extern unsigned opt_metadata_thp;
+extern const char *const hm_metadata_thp_names[3];
+
+/* opt.retain: unmapped memory keeps its address range, purged, for the
+ * next mapping. */
+extern bool opt_retain;
+
 /*
- * Maps size bytes (a multiple of the page) aligned to align (a power of two
- * >= the page).  Returns NULL with errno ENOMEM on failure.  *zeroed tells
- * whether the memory is known to be zero-filled.  dss: DSS_DISABLED, or for
- * an arena chunk (all such requests have one size) the arena's setting.
+ * Maps size bytes (a multiple of the page) of data (an arena chunk or a
+ * huge block) aligned to align (a power of two >= the page): from the
+ * retained pool when a range fits, else fresh.  Advised as opt.thp asks.
+ * Returns NULL with errno ENOMEM on failure.  *zeroed tells whether the
+ * memory is known to be zero-filled.  dss: DSS_DISABLED, or for an arena
+ * chunk (all such requests have one size) the arena's setting.
  */
 void *hm_os_map(size_t size, size_t align, unsigned dss, bool *zeroed);
 
-/* Gives a mapping back.  Data-segment memory is purged instead. */
+/*
+ * Maps metadata: fresh memory (never from the retained pool), not advised,
+ * counted as mapped.  Never given back.  NULL with errno ENOMEM.
+ */
+void *hm_os_map_metadata(size_t size, size_t align, bool *zeroed);
+
+/* MADV_HUGEPAGE on metadata (opt.metadata_thp; base.c decides when). */
+void hm_os_metadata_hugepage(void *addr, size_t size);
+
+/*
+ * Gives data back (all or part of what hm_os_map, hm_os_grow_in_place or
+ * hm_os_move returned).  Data-segment memory is purged and kept for the
+ * next chunk; with opt.retain, mmap'd memory is purged and goes to the
+ * retained pool; otherwise it is unmapped.
+ */
 void hm_os_unmap(void *addr, size_t size);
 
 /* Drops the pages' contents and memory; they read back as zero. */
 void hm_os_purge(void *addr, size_t size);
+/* Purges lazily (MADV_FREE): false where the kernel cannot, and then the
+ * caller purges for good. */
+bool hm_os_purge_lazy(void *addr, size_t size);
 
 /*
- * Grows a mapping in place (no move).  Returns true on success.  Never
- * succeeds for data-segment memory.
+ * Grows a mapping in place (no move): over the retained range that follows
+ * it, or over free address space.  The added pages read as zero.  Returns
+ * true on success.  Never succeeds for data-segment memory.
  */
 bool hm_os_grow_in_place(void *addr, size_t oldsize, size_t newsize);
 
 /*
- * Moves a mapping to a new address aligned to align, growing it to newsize,
- * without copying (mremap).  Returns NULL (errno ENOMEM) on failure, with
- * the old mapping untouched.
+ * Moves a mapping to a new address aligned to align (a retained range when
+ * one fits), growing it to newsize, without copying (mremap); the kernel
+ * unmaps the old range.  Returns NULL (errno ENOMEM) on failure, with the
+ * old mapping untouched: also when the old range spans several kernel
+ * mappings, which mremap refuses on older kernels (the caller copies).
  */
 void *hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align);
 
 /* True if addr lies in memory hmalloc took from the data segment. */
 bool hm_os_in_dss(const void *addr);
 
-/* Fork handlers for the data-segment lock. */
+/* Fork handlers for the data-segment and retained-pool locks. */
 void hm_os_prefork(void);
 void hm_os_postfork_parent(void);
 void hm_os_postfork_child(void);
@@ -59,7 +105,15 @@ void hm_os_postfork_child(void);
 /* Number of CPUs this process may run on (sched_getaffinity). */
 unsigned hm_os_ncpus(void);
 
-/* Counters for statistics: bytes currently mapped from the system. */
+/* Counters for statistics: bytes mapped from the system and in use by
+ * hmalloc (data and metadata; not the retained pool), bytes in the
+ * retained pool, and the number of its ranges. */
 size_t hm_os_mapped_bytes(void);
+size_t hm_os_retained_bytes(void);
+size_t hm_os_retained_ranges(void);
+
+/* Unmaps every retained range; returns the bytes given back.  hm_os_map
+ * does it by itself when the kernel refuses new address space. */
+size_t hm_os_retained_release(void);
 
 #endif /* HM_OS_H */

@@ -1,8 +1,8 @@
 /*
  * stats.h: statistics.  Counters live with the structures they count
- * (bins, arenas, base, os), under those structures' locks; this module
- * gathers them into snapshots and prints reports.  A snapshot is taken by
- * hm_stats_refresh() (mallctl "epoch") and read by ctl.c.
+ * (bins, arenas, base, os), under those structures' locks.  stats.c
+ * gathers them into snapshots, which ctl.c takes at each mallctl "epoch";
+ * stats_print.c formats the report malloc_stats_print() writes.
  */
 #ifndef HM_STATS_H
 #define HM_STATS_H
@@ -43,10 +43,14 @@ typedef struct arena_stats_s {
 	uint64_t uptime_ns;
 	unsigned dss;                 /* the last arena read's settings */
 	ssize_t dirty_decay_ms;
+	ssize_t muzzy_decay_ms;
 	size_t pactive, pdirty;       /* pages */
 	size_t mapped;                /* bytes: chunks + huge mappings */
 	uint64_t nmadvise;            /* purging madvise calls, ever */
 	size_t npurged;               /* pages purged, ever */
+	size_t pmuzzy;                /* pages purged lazily, maybe resident */
+	uint64_t muzzy_nmadvise;      /* the muzzy stage's purges */
+	size_t muzzy_purged;
 	size_t small_allocated;
 	uint64_t small_nmalloc, small_ndalloc, small_nrequests;
 	uint64_t small_nfills, small_nflushes;
@@ -68,7 +72,7 @@ typedef struct stats_s {
 	size_t metadata;   /* bytes of metadata in use */
 	size_t resident;   /* upper bound on resident bytes */
 	size_t mapped;     /* bytes mapped from the system */
-	size_t retained;   /* bytes kept unmapped for reuse (none yet) */
+	size_t retained;   /* bytes purged and kept mapped for reuse (os.c) */
 } stats_t;
 
 /* Adds arena ind's counters to *out (the arena must exist). */
@@ -77,8 +81,16 @@ void hm_stats_arena_read(unsigned ind, arena_stats_t *out);
 /* Totals over all arenas. */
 void hm_stats_read(stats_t *out);
 
-/* Writes the text report through write_cb (or the message hook). */
+/*
+ * Writes the report (stats_print.c) through write_cb, or hm_write() when
+ * it is NULL: text, or JSON with "J" in opts, laid out as jemalloc 5.3's.
+ * The caller holds the ctl lock; nothing here allocates.
+ */
 void hm_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
     const char *opts);
+
+/* The counters of the arenas destroyed so far (MALLCTL_ARENAS_DESTROYED),
+ * NULL while none was (ctl.c keeps the sum); the ctl lock is held. */
+const arena_stats_t *hm_ctl_stats_destroyed(void);
 
 #endif /* HM_STATS_H */

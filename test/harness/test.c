@@ -149,6 +149,12 @@ test_proc_status_kb(const char *field) {
 	return field_kb(buf, name);
 }
 
+void
+test_sleep_ms(long ms) {
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
 int
 test_cmp_addr(const void *a, const void *b) {
 	/* The first member, read as the pointer it is: void * and character

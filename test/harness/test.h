@@ -207,6 +207,9 @@ uint64_t test_seed(void);  /* HM_TEST_SEED or time-based; printed */
 /* Resident bytes less lazily freed ones (smaps_rollup, else statm); read
  * without allocating. */
 size_t test_rss_bytes(void);
+
+/* Sleeps ms milliseconds (the tests that wait for decay poll with it). */
+void test_sleep_ms(long ms);
 /*
  * Runs child(arg) in a forked process with its stdout and stderr sent to a
  * pipe; returns the wait status, the output in out (NUL-terminated).  The

@@ -6,7 +6,6 @@
  */
 #include "test.h"
 
-#include <time.h>
 #include <unistd.h>
 
 #define MiB ((size_t)1 << 20)
@@ -41,12 +40,6 @@ churn(void) {
 	return total;
 }
 
-static void
-sleep_ms(long ms) {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
 TEST_BEGIN(test_idle_program_gives_back)
 	if (decay_ms() != 300)
 		test_skip("needs dirty_decay_ms:300 (decay.env)");
@@ -65,7 +58,7 @@ TEST_BEGIN(test_idle_program_gives_back)
 	/* Idle: no call into the allocator while waiting. */
 	size_t rss2 = rss1;
 	for (int i = 0; i < 40 && rss2 > rss0 + total / 8; i++) {
-		sleep_ms(100);
+		test_sleep_ms(100);
 		rss2 = test_rss_bytes();
 	}
 	printf("decay: rss %zu MiB before, %zu after the frees, %zu idle\n",
@@ -82,7 +75,7 @@ TEST_BEGIN(test_events_purge_without_thread)
 	    sizeof(off)), 0, "stop the background thread");
 	size_t rss0 = test_rss_bytes();
 	size_t total = churn();
-	sleep_ms(800);
+	test_sleep_ms(800);
 	size_t rss1 = test_rss_bytes();
 	expect_zu_gt(rss1, rss0 + total / 2,
 	    "no thread: idle memory stays (rss %zu -> %zu)", rss0, rss1);

@@ -92,6 +92,16 @@ static const name_t names[] = {
 	{"thread.tcache.enabled", sizeof(bool), true},
 	{"arena.0.dss", sizeof(char *), true},
 	{"arena.0.dirty_decay_ms", sizeof(ssize_t), true},
+	{"arena.0.muzzy_decay_ms", sizeof(ssize_t), true},
+	{"arenas.muzzy_decay_ms", sizeof(ssize_t), true},
+	{"opt.muzzy_decay_ms", sizeof(ssize_t), false},
+	{"opt.retain", sizeof(bool), false},
+	{"opt.thp", sizeof(char *), false},
+	{"opt.metadata_thp", sizeof(char *), false},
+	{"stats.arenas.0.muzzy_decay_ms", sizeof(ssize_t), false},
+	{"stats.arenas.0.pmuzzy", sizeof(size_t), false},
+	{"stats.arenas.0.muzzy_nmadvise", sizeof(uint64_t), false},
+	{"stats.arenas.0.muzzy_purged", sizeof(uint64_t), false},
 	{"arenas.narenas", sizeof(unsigned), false},
 	{"arenas.dirty_decay_ms", sizeof(ssize_t), true},
 	{"arenas.quantum", sizeof(size_t), false},
@@ -176,7 +186,7 @@ TEST_BEGIN(test_types)
 		}
 	}
 	static const char *const unknown[] = {"nosuch", "stats", "stats.arenas",
-	    "arenas.bin.0", "arena.0.extent_hooks", "arena.0.muzzy_decay_ms",
+	    "arenas.bin.0", "arena.0.extent_hooks", "arena.0.nosuch",
 	    "prof.active", "stats.arenas.0.bins.0", "thread.tcache.flush.x",
 	    "arenas.bin.x.size", "opt.nosuch", ""};
 	for (size_t i = 0; i < HM_ARRAY_SIZE(unknown); i++) {
