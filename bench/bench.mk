@@ -6,7 +6,16 @@
 #                      BENCH_SCALE=1 multiplies the work)
 #   make bench-instr   callgrind instructions per malloc+free pair, every
 #                      allocator; writes bench/results/instr.md
+#   make bench-rss     resident memory over time (bursts and idle periods)
+#                      under every allocator and jemalloc with a background
+#                      thread; writes bench/results/rss.md and, in
+#                      bench/results/rss/, a JSON file and a chart (PNG,
+#                      SVG) per workload.  One run each, about 5 minutes;
+#                      BENCH_ARGS="--runs 3" for medians of 3
 #   make bench-progs   build the workload programs only
+#
+# BENCH_ARGS: more options for the runner (run.py, instr.py, rss.py; see
+# their --help), e.g. BENCH_ARGS="--runs 3 --only server,frag" for rss.py.
 #
 # The programs call plain malloc/free and link no allocator: the one under
 # test comes by LD_PRELOAD.  -fno-builtin keeps the compiler from eliding
@@ -27,7 +36,7 @@ BENCH_C_PROGS := st_fixed st_random larson prodcons threads_churn \
 BENCH_CXX_PROGS := cxx_map
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/,$(BENCH_C_PROGS) $(BENCH_CXX_PROGS))
 
-.PHONY: bench bench-instr bench-progs
+.PHONY: bench bench-instr bench-progs bench-rss
 
 $(BENCH_BIN)/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
@@ -37,14 +46,24 @@ $(BENCH_BIN)/%: bench/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ $< -lpthread
 
+BENCH_RSS_PROGS := $(addprefix $(BENCH_BIN)/rss/,server frag prodcons)
+
+$(BENCH_BIN)/rss/%: bench/rss/%.c bench/rss/rss.h bench/bench.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpthread
+
 bench-progs: $(BENCH_PROGS)
 
-BENCH_ARGS = --bin $(BENCH_BIN) --lib $(abspath $(SO_REAL)) \
+BENCH_DIRS = --bin $(BENCH_BIN) --lib $(abspath $(SO_REAL)) \
 	--results bench/results
+BENCH_ARGS ?=
 
 bench: lib bench-progs
-	$(BENCH_PYTHON) bench/run.py $(BENCH_ARGS) --runs $(BENCH_RUNS) \
-		--only "$(BENCH_ONLY)" --scale $(BENCH_SCALE)
+	$(BENCH_PYTHON) bench/run.py $(BENCH_DIRS) --runs $(BENCH_RUNS) \
+		--only "$(BENCH_ONLY)" --scale $(BENCH_SCALE) $(BENCH_ARGS)
 
 bench-instr: lib bench-progs
-	$(BENCH_PYTHON) bench/instr.py $(BENCH_ARGS)
+	$(BENCH_PYTHON) bench/instr.py $(BENCH_DIRS) $(BENCH_ARGS)
+
+bench-rss: lib $(BENCH_RSS_PROGS)
+	$(BENCH_PYTHON) bench/rss.py $(BENCH_DIRS) $(BENCH_ARGS)
