@@ -54,22 +54,38 @@ huge_desc_put(huge_t *h) {
 	mutex_unlock(&huge_pool_lock);
 }
 
+/*
+ * Counts a huge block of usize in its class's statistics (n: 1 allocated,
+ * -1 freed), under the lock that guards the entry: a block of a Large
+ * class (one aligned beyond the chunk) shares it with Large runs, under
+ * the arena lock (arena.h).  No arena lock is held by the caller.
+ */
+static void
+huge_count(arena_t *arena, size_t usize, int n) {
+	unsigned ind = sc_size2index(usize);
+	mutex_t *lock = ind < SC_NBINS + hm_sc_nlarge ? &arena->lock
+						       : &arena->huge_lock;
+	mutex_lock(lock);
+	arena_lstats_count(arena, ind, n);
+	mutex_unlock(lock);
+}
+
 static void
 huge_link(arena_t *arena, huge_t *h) {
 	mutex_lock(&arena->huge_lock);
 	DLIST_PUSH(arena->huge, h);
-	arena_lstats_count(arena, sc_size2index(h->usize), 1);
 	arena->huge_allocated += h->usize;
 	mutex_unlock(&arena->huge_lock);
+	huge_count(arena, h->usize, 1);
 }
 
 static void
 huge_unlink(arena_t *arena, huge_t *h) {
 	mutex_lock(&arena->huge_lock);
 	DLIST_REMOVE(arena->huge, h);
-	arena_lstats_count(arena, sc_size2index(h->usize), -1);
 	arena->huge_allocated -= h->usize;
 	mutex_unlock(&arena->huge_lock);
+	huge_count(arena, h->usize, -1);
 }
 
 static void
@@ -237,13 +253,12 @@ hm_huge_reset(arena_t *arena) {
 	mutex_lock(&arena->huge_lock);
 	huge_t *live = arena->huge;
 	arena->huge = NULL;
-	for (huge_t *h = live; h != NULL; h = h->next) {
-		arena_lstats_count(arena, sc_size2index(h->usize), -1);
+	for (huge_t *h = live; h != NULL; h = h->next)
 		arena->huge_allocated -= h->usize;
-	}
 	mutex_unlock(&arena->huge_lock);
 	while (live != NULL) {
 		huge_t *n = live->next;
+		huge_count(arena, live->usize, -1);
 		hm_rtree_set(live->addr, HUGE_KEY_SIZE, 0);
 		cache_drop(live);
 		live = n;
@@ -253,13 +268,14 @@ hm_huge_reset(arena_t *arena) {
 static void
 huge_set_size(huge_t *h, size_t usize) {
 	arena_t *arena = h->arena;
+	size_t old = h->usize;
 	mutex_lock(&arena->huge_lock);
-	arena_lstats_count(arena, sc_size2index(h->usize), -1);
-	arena_lstats_count(arena, sc_size2index(usize), 1);
 	arena->huge_allocated += usize;
-	arena->huge_allocated -= h->usize;
+	arena->huge_allocated -= old;
 	h->usize = usize;
 	mutex_unlock(&arena->huge_lock);
+	huge_count(arena, old, -1);
+	huge_count(arena, usize, 1);
 }
 
 void *
