@@ -64,6 +64,12 @@ CORRUPT_BINS := $(patsubst test/%.c,$(BUILD)/test/%,$(CORRUPT_SRCS))
 CXX_TEST_BINS := $(patsubst test/%.cc,$(BUILD)/test/%,$(CXX_TEST_SRCS))
 SCRIPT_TESTS := $(sort $(wildcard test/integration/*.sh test/programs/*.sh))
 
+# Suites with builds of their own (fault injection, fuzzing) add their
+# test programs to EXTRA_TEST_BINS and their targets to EXTRA_TEST_DEPS.
+EXTRA_TEST_BINS :=
+EXTRA_TEST_DEPS :=
+-include test/fault/fault.mk test/fuzz/fuzz.mk
+
 .PHONY: all lib check check-unit check-ubsan check-asan check-tsan \
 	check-sanitizers check-full demo install uninstall clean tests bench
 
@@ -145,10 +151,10 @@ CROSS_CONFS := tcache:false narenas:1 dirty_decay_ms:0 dirty_decay_ms:-1,junk:tr
 CROSS_TESTS = $(UNIT_BINS) $(filter-out %/memory_returned %/thread_exit \
 	%/rlimit,$(INTEG_BINS))
 
-check: tests
+check: tests $(EXTRA_TEST_DEPS)
 	@$(TEST_ENV) HM_CROSS_CONFS="$(CROSS_CONFS)" tools/runtests.sh \
 		$(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) $(STRESS_BINS) \
-		$(SCRIPT_TESTS) --cross $(CROSS_TESTS)
+		$(SCRIPT_TESTS) $(EXTRA_TEST_BINS) --cross $(CROSS_TESTS)
 
 check-unit: tests
 	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS)
