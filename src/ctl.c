@@ -28,6 +28,11 @@ static mutex_t ctl_lock;
 static uint64_t ctl_epoch = 1;
 static bool ctl_refreshed;
 static stats_t ctl_stats;
+/* stats.background_thread.* (jemalloc's names and types). */
+static struct {
+	size_t num_threads;
+	uint64_t num_runs, run_interval;
+} ctl_bg;
 /* Per-arena snapshots (allocated when first needed), their sum
  * (MALLCTL_ARENAS_ALL) and that of destroyed arenas
  * (MALLCTL_ARENAS_DESTROYED, kept up to date at each destruction). */
@@ -125,6 +130,8 @@ ctl_refresh(void) {
 	}
 	if (ctl_alive[0])
 		ctl_astats_all.uptime_ns = ctl_astats[0]->uptime_ns;
+	ctl_bg.num_threads = hm_decay_background_running();
+	hm_decay_background_stats(&ctl_bg.num_runs, &ctl_bg.run_interval);
 	/* Last: the snapshots' own metadata counts. */
 	hm_stats_read(&ctl_stats);
 	ctl_refreshed = true;
@@ -190,6 +197,9 @@ CTL_RO(ctl_stats_metadata, size_t, ctl_stats.metadata)
 CTL_RO(ctl_stats_resident, size_t, ctl_stats.resident)
 CTL_RO(ctl_stats_mapped, size_t, ctl_stats.mapped)
 CTL_RO(ctl_stats_retained, size_t, ctl_stats.retained)
+CTL_RO(ctl_stats_bg_num_threads, size_t, ctl_bg.num_threads)
+CTL_RO(ctl_stats_bg_num_runs, uint64_t, ctl_bg.num_runs)
+CTL_RO(ctl_stats_bg_run_interval, uint64_t, ctl_bg.run_interval)
 
 /* A read-only value indexed by the name's third component, i (below n:
  * else ENOENT). */
@@ -801,6 +811,9 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.resident", ctl_stats_resident},
 	{"stats.mapped", ctl_stats_mapped},
 	{"stats.retained", ctl_stats_retained},
+	{"stats.background_thread.num_threads", ctl_stats_bg_num_threads},
+	{"stats.background_thread.num_runs", ctl_stats_bg_num_runs},
+	{"stats.background_thread.run_interval", ctl_stats_bg_run_interval},
 	{"stats.mutexes.ctl.num_ops", ctl_mx_ctl_ops},
 	{"stats.mutexes.ctl.num_wait", ctl_mx_ctl_wait},
 	{"stats.mutexes.arenas.num_ops", ctl_mx_arenas_ops},

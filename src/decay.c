@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,7 +31,12 @@ static bool bg_cond_ready;
 static atomic_bool bg_started;  /* a thread exists or is being created */
 static atomic_bool bg_idle;     /* waiting with no deadline */
 static bool bg_stop;            /* asked to exit */
+static bool bg_atexit;          /* the exit handler is registered */
+static bool bg_joinable;        /* bg_thread is set and not yet joined */
 static pthread_t bg_thread;
+/* Passes run, and the clock at the first and the latest (statistics). */
+static atomic_uint_fast64_t bg_nruns;
+static atomic_uint_fast64_t bg_first_ms, bg_last_ms;
 
 uint64_t
 hm_decay_now_ms(void) {
@@ -175,6 +181,14 @@ decay_pass(void) {
 	return next;
 }
 
+static void
+bg_count_run(void) {
+	uint64_t now = hm_decay_now_ms();
+	if (atomic_fetch_add_explicit(&bg_nruns, 1, memory_order_relaxed) == 0)
+		atomic_store_explicit(&bg_first_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&bg_last_ms, now, memory_order_relaxed);
+}
+
 static void *
 bg_main(void *arg) {
 	(void)arg;
@@ -182,6 +196,7 @@ bg_main(void *arg) {
 	while (!bg_stop) {
 		pthread_mutex_unlock(&bg_lock);
 		uint64_t next = decay_pass();
+		bg_count_run();
 		pthread_mutex_lock(&bg_lock);
 		if (bg_stop)
 			break;
@@ -221,9 +236,58 @@ bg_cond_init(void) {
 	bg_cond_ready = true;
 }
 
+/*
+ * Asks the thread to stop and joins it, waiting at most a second when
+ * bounded; background_thread:false is in force from here on.
+ */
+static void
+bg_stop_thread(bool bounded) {
+	pthread_mutex_lock(&bg_lock);
+	if (!bg_cond_ready)
+		bg_cond_init();
+	opt_background_thread = false;
+	bool join = bg_joinable;
+	pthread_t t = bg_thread;
+	bg_joinable = false;
+	if (bg_started) {
+		bg_stop = true;
+		pthread_cond_signal(&bg_cond);
+	}
+	pthread_mutex_unlock(&bg_lock);
+	if (!join)
+		return;
+	if (!bounded) {
+		pthread_join(t, NULL);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_timedjoin_np(t, NULL, &ts);
+}
+
+/*
+ * At exit the thread is stopped, so that it is not in the middle of a
+ * purge while exit handlers and destructors run (and take the allocator's
+ * locks).  Registered when the first thread starts, so that it runs before
+ * the handlers the program registered earlier.  The wait is bounded: exit
+ * must not hang on a thread held up by a stuck program.
+ */
+static void
+bg_exit(void) {
+	bg_stop_thread(true);
+}
+
 /* Starts the thread; bg_lock is not held (see the file comment). */
 static void
 bg_start(void) {
+	pthread_mutex_lock(&bg_lock);
+	bool reg = !bg_atexit;
+	bg_atexit = true;
+	pthread_mutex_unlock(&bg_lock);
+	/* (atexit may allocate: no lock held.) */
+	if (reg)
+		atexit(bg_exit);
 	sigset_t all, old;
 	sigfillset(&all);
 	/* The thread takes no signal meant for the program. */
@@ -232,10 +296,12 @@ bg_start(void) {
 	int err = pthread_create(&t, NULL, bg_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_lock(&bg_lock);
-	if (err != 0)
+	if (err != 0) {
 		bg_started = false;
-	else
+	} else {
 		bg_thread = t;
+		bg_joinable = true;
+	}
 	pthread_mutex_unlock(&bg_lock);
 }
 
@@ -262,20 +328,15 @@ hm_decay_poke(void) {
 
 int
 hm_decay_background_set(bool enable) {
-	pthread_mutex_lock(&bg_lock);
-	if (!bg_cond_ready)
-		bg_cond_init();
-	opt_background_thread = enable;
-	bool running = bg_started;
-	pthread_t t = bg_thread;
-	if (!enable && running) {
-		bg_stop = true;
-		pthread_cond_signal(&bg_cond);
+	if (!enable) {
+		bg_stop_thread(false);
+		return 0;
 	}
+	pthread_mutex_lock(&bg_lock);
+	opt_background_thread = true;
+	bool running = bg_started;
 	pthread_mutex_unlock(&bg_lock);
-	if (!enable && running) {
-		pthread_join(t, NULL);
-	} else if (enable && !running) {
+	if (!running) {
 		atomic_store(&hm_decay_wanted, true);
 		hm_decay_poke();
 	}
@@ -291,6 +352,17 @@ hm_decay_background_running(void) {
 }
 
 void
+hm_decay_background_stats(uint64_t *nruns, uint64_t *interval_ns) {
+	uint64_t n = atomic_load_explicit(&bg_nruns, memory_order_relaxed);
+	uint64_t first = atomic_load_explicit(&bg_first_ms,
+	    memory_order_relaxed);
+	uint64_t last = atomic_load_explicit(&bg_last_ms, memory_order_relaxed);
+	*nruns = n;
+	*interval_ns = n > 1 && last > first ?
+	    (last - first) * 1000000 / (n - 1) : 0;
+}
+
+void
 hm_decay_prefork(void) {
 	pthread_mutex_lock(&bg_lock);
 }
@@ -302,11 +374,16 @@ hm_decay_postfork_parent(void) {
 
 void
 hm_decay_postfork_child(void) {
-	/* The thread did not come along; the child starts one if it needs
-	 * one. */
+	/* The thread did not come along; the child starts one when it
+	 * frees enough memory itself (a child that only execs never gets
+	 * one), and registers the exit handler anew then, so that it runs
+	 * before the handlers the child registers. */
 	pthread_mutex_init(&bg_lock, NULL);
 	bg_cond_init();
+	atomic_store_explicit(&hm_decay_wanted, false, memory_order_relaxed);
+	bg_atexit = false;
 	bg_started = false;
+	bg_joinable = false;
 	bg_stop = false;
 	bg_idle = false;
 }

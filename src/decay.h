@@ -14,8 +14,9 @@
  * thread: started lazily, outside every allocator lock, the first time the
  * process holds BG_THREAD_MIN_DIRTY of dirty memory (small programs never
  * get one), sleeping until the next step of a curve that holds pages, or
- * indefinitely when nothing is dirty.  background_thread:false means no
- * thread at all; a forked child starts its own when it needs one.
+ * indefinitely when nothing is dirty, and stopped at exit.
+ * background_thread:false means no thread at all; a forked child starts
+ * its own when it needs one.
  */
 #ifndef HM_DECAY_H
 #define HM_DECAY_H
@@ -104,5 +105,8 @@ void hm_decay_postfork_child(void);
 /* background_thread mallctl: starts or stops the thread. */
 int hm_decay_background_set(bool enable);
 bool hm_decay_background_running(void);
+/* Passes the thread ran (every thread since start-up), and the mean
+ * interval between them (0 before two). */
+void hm_decay_background_stats(uint64_t *nruns, uint64_t *interval_ns);
 
 #endif /* HM_DECAY_H */

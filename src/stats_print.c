@@ -30,8 +30,7 @@
  *     text shows "-"), the per-arena metadata breakdown
  *     (base, internal, metadata_thp, tcache_bytes, tcache_stashed_bytes,
  *     resident, abandoned_vm, extent_avail), stats.metadata_thp,
- *     stats.zero_reallocs, the background thread's num_runs and
- *     run_interval, mutex counters other than num_ops and num_wait,
+ *     stats.zero_reallocs, mutex counters other than num_ops and num_wait,
  *     per-bin mutexes, large nfills and nflushes (text: "-"), extents.
  *   - Added, hmalloc's own (jemalloc tools ignore them): arenas.chunksize,
  *     per bin "nslabs", per large class nmalloc, ndalloc and nrequests
@@ -551,10 +550,16 @@ print_totals(emitter_t *e, bool mutex) {
 	    st.active, st.metadata, st.resident, st.mapped, st.retained);
 
 	unsigned nbg = hm_decay_background_running() ? 1 : 0;
+	uint64_t nruns, interval;
+	hm_decay_background_stats(&nruns, &interval);
 	j_obj(e, "background_thread");
 	j_kv(e, "num_threads", VU(nbg));
+	j_kv(e, "num_runs", VU(nruns));
+	j_kv(e, "run_interval", VU(interval));
 	j_obj_end(e);
-	t_printf(e, "Background threads: %u\n", nbg);
+	t_printf(e, "Background threads: %u, num_runs: %llu, "
+	    "run_interval: %llu ns\n", nbg, (unsigned long long)nruns,
+	    (unsigned long long)interval);
 
 	if (mutex) {
 		uint64_t uptime = arena_uptime_ns(0);

@@ -156,6 +156,8 @@ int test_run_all(const char *file, test_fn_t **fns, const char **names, int n);
 
 #define expect_u64_eq(a, b, ...) expect_cmp(uint64_t, "%" PRIu64, a, ==, b, __VA_ARGS__)
 #define expect_u64_ne(a, b, ...) expect_cmp(uint64_t, "%" PRIu64, a, !=, b, __VA_ARGS__)
+#define expect_u64_gt(a, b, ...) expect_cmp(uint64_t, "%" PRIu64, a, >, b, __VA_ARGS__)
+#define expect_u64_le(a, b, ...) expect_cmp(uint64_t, "%" PRIu64, a, <=, b, __VA_ARGS__)
 #define assert_u64_eq(a, b, ...) assert_cmp(uint64_t, "%" PRIu64, a, ==, b, __VA_ARGS__)
 
 #define expect_true(a, ...) expect_cmp(int, "%d", !!(a), ==, 1, __VA_ARGS__)

@@ -367,7 +367,8 @@ for opts, body in reports.items():
               "retained"):
         check(st.get(k) == mc["stats." + k], "%s: stats.%s %r, mallctl %r" % (
             opts, k, st.get(k), mc["stats." + k]))
-    check(st["background_thread"] == {"num_threads": 0},
+    check(st["background_thread"] == {"num_threads": 0, "num_runs": 0,
+                                      "run_interval": 0},
           "%s: background_thread %r" % (opts, st["background_thread"]))
     check(("mutexes" in st) == ("x" not in opts), "%s: stats.mutexes" % opts)
     if "mutexes" in st:
@@ -427,7 +428,7 @@ for o in ("", "gmab"):
     t = reports[o]
     for s in ("___ Begin hmalloc statistics ___\n", "\nAllocated: %d, active: %d"
               % (mc["stats.allocated"], mc["stats.active"]),
-              "\nBackground threads: 0\n", "--- End hmalloc statistics ---\n"):
+              "\nBackground threads: 0, num_runs: 0, run_interval: 0 ns\n", "--- End hmalloc statistics ---\n"):
         check(s in t, "text %r lacks %r" % (o, s))
 full = reports[""]
 for s in ("Version: \"%s\"" % mc["version"], "Build-time option settings",

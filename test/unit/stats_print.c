@@ -298,7 +298,7 @@ TEST_BEGIN(test_text_sections)
 		"\nAllocated: ",
 		", active: ", ", metadata: ", ", resident: ", ", mapped: ",
 		", retained: ",
-		"\nBackground threads: 0\n",
+		"\nBackground threads: 0, num_runs: 0, run_interval: 0 ns\n",
 		"n_lock_ops (#/sec)       n_waiting (#/sec)\n",
 		"\nctl  ",
 		"\narenas[0]:\nassigned threads: ",
