@@ -27,7 +27,9 @@
 #include "init.h"
 #include "large.h"
 #include "log.h"
+#include "os.h"
 #include "sc.h"
+#include "secure.h"
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -220,6 +222,28 @@ idalloc_block(void *ptr, const block_t *b) {
 	}
 }
 
+/* Frees ptr to its arena now: blocks leaving the quarantine. */
+static void
+free_now(void *ptr) {
+	block_t b;
+	if (unlikely(!block_lookup(ptr, &b)))
+		invalid_pointer("invalid free", ptr);
+	idalloc_block(ptr, &b);
+}
+
+/* Zeroing and the quarantine (secure.h); false if the block is to be
+ * freed now. */
+HM_NOINLINE HM_COLD static bool
+ifree_secure(void *ptr, const block_t *b) {
+	if (b->kind == BLOCK_HUGE) {
+		/* Whole pages: given back, so they read as zero. */
+		if (opt_zero_free)
+			hm_os_purge(ptr, b->usize);
+		return false;
+	}
+	return hm_secure_free(ptr, b->usize, free_now);
+}
+
 /*
  * Frees a block block_lookup() vouched for: into the thread cache when it
  * has a stack for the class, else straight back to the arena.
@@ -227,6 +251,8 @@ idalloc_block(void *ptr, const block_t *b) {
 static void
 ifree(void *ptr, const block_t *b, tcache_t *tc) {
 	hm_tsd.deallocated += b->usize;
+	if (unlikely(hm_secure_free_hook) && ifree_secure(ptr, b))
+		return;
 	if (tc != NULL && b->kind != BLOCK_HUGE) {
 		unsigned ind = b->kind == BLOCK_SMALL ? b->run->szind
 						      : sc_size2index(b->usize);

@@ -86,6 +86,7 @@ typedef struct bin_s {
 	uint64_t nslabs;   /* slabs created, ever */
 	uint64_t nreslabs; /* times a non-full slab became current */
 	size_t curslabs;   /* slabs now */
+	uint64_t prng;     /* slab_random's state (secure.h) */
 } __attribute__((aligned(CACHELINE))) bin_t;
 
 /*

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "check.h"
+#include "secure.h"
 
 /* Makes slabcur a slab with a free region; false when out of memory. */
 static bool
@@ -25,8 +26,30 @@ bin_refill(arena_t *arena, bin_t *bin, unsigned binind) {
 	return true;
 }
 
+/*
+ * slab_random: a free region from a random word, the first set bit at or
+ * after a random position (wrapping), so that neither the next address
+ * nor the order of a fill can be predicted.
+ */
+HM_NOINLINE static void *
+slab_take_random(bin_t *bin, run_t *slab, unsigned binind) {
+	unsigned nwords = (hm_sc_slab[binind].nregs + 63) / 64;
+	uint64_t r = hm_secure_random(&bin->prng);
+	unsigned w = (unsigned)((r >> 8) % nwords), sh = (unsigned)(r & 63);
+	while (slab->bitmap[w] == 0)
+		w = (w + 1) % nwords;
+	uint64_t bits = slab->bitmap[w];
+	uint64_t rot = sh == 0 ? bits : (bits >> sh) | (bits << (64 - sh));
+	unsigned bit = ((unsigned)__builtin_ctzll(rot) + sh) % 64;
+	slab->bitmap[w] = bits & ~((uint64_t)1 << bit);
+	slab->nfree--;
+	return slab->addr + (size_t)(w * 64 + bit) * hm_sc_slab[binind].size;
+}
+
 static inline void *
-slab_take(run_t *slab, unsigned binind) {
+slab_take(bin_t *bin, run_t *slab, unsigned binind) {
+	if (unlikely(opt_slab_random))
+		return slab_take_random(bin, slab, binind);
 	for (unsigned w = 0;; w++) {
 		uint64_t bits = slab->bitmap[w];
 		if (bits != 0) {
@@ -52,7 +75,7 @@ hm_bin_alloc(arena_t *arena, unsigned binind) {
 		}
 		slab = bin->slabcur;
 	}
-	void *ret = slab_take(slab, binind);
+	void *ret = slab_take(bin, slab, binind);
 	bin->nmalloc++;
 	bin->nrequests++;
 	mutex_unlock(&bin->lock);
@@ -125,7 +148,7 @@ hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n,
 			slab = bin->slabcur;
 		}
 		while (i < n && slab->nfree > 0)
-			out[i++] = slab_take(slab, binind);
+			out[i++] = slab_take(bin, slab, binind);
 	}
 	bin->nmalloc += i;
 	mutex_unlock(&bin->lock);

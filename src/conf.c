@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "chunk.h"
+#include "secure.h"
 #include "decay.h"
 #include "log.h"
 #include "os.h"
@@ -49,6 +50,11 @@ const conf_opt_t hm_conf_opts[] = {
 	{"zero", CONF_BOOL, &opt_zero, 0, 1, NULL, 0},
 	{"tcache", CONF_BOOL, &opt_tcache, 0, 1, NULL, 0},
 	{"lg_tcache_max", CONF_SIZE, &opt_lg_tcache_max, 0, 21, NULL, 0},
+	{"secure", CONF_BOOL, &opt_secure, 0, 1, NULL, 0},
+	{"slab_random", CONF_BOOL, &opt_slab_random, 0, 1, NULL, 0},
+	{"zero_free", CONF_BOOL, &opt_zero_free, 0, 1, NULL, 0},
+	{"quarantine", CONF_SIZE, &opt_quarantine, 0, (int64_t)1 << 30, NULL,
+	    0},
 	{"stats_print", CONF_BOOL, &opt_stats_print, 0, 1, NULL, 0},
 	{"stats_print_opts", CONF_STRING, opt_stats_print_opts, 0, 0, NULL, 0},
 };
@@ -183,6 +189,10 @@ hm_conf_parse(const char *s, const char *source) {
 			if (o == NULL || !conf_set(o, v, vlen)) {
 				conf_error(s, (size_t)(end - s));
 				nbad++;
+			} else if (o->ptr == &opt_secure) {
+				/* Sets the options it implies; later pairs
+				 * may change them one by one. */
+				hm_secure_conf();
 			}
 		}
 		s = *end == ',' ? end + 1 : end;

@@ -20,6 +20,7 @@
 #include "init.h"
 #include "mutex.h"
 #include "sc.h"
+#include "secure.h"
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
@@ -401,12 +402,14 @@ ctl_neither(const ctl_args_t *a) {
 	    || a->newlen != 0 ? EPERM : 0;
 }
 
-/* The calling thread's cache, flushed: a reset arena's blocks must not
- * stay in it. */
+/* The calling thread's cache, flushed, and the quarantine emptied: a
+ * reset arena's blocks must not stay in them, and statistics then count
+ * every free. */
 static void
 ctl_flush_own_tcache(void) {
 	if (tsd_arena() != NULL && hm_tsd.tcache != NULL)
 		hm_tcache_flush_all(hm_tsd.tcache);
+	hm_quarantine_drain();
 }
 
 static int

@@ -20,6 +20,7 @@
 #include "huge.h"
 #include "log.h"
 #include "os.h"
+#include "secure.h"
 #include "sc.h"
 #include "stats.h"
 #include "tcache.h"
@@ -38,6 +39,7 @@ init_prefork(void) {
 	hm_lock_order_off = true;
 	hm_decay_prefork();
 	hm_ctl_prefork();
+	hm_secure_prefork();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
 		if (arena != NULL)
@@ -60,6 +62,7 @@ init_postfork_parent(void) {
 		if (arena != NULL)
 			hm_arena_postfork_parent(arena);
 	}
+	hm_secure_postfork_parent();
 	hm_ctl_postfork_parent();
 	hm_decay_postfork_parent();
 	hm_lock_order_off = false;
@@ -78,6 +81,7 @@ init_postfork_child(void) {
 		if (arena != NULL)
 			hm_arena_postfork_child(arena);
 	}
+	hm_secure_postfork_child();
 	hm_ctl_postfork_child();
 	hm_decay_postfork_child();
 	hm_lock_order_off = false;
@@ -101,8 +105,8 @@ init_boot(void) {
 	if (hm_base_boot())
 		return false;
 	hm_sc_boot((size_t)1 << opt_lg_chunk);
-	if (hm_chunk_boot() || hm_huge_boot() || hm_ctl_boot()
-	    || hm_arena_boot() || hm_tcache_boot())
+	if (hm_secure_boot() || hm_chunk_boot() || hm_huge_boot()
+	    || hm_ctl_boot() || hm_arena_boot() || hm_tcache_boot())
 		return false;
 	if (hm_tsd_boot())
 		return false;

@@ -6,7 +6,8 @@
  * Lock order (lower rank first; a thread holding rank r only takes ranks
  * > r), checked in debug builds (HM_DEBUG):
  *   LOCK_RANK_INIT < LOCK_RANK_CTL < LOCK_RANK_ARENAS (creating arenas)
- *   < LOCK_RANK_TCACHES (the pool of thread caches) < LOCK_RANK_BIN
+ *   < LOCK_RANK_TCACHES (the pool of thread caches)
+ *   < LOCK_RANK_QUARANTINE (secure.c) < LOCK_RANK_BIN
  *   < LOCK_RANK_ARENA
  *   < LOCK_RANK_HUGE < LOCK_RANK_CHUNK < LOCK_RANK_BASE
  */
@@ -24,6 +25,7 @@ typedef enum {
 	LOCK_RANK_CTL,
 	LOCK_RANK_ARENAS,
 	LOCK_RANK_TCACHES,
+	LOCK_RANK_QUARANTINE,
 	LOCK_RANK_BIN,
 	LOCK_RANK_ARENA,
 	LOCK_RANK_HUGE,

@@ -6,8 +6,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "base.h"
 #include "bin.h"
@@ -20,7 +18,6 @@
 bool opt_tcache = true;
 size_t opt_lg_tcache_max = 15; /* 32 KiB, as jemalloc */
 unsigned hm_tcache_nbins;
-uintptr_t hm_tcache_secret;
 
 static mutex_t tcache_pool_lock;
 static tcache_t *tcache_pool;     /* caches of exited threads */
@@ -36,8 +33,10 @@ bool
 hm_tcache_boot(void) {
 	if (hm_mutex_init(&tcache_pool_lock, LOCK_RANK_TCACHES, "tcaches"))
 		return true;
-	/* Fill patterns are applied on the slow path: no caches then. */
-	if (!opt_tcache || hm_junk_alloc || hm_junk_free || opt_zero) {
+	/* Fill patterns, zeroing and the quarantine are applied on the slow
+	 * path: no caches then. */
+	if (!opt_tcache || hm_junk_alloc || hm_junk_free || opt_zero
+	    || hm_secure_free_hook) {
 		hm_tcache_nbins = 0;
 		return false;
 	}
@@ -70,17 +69,6 @@ hm_tcache_boot(void) {
 		nslots += n;
 	}
 	tcache_size = sizeof(tcache_t) + nslots * sizeof(void *);
-	/* The tag secret: from the kernel, else from addresses and time. */
-	uintptr_t secret = 0;
-	if (getrandom(&secret, sizeof(secret), GRND_NONBLOCK)
-	    != (ssize_t)sizeof(secret)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		secret = (uintptr_t)&secret * 0x9e3779b97f4a7c15ULL
-		    ^ (uintptr_t)ts.tv_nsec ^ ((uintptr_t)ts.tv_sec << 32);
-	}
-	/* Never 0, so a zeroed block never looks cached. */
-	hm_tcache_secret = secret | 1;
 	return false;
 }
 

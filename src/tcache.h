@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "secure.h"
 #include "sc.h"
 #include "util.h"
 
@@ -69,7 +70,6 @@ struct tcache_s {
 extern bool opt_tcache;
 extern size_t opt_lg_tcache_max;
 extern unsigned hm_tcache_nbins;   /* classes cached: [0, nbins) */
-extern uintptr_t hm_tcache_secret;
 
 bool hm_tcache_boot(void);
 
@@ -111,7 +111,7 @@ void hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr);
 
 static HM_ALWAYS_INLINE uintptr_t
 tcache_tag(const void *ptr) {
-	return (uintptr_t)ptr ^ hm_tcache_secret;
+	return (uintptr_t)ptr ^ hm_secret;
 }
 
 /* Pops a block of class ind into *ret; false when the stack is empty. */

@@ -155,6 +155,17 @@ test_sleep_ms(long ms) {
 	nanosleep(&ts, NULL);
 }
 
+bool
+test_frees_altered(void) {
+	bool zero = false;
+	size_t q = 0, sz = sizeof(zero);
+	if (hm_mallctl("opt.zero_free", &zero, &sz, NULL, 0) != 0)
+		return false;
+	sz = sizeof(q);
+	hm_mallctl("opt.quarantine", &q, &sz, NULL, 0);
+	return zero || q != 0;
+}
+
 int
 test_cmp_addr(const void *a, const void *b) {
 	/* The first member, read as the pointer it is: void * and character

@@ -212,6 +212,10 @@ size_t test_rss_bytes(void);
 
 /* Sleeps ms milliseconds (the tests that wait for decay poll with it). */
 void test_sleep_ms(long ms);
+
+/* True when freed memory is zeroed or held back (zero_free, quarantine):
+ * tests of what happens to freed pages skip then. */
+bool test_frees_altered(void);
 /*
  * Runs child(arg) in a forked process with its stdout and stderr sent to a
  * pipe; returns the wait status, the output in out (NUL-terminated).  The

@@ -1,0 +1,68 @@
+/*
+ * secure.h: hardening beyond the checks every build makes (secure:true
+ * turns on all of them; each has its own option too):
+ *
+ *   slab_random  regions are taken from a slab in random order, so the
+ *                address of the next block cannot be predicted from the
+ *                last one (heap grooming for overflows gets harder).
+ *   zero_free    a freed block is zeroed at once, so its contents do not
+ *                outlive it; with the quarantine, a block that is no
+ *                longer zero when it leaves was written after its free.
+ *   quarantine   freed blocks (Small and Large) wait in a FIFO of that
+ *                many bytes before they can be reused, so a dangling
+ *                pointer does not at once alias a new object; a second
+ *                free of a block waiting there is a double free.
+ *
+ * Freeing through the quarantine or zeroing happens on free's slow path:
+ * these options turn the thread caches off, as junk does, so the fast
+ * path pays nothing for them when they are off.
+ */
+#ifndef HM_SECURE_H
+#define HM_SECURE_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+extern bool opt_secure;
+extern bool opt_slab_random;
+extern bool opt_zero_free;
+extern size_t opt_quarantine;
+
+/* The process secret (random, odd), set first thing at boot: tags that
+ * mark freed blocks are addresses encoded with it, so a program cannot
+ * forge one. */
+extern uintptr_t hm_secret;
+
+/* Derived at boot: a freed block goes through hm_secure_free(). */
+extern bool hm_secure_free_hook;
+
+/* secure:true or false given: sets the options it implies to match. */
+void hm_secure_conf(void);
+
+/* The secret, and the quarantine if on; after hm_conf_init(). */
+bool hm_secure_boot(void);
+
+/*
+ * Takes over a freed block of usize bytes (Small or Large, validated by
+ * the caller): zeroes it (zero_free) and parks it in the quarantine.
+ * Returns true if it parked it; false if the caller frees it now.  Blocks
+ * leaving the quarantine are checked and freed with free_fn, outside its
+ * lock.  Aborts on a double free of a parked block, and on a parked block
+ * written after its free.
+ */
+bool hm_secure_free(void *ptr, size_t usize, void (*free_fn)(void *ptr));
+
+/* Frees every parked block; thread.tcache.flush and arena resets call
+ * it, so that statistics and arenas see every free. */
+void hm_quarantine_drain(void);
+
+/* A random 64-bit value from *state (xorshift64*), seeded from the
+ * process secret when *state is 0. */
+uint64_t hm_secure_random(uint64_t *state);
+
+void hm_secure_prefork(void);
+void hm_secure_postfork_parent(void);
+void hm_secure_postfork_child(void);
+
+#endif /* HM_SECURE_H */

@@ -1,0 +1,181 @@
+/*
+ * secure:true (secure.env): freed blocks are zeroed and wait in the
+ * quarantine before reuse, a second free of a waiting block and a write
+ * to it are caught, regions come from slabs in random order, and freed
+ * huge blocks read as zero when reused.
+ */
+#include "../corrupt/corrupt.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+/* Reads p's bytes after its free, hidden from the optimiser. */
+static const unsigned char *
+freed(void *p) {
+	__asm__ volatile("" : "+r"(p));
+	return p;
+}
+
+static bool
+secure_on(void) {
+	bool s = false;
+	size_t sz = sizeof(s);
+	assert_d_eq(hm_mallctl("opt.secure", &s, &sz, NULL, 0), 0,
+	    "opt.secure");
+	return s;
+}
+
+static void
+drain(void) {
+	assert_d_eq(hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
+	    "thread.tcache.flush");
+}
+
+TEST_BEGIN(test_options)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	bool v = false;
+	size_t q = 0, sz = sizeof(v);
+	assert_d_eq(hm_mallctl("opt.zero_free", &v, &sz, NULL, 0), 0, "zero");
+	expect_true(v, "secure:true implies zero_free");
+	assert_d_eq(hm_mallctl("opt.slab_random", &v, &sz, NULL, 0), 0, "rnd");
+	expect_true(v, "secure:true implies slab_random");
+	sz = sizeof(q);
+	assert_d_eq(hm_mallctl("opt.quarantine", &q, &sz, NULL, 0), 0, "q");
+	expect_zu_eq(q, MiB, "secure:true's quarantine");
+TEST_END
+
+/* Small and Large: the freed block is zero (but for the quarantine's tag
+ * word) and is not handed out again while it waits. */
+TEST_BEGIN(test_zeroed_and_held)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	static const size_t sizes[] = {16, 100, 4 * KiB, 14 * KiB, 64 * KiB};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t size = sizes[k];
+		unsigned char *p = hm_malloc(size);
+		assert_ptr_not_null(p, "malloc(%zu)", size);
+		memset(p, 0xab, size);
+		size_t usize = hm_malloc_usable_size(p);
+		hm_free(p);
+		const unsigned char *f = freed(p);
+		size_t nonzero = 0;
+		for (size_t i = sizeof(uintptr_t); i < usize; i++)
+			nonzero += f[i] != 0;
+		expect_zu_eq(nonzero, 0, "%zu B block zeroed on free", size);
+		/* 8 blocks of the size: far below the quarantine's bytes. */
+		void *q[8];
+		for (int i = 0; i < 8; i++) {
+			q[i] = hm_malloc(size);
+			expect_ptr_ne(q[i], p, "%zu B: the freed block waits in "
+			    "the quarantine", size);
+		}
+		for (int i = 0; i < 8; i++)
+			hm_free(q[i]);
+	}
+	drain();
+TEST_END
+
+/* Statistics see every free once the quarantine is drained. */
+TEST_BEGIN(test_drain_counts)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	drain();
+	uint64_t epoch = 1;
+	size_t a0, a1, a2, sz = sizeof(a0);
+	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	hm_mallctl("stats.allocated", &a0, &sz, NULL, 0);
+	void *p[64];
+	for (int i = 0; i < 64; i++)
+		p[i] = hm_malloc(1000);
+	for (int i = 0; i < 64; i++)
+		hm_free(p[i]);
+	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	hm_mallctl("stats.allocated", &a1, &sz, NULL, 0);
+	expect_zu_gt(a1, a0, "waiting blocks still count as allocated");
+	drain();
+	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	hm_mallctl("stats.allocated", &a2, &sz, NULL, 0);
+	expect_zu_eq(a2, a0, "drained: every free counted");
+TEST_END
+
+/* Blocks leave in order once the quarantine's bytes are exceeded. */
+TEST_BEGIN(test_bounded)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	drain();
+	uint64_t epoch = 1;
+	size_t a0, a1, sz = sizeof(a0);
+	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	hm_mallctl("stats.allocated", &a0, &sz, NULL, 0);
+	/* 4 MiB freed through a 1 MiB quarantine. */
+	for (int i = 0; i < 64; i++)
+		hm_free(hm_malloc(64 * KiB));
+	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	hm_mallctl("stats.allocated", &a1, &sz, NULL, 0);
+	expect_zu_le(a1, a0 + MiB, "the quarantine holds at most its bytes");
+	expect_zu_ge(a1, a0 + MiB - 64 * KiB, "and fills up to them");
+	drain();
+TEST_END
+
+TEST_BEGIN(test_random_order)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	void *p[64];
+	unsigned ups = 0;
+	for (int i = 0; i < 64; i++) {
+		p[i] = hm_malloc(48);
+		assert_ptr_not_null(p[i], "malloc(48)");
+		ups += i > 0 && (uintptr_t)p[i] > (uintptr_t)p[i - 1];
+	}
+	/* In address order, 63 of 63 steps go up; at random about half. */
+	expect_d_gt(ups, 10, "not in descending order");
+	expect_d_lt(ups, 53, "not in ascending order");
+	for (int i = 0; i < 64; i++)
+		hm_free(p[i]);
+	drain();
+TEST_END
+
+/* A reused huge block reads as zero: its pages went back on free. */
+TEST_BEGIN(test_huge_zeroed)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	size_t size = 4 * MiB;
+	unsigned char *p = hm_malloc(size);
+	assert_ptr_not_null(p, "malloc(4 MiB)");
+	memset(p, 0xcd, size);
+	hm_free(p);
+	unsigned char *q = hm_malloc(size);
+	assert_ptr_not_null(q, "malloc(4 MiB)");
+	size_t nonzero = 0;
+	for (size_t i = 0; i < size; i += 512)
+		nonzero += q[i] != 0;
+	expect_zu_eq(nonzero, 0, "a reused huge block carries no old data");
+	hm_free(q);
+TEST_END
+
+static void
+misuse_write_then_drain(void *p) {
+	((volatile unsigned char *)p)[40] = 1;
+	hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+}
+
+TEST_BEGIN(test_misuse)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	static const size_t sizes[] = {100, 64 * KiB};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		void *p = hm_malloc(sizes[k]);
+		hm_free(p);
+		/* Still in the quarantine: a second free is caught there. */
+		expect_abort(misuse_free, p, p, "double free");
+		expect_abort(misuse_write_then_drain, p, p, "write after free");
+	}
+	drain();
+TEST_END
+
+int
+main(void) {
+	return test(test_options, test_zeroed_and_held, test_drain_counts,
+	    test_bounded, test_random_order, test_huge_zeroed, test_misuse);
+}
