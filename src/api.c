@@ -405,8 +405,8 @@ free_fast(void *ptr, unsigned want_ind) {
 	run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
 	if (unlikely(run == NULL || run->state != RUN_SLAB
 	    || (want_ind != SC_NSIZES && want_ind != run->szind)
-	    || !slab_is_region_start(run, ptr)
-	    || *(uintptr_t *)ptr == tcache_tag(ptr)
+	    || (config_fast_checks && (!slab_is_region_start(run, ptr)
+	    || *(uintptr_t *)ptr == tcache_tag(ptr)))
 	    || --tc->gc_ticker < 0))
 		return false;
 	unsigned ind = run->szind;

@@ -137,7 +137,8 @@ tcache_dalloc(tcache_t *tc, unsigned ind, void *ptr) {
 	uint32_t n = bin->ncached;
 	if (unlikely(n + bin->nremote == bin->ncached_max))
 		return false;
-	*(uintptr_t *)ptr = tcache_tag(ptr);
+	if (config_fast_checks)
+		*(uintptr_t *)ptr = tcache_tag(ptr);
 	bin->stack[n] = ptr;
 	bin->ncached = n + 1;
 	return true;
@@ -150,7 +151,8 @@ tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
 	uint32_t r = bin->nremote;
 	if (unlikely(bin->ncached + r == bin->ncached_max))
 		return false;
-	*(uintptr_t *)ptr = tcache_tag(ptr);
+	if (config_fast_checks)
+		*(uintptr_t *)ptr = tcache_tag(ptr);
 	bin->stack[bin->ncached_max - 1 - r] = ptr;
 	bin->nremote = r + 1;
 	return true;

@@ -27,6 +27,17 @@ static const bool config_debug = true;
 #else
 static const bool config_debug = false;
 #endif
+/*
+ * HM_UNCHECKED drops the free fast path's misuse checks (the region-start
+ * test and the cached-block tag): a build that exists only to measure
+ * what they cost (bench/README.md).  Frees that reach the slow paths are
+ * still checked.
+ */
+#ifdef HM_UNCHECKED
+static const bool config_fast_checks = false;
+#else
+static const bool config_fast_checks = true;
+#endif
 
 /* Pages: Linux on the machines hmalloc targets uses 4 KiB; init checks. */
 #define LG_PAGE 12
