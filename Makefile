@@ -68,7 +68,7 @@ SCRIPT_TESTS := $(sort $(wildcard test/integration/*.sh test/programs/*.sh))
 # test programs to EXTRA_TEST_BINS and their targets to EXTRA_TEST_DEPS.
 EXTRA_TEST_BINS :=
 EXTRA_TEST_DEPS :=
--include test/fault/fault.mk test/fuzz/fuzz.mk
+-include test/fault/fault.mk test/fuzz/fuzz.mk test/valgrind/valgrind.mk
 
 .PHONY: all lib check check-unit check-ubsan check-asan check-tsan \
 	check-sanitizers check-full demo install uninstall clean tests bench

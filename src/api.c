@@ -33,6 +33,7 @@
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
+#include "vg.h"
 
 /* Slow paths end here: start or wake the background thread if an arena
  * asked for it, now that no lock is held. */
@@ -190,12 +191,13 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	if (p == NULL)
 		return NULL;
 	hm_tsd.allocated += usize;
-	if (zeroed)
-		return p;
-	if (zero)
-		memset(p, 0, usize);
-	else if (unlikely(hm_junk_alloc || opt_zero))
-		alloc_fill(p, usize);
+	if (!zeroed) {
+		if (zero)
+			memset(p, 0, usize);
+		else if (unlikely(hm_junk_alloc || opt_zero))
+			alloc_fill(p, usize);
+	}
+	vg_malloc(p, usize, zero || opt_zero);
 	return p;
 }
 
@@ -205,10 +207,14 @@ tsd_tcache(void) {
 	return tsd_arena() != NULL ? hm_tsd.tcache : NULL;
 }
 
+/* Returns a block to its arena; announce: tell Valgrind it is freed (not
+ * done yet: vg.h). */
 static inline void
-idalloc_block(void *ptr, const block_t *b) {
+idalloc_block(void *ptr, const block_t *b, bool announce) {
 	if (unlikely(hm_junk_free))
 		memset(ptr, JUNK_FREE_BYTE, b->usize);
+	if (announce)
+		vg_free(ptr);
 	switch (b->kind) {
 	case BLOCK_SMALL:
 		hm_bin_dalloc(b->arena, b->run, ptr);
@@ -228,7 +234,7 @@ free_now(void *ptr) {
 	block_t b;
 	if (unlikely(!block_lookup(ptr, &b)))
 		invalid_pointer("invalid free", ptr);
-	idalloc_block(ptr, &b);
+	idalloc_block(ptr, &b, false);
 }
 
 /* Zeroing and the quarantine (secure.h); false if the block is to be
@@ -241,7 +247,10 @@ ifree_secure(void *ptr, const block_t *b) {
 			hm_os_purge(ptr, b->usize);
 		return false;
 	}
-	return hm_secure_free(ptr, b->usize, free_now);
+	if (!hm_secure_free(ptr, b->usize, free_now))
+		return false;
+	vg_free(ptr);
+	return true;
 }
 
 /*
@@ -268,7 +277,7 @@ ifree(void *ptr, const block_t *b, tcache_t *tc) {
 			return;
 		}
 	}
-	idalloc_block(ptr, b);
+	idalloc_block(ptr, b, true);
 }
 
 /* free's slow path: everything the fast path in free() did not take. */
@@ -337,6 +346,13 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 		if (p != NULL) {
 			hm_tsd.allocated += usize;
 			hm_tsd.deallocated += b.usize;
+			if (p == ptr) {
+				vg_resize(p, b.usize, usize);
+			} else {
+				vg_free(ptr);
+				vg_malloc(p, usize, false);
+				vg_defined(p, b.usize < usize ? b.usize : usize);
+			}
 			return p;
 		}
 	}
@@ -762,6 +778,7 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 	if (usize != b.usize) {
 		hm_tsd.allocated += usize;
 		hm_tsd.deallocated += b.usize;
+		vg_resize(ptr, b.usize, usize);
 	}
 	return usize;
 }

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "large.h"
 #include "tsd.h"
+#include "vg.h"
 
 bool opt_tcache = true;
 size_t opt_lg_tcache_max = 15; /* 32 KiB, as jemalloc */
@@ -36,7 +37,7 @@ hm_tcache_boot(void) {
 	/* Fill patterns, zeroing and the quarantine are applied on the slow
 	 * path: no caches then. */
 	if (!opt_tcache || hm_junk_alloc || hm_junk_free || opt_zero
-	    || hm_secure_free_hook) {
+	    || hm_secure_free_hook || config_valgrind) {
 		hm_tcache_nbins = 0;
 		return false;
 	}
