@@ -112,9 +112,33 @@ alloc_fill(void *p, size_t usize) {
 		memset(p, JUNK_ALLOC_BYTE, usize);
 }
 
+/* The class for size bytes; with canaries, a Small block has room for
+ * one after the program's bytes. */
 static inline size_t
 alloc_usize(size_t size, size_t align) {
+	if (unlikely(opt_canary) && size <= SC_SMALL_MAXCLASS)
+		size += CANARY_SIZE;
 	return align <= QUANTUM ? sc_s2u(size) : sc_sa2u(size, align);
+}
+
+/* What the program may use of a block of class usize. */
+static inline size_t
+usable(size_t usize) {
+	return unlikely(opt_canary) && usize <= SC_SMALL_MAXCLASS ?
+	    usize - CANARY_SIZE : usize;
+}
+
+static inline void
+canary_write(void *p, size_t usize) {
+	uint64_t c = secure_canary(p);
+	memcpy((char *)p + usize - CANARY_SIZE, &c, CANARY_SIZE);
+}
+
+static inline bool
+canary_intact(const void *p, size_t usize) {
+	uint64_t c;
+	memcpy(&c, (const char *)p + usize - CANARY_SIZE, CANARY_SIZE);
+	return c == secure_canary(p);
 }
 
 /*
@@ -197,6 +221,8 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 		else if (unlikely(hm_junk_alloc || opt_zero))
 			alloc_fill(p, usize);
 	}
+	if (unlikely(opt_canary) && usize <= SC_SMALL_MAXCLASS)
+		canary_write(p, usize);
 	vg_malloc(p, usize, zero || opt_zero);
 	return p;
 }
@@ -241,6 +267,11 @@ free_now(void *ptr) {
  * freed now. */
 HM_NOINLINE HM_COLD static bool
 ifree_secure(void *ptr, const block_t *b) {
+	if (b->kind != BLOCK_HUGE)
+		hm_secure_check_parked(ptr);
+	if (opt_canary && b->kind == BLOCK_SMALL
+	    && !canary_intact(ptr, b->usize))
+		hm_check_fail("heap overflow (canary overwritten)", ptr);
 	if (b->kind == BLOCK_HUGE) {
 		/* Whole pages: given back, so they read as zero. */
 		if (opt_zero_free)
@@ -360,7 +391,7 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 	void *p = ialloc(size, align, zero, arena, tc);
 	if (p == NULL)
 		return NULL;
-	memcpy(p, ptr, b.usize < usize ? b.usize : usize);
+	memcpy(p, ptr, usable(b.usize < usize ? b.usize : usize));
 	ifree(ptr, &b, tc);
 	return p;
 }
@@ -544,7 +575,7 @@ HM_PUBLIC(malloc_usable_size)(void *ptr) {
 	block_t b;
 	if (!block_lookup(ptr, &b))
 		invalid_pointer("malloc_usable_size of invalid pointer", ptr);
-	return b.usize;
+	return usable(b.usize);
 }
 
 /* Sized free: the size picks the class from the table, which the fast
@@ -760,12 +791,12 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 		invalid_pointer("xallocx of invalid pointer", ptr);
 	size_t align = mallocx_align(flags);
 	if (align != 0 && ((uintptr_t)ptr & (align - 1)) != 0)
-		return b.usize;
+		return usable(b.usize);
 	size_t max = size + extra < size ? SIZE_MAX : size + extra;
 	size_t usize_min = alloc_usize(size, align);
 	size_t usize_max = alloc_usize(max, align);
 	if (usize_min == 0)
-		return b.usize;
+		return usable(b.usize);
 	if (usize_max == 0)
 		usize_max = usize_min;
 	bool zero = (flags & MALLOCX_ZERO) != 0;
@@ -780,7 +811,7 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 		hm_tsd.deallocated += b.usize;
 		vg_resize(ptr, b.usize, usize);
 	}
-	return usize;
+	return usable(usize);
 }
 
 HM_EXPORT size_t
@@ -817,7 +848,7 @@ HM_PUBLIC(nallocx)(size_t size, int flags) {
 	if (!malloc_init())
 		return 0;
 	size_t usize = alloc_usize(size, mallocx_align(flags));
-	return usize > SC_MAXCLASS ? 0 : usize;
+	return usize == 0 || usize > SC_MAXCLASS ? 0 : usable(usize);
 }
 
 #ifndef HM_PREFIXED

@@ -37,8 +37,10 @@ static void
 init_prefork(void) {
 	pthread_mutex_lock(&init_lock);
 	hm_lock_order_off = true;
-	hm_decay_prefork();
+	/* ctl before the background thread's lock: ctl_refresh takes
+	 * bg_lock under ctl_lock. */
 	hm_ctl_prefork();
+	hm_decay_prefork();
 	hm_secure_prefork();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
@@ -63,8 +65,8 @@ init_postfork_parent(void) {
 			hm_arena_postfork_parent(arena);
 	}
 	hm_secure_postfork_parent();
-	hm_ctl_postfork_parent();
 	hm_decay_postfork_parent();
+	hm_ctl_postfork_parent();
 	hm_lock_order_off = false;
 	hm_lock_held = 0;
 	pthread_mutex_unlock(&init_lock);
@@ -82,8 +84,8 @@ init_postfork_child(void) {
 			hm_arena_postfork_child(arena);
 	}
 	hm_secure_postfork_child();
-	hm_ctl_postfork_child();
 	hm_decay_postfork_child();
+	hm_ctl_postfork_child();
 	hm_lock_order_off = false;
 	hm_lock_held = 0;
 	pthread_mutex_init(&init_lock, NULL);

@@ -5,7 +5,8 @@
  *
  * Lock order (lower rank first; a thread holding rank r only takes ranks
  * > r), checked in debug builds (HM_DEBUG):
- *   LOCK_RANK_INIT < LOCK_RANK_CTL < LOCK_RANK_ARENAS (creating arenas)
+ *   LOCK_RANK_INIT < LOCK_RANK_CTL < (decay.c's bg_lock, a plain pthread
+ *   mutex) < LOCK_RANK_ARENAS (creating arenas)
  *   < LOCK_RANK_TCACHES (the pool of thread caches)
  *   < LOCK_RANK_QUARANTINE (secure.c) < LOCK_RANK_BIN
  *   < LOCK_RANK_ARENA

@@ -14,6 +14,7 @@
 bool opt_secure = false;
 bool opt_slab_random = false;
 bool opt_zero_free = false;
+bool opt_canary = false;
 size_t opt_quarantine = 0;
 bool hm_secure_free_hook;
 uintptr_t hm_secret;
@@ -58,7 +59,12 @@ hm_secure_boot(void) {
 	}
 	/* Never 0, so a zeroed block never carries a tag. */
 	hm_secret = secret | 1;
-	hm_secure_free_hook = opt_zero_free || opt_quarantine != 0;
+	/* Under memcheck its client requests watch block ends better, and
+	 * the canary word would sit in memory they marked inaccessible. */
+	if (config_valgrind)
+		opt_canary = false;
+	hm_secure_free_hook = opt_zero_free || opt_quarantine != 0
+	    || opt_canary;
 	if (opt_quarantine == 0)
 		return false;
 	if (hm_mutex_init(&q_lock, LOCK_RANK_QUARANTINE, NULL))
@@ -71,6 +77,7 @@ void
 hm_secure_conf(void) {
 	opt_slab_random = opt_secure;
 	opt_zero_free = opt_secure;
+	opt_canary = opt_secure;
 	opt_quarantine = opt_secure ? QUARANTINE_DEFAULT : 0;
 }
 
@@ -132,20 +139,24 @@ q_release(qentry_t *batch, unsigned n, void (*free_fn)(void *ptr)) {
 	}
 }
 
+void
+hm_secure_check_parked(void *ptr) {
+	if (opt_quarantine == 0 || *(uintptr_t *)ptr != q_tag(ptr))
+		return;
+	/* Likely parked already: a double free if so. */
+	mutex_lock(&q_lock);
+	for (unsigned i = 0; i < q_count; i++) {
+		if (q_ring[(q_head + i) % QUARANTINE_NMAX].ptr == ptr) {
+			mutex_unlock(&q_lock);
+			hm_check_fail("double free", ptr);
+		}
+	}
+	mutex_unlock(&q_lock);
+}
+
 bool
 hm_secure_free(void *ptr, size_t usize, void (*free_fn)(void *ptr)) {
 	bool park = opt_quarantine != 0 && usize <= opt_quarantine;
-	if (park && *(uintptr_t *)ptr == q_tag(ptr)) {
-		/* Likely parked already: a double free if so. */
-		mutex_lock(&q_lock);
-		for (unsigned i = 0; i < q_count; i++) {
-			if (q_ring[(q_head + i) % QUARANTINE_NMAX].ptr == ptr) {
-				mutex_unlock(&q_lock);
-				hm_check_fail("double free", ptr);
-			}
-		}
-		mutex_unlock(&q_lock);
-	}
 	if (opt_zero_free)
 		memset(ptr, 0, usize);
 	if (!park)

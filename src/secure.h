@@ -8,6 +8,11 @@
  *   zero_free    a freed block is zeroed at once, so its contents do not
  *                outlive it; with the quarantine, a block that is no
  *                longer zero when it leaves was written after its free.
+ *   canary       a Small block's last word holds a secret value derived
+ *                from its address, checked when it is freed: a write
+ *                past the end of the block (a linear overflow) is caught
+ *                there.  The word is not the program's: usable sizes
+ *                are one word less.
  *   quarantine   freed blocks (Small and Large) wait in a FIFO of that
  *                many bytes before they can be reused, so a dangling
  *                pointer does not at once alias a new object; a second
@@ -21,12 +26,14 @@
 #define HM_SECURE_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "util.h"
 
 extern bool opt_secure;
 extern bool opt_slab_random;
 extern bool opt_zero_free;
+extern bool opt_canary;
 extern size_t opt_quarantine;
 
 /* The process secret (random, odd), set first thing at boot: tags that
@@ -37,6 +44,15 @@ extern uintptr_t hm_secret;
 /* Derived at boot: a freed block goes through hm_secure_free(). */
 extern bool hm_secure_free_hook;
 
+#define CANARY_SIZE sizeof(uint64_t)
+
+/* The canary of the block at p. */
+static inline uint64_t
+secure_canary(const void *p) {
+	uint64_t x = ((uintptr_t)p ^ hm_secret) * 0xd6e8feb86659fd93ULL;
+	return x ^ (x >> 32);
+}
+
 /* secure:true or false given: sets the options it implies to match. */
 void hm_secure_conf(void);
 
@@ -45,13 +61,17 @@ bool hm_secure_boot(void);
 
 /*
  * Takes over a freed block of usize bytes (Small or Large, validated by
- * the caller): zeroes it (zero_free) and parks it in the quarantine.
- * Returns true if it parked it; false if the caller frees it now.  Blocks
- * leaving the quarantine are checked and freed with free_fn, outside its
- * lock.  Aborts on a double free of a parked block, and on a parked block
- * written after its free.
+ * the caller and by hm_secure_check_parked()): zeroes it (zero_free) and
+ * parks it in the quarantine.  Returns true if it parked it; false if the
+ * caller frees it now.  Blocks leaving the quarantine are checked and
+ * freed with free_fn, outside its lock: a parked block written after its
+ * free aborts.
  */
 bool hm_secure_free(void *ptr, size_t usize, void (*free_fn)(void *ptr));
+
+/* Aborts with "double free" if ptr (a Small or Large block being freed)
+ * is parked in the quarantine; first, before anything reads the block. */
+void hm_secure_check_parked(void *ptr);
 
 /* Frees every parked block; thread.tcache.flush and arena resets call
  * it, so that statistics and arenas see every free. */

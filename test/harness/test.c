@@ -166,6 +166,13 @@ test_frees_altered(void) {
 	return zero || q != 0;
 }
 
+bool
+test_canary_on(void) {
+	bool c = false;
+	size_t sz = sizeof(c);
+	return hm_mallctl("opt.canary", &c, &sz, NULL, 0) == 0 && c;
+}
+
 int
 test_cmp_addr(const void *a, const void *b) {
 	/* The first member, read as the pointer it is: void * and character

@@ -216,6 +216,10 @@ void test_sleep_ms(long ms);
 /* True when freed memory is zeroed or held back (zero_free, quarantine):
  * tests of what happens to freed pages skip then. */
 bool test_frees_altered(void);
+
+/* True with canary (secure.h): Small blocks keep a word for it, so size
+ * classes are not the bare ladder; tests of the ladder skip then. */
+bool test_canary_on(void);
 /*
  * Runs child(arg) in a forked process with its stdout and stderr sent to a
  * pipe; returns the wait status, the output in out (NUL-terminated).  The

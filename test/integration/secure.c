@@ -1,8 +1,9 @@
 /*
  * secure:true (secure.env): freed blocks are zeroed and wait in the
  * quarantine before reuse, a second free of a waiting block and a write
- * to it are caught, regions come from slabs in random order, and freed
- * huge blocks read as zero when reused.
+ * to it are caught, regions come from slabs in random order, freed huge
+ * blocks read as zero when reused, and a write past the end of a Small
+ * block is caught by its canary.
  */
 #include "../corrupt/corrupt.h"
 
@@ -40,6 +41,8 @@ TEST_BEGIN(test_options)
 	expect_true(v, "secure:true implies zero_free");
 	assert_d_eq(hm_mallctl("opt.slab_random", &v, &sz, NULL, 0), 0, "rnd");
 	expect_true(v, "secure:true implies slab_random");
+	assert_d_eq(hm_mallctl("opt.canary", &v, &sz, NULL, 0), 0, "canary");
+	expect_true(v, "secure:true implies canary");
 	sz = sizeof(q);
 	assert_d_eq(hm_mallctl("opt.quarantine", &q, &sz, NULL, 0), 0, "q");
 	expect_zu_eq(q, MiB, "secure:true's quarantine");
@@ -136,7 +139,8 @@ TEST_BEGIN(test_random_order)
 	drain();
 TEST_END
 
-/* A reused huge block reads as zero: its pages went back on free. */
+/* A reused huge block carries no old data: its pages went back on free
+ * (without zero_free the huge cache hands them back as they were). */
 TEST_BEGIN(test_huge_zeroed)
 	if (!secure_on())
 		test_skip("needs secure:true (secure.env)");
@@ -147,12 +151,40 @@ TEST_BEGIN(test_huge_zeroed)
 	hm_free(p);
 	unsigned char *q = hm_malloc(size);
 	assert_ptr_not_null(q, "malloc(4 MiB)");
-	size_t nonzero = 0;
+	/* Zero, or junk:true's 0xa5: never the old 0xcd. */
+	size_t old = 0;
 	for (size_t i = 0; i < size; i += 512)
-		nonzero += q[i] != 0;
-	expect_zu_eq(nonzero, 0, "a reused huge block carries no old data");
+		old += q[i] == 0xcd;
+	expect_zu_eq(old, 0, "a reused huge block carries no old data");
 	hm_free(q);
 TEST_END
+
+/* Every usable byte is the program's; the canary's word is not. */
+TEST_BEGIN(test_canary_room)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	for (size_t size = 1; size <= 14 * KiB; size = size * 3 / 2 + 1) {
+		unsigned char *p = hm_malloc(size);
+		assert_ptr_not_null(p, "malloc(%zu)", size);
+		size_t u = hm_malloc_usable_size(p);
+		expect_zu_ge(u, size, "usable size of malloc(%zu)", size);
+		expect_zu_eq(hm_nallocx(size, 0), u, "nallocx(%zu)", size);
+		memset(p, 0x77, u);
+		/* Moved to a smaller class: the copy stops at its end. */
+		unsigned char *q = hm_realloc(p, size / 3 + 1);
+		assert_ptr_not_null(q, "realloc");
+		expect_d_eq(q[0], 0x77, "contents kept");
+		hm_free(q);
+	}
+	drain();
+TEST_END
+
+static void
+misuse_overflow(void *p) {
+	size_t u = hm_malloc_usable_size(p);
+	((volatile unsigned char *)p)[u] ^= 1;
+	hm_free(p);
+}
 
 static void
 misuse_write_then_drain(void *p) {
@@ -171,11 +203,15 @@ TEST_BEGIN(test_misuse)
 		expect_abort(misuse_free, p, p, "double free");
 		expect_abort(misuse_write_then_drain, p, p, "write after free");
 	}
+	void *s = hm_malloc(100);
+	expect_abort(misuse_overflow, s, s, "heap overflow (canary overwritten)");
+	hm_free(s);
 	drain();
 TEST_END
 
 int
 main(void) {
 	return test(test_options, test_zeroed_and_held, test_drain_counts,
-	    test_bounded, test_random_order, test_huge_zeroed, test_misuse);
+	    test_bounded, test_random_order, test_huge_zeroed, test_canary_room,
+	    test_misuse);
 }
