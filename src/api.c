@@ -239,6 +239,10 @@ static inline void
 idalloc_block(void *ptr, const block_t *b, bool announce) {
 	if (unlikely(hm_junk_free))
 		memset(ptr, JUNK_FREE_BYTE, b->usize);
+	/* Marked freed, as the thread caches mark theirs, so that a second
+	 * free of it looks closer (free_check_tagged). */
+	if (b->kind == BLOCK_SMALL)
+		*(uintptr_t *)ptr = tcache_tag(ptr);
 	if (announce)
 		vg_free(ptr);
 	switch (b->kind) {
@@ -285,11 +289,41 @@ ifree_secure(void *ptr, const block_t *b) {
 }
 
 /*
+ * A Small or Large block that starts with a freed block's tag (tcache.h)
+ * was freed already, unless the program left that very word in it: look
+ * in the thread's caches and, for a Small block, in its slab's bitmap.
+ * Aborts on a double free.  (A block in another thread's cache is not
+ * seen: test/corrupt/known_gaps.c.)
+ */
+HM_NOINLINE HM_COLD static void
+free_check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
+	unsigned ind = b->kind == BLOCK_SMALL ? b->run->szind
+					      : sc_size2index(b->usize);
+	tcache_t *own = hm_tsd.state == TSD_NOMINAL ? hm_tsd.tcache : NULL;
+	if (ind < hm_tcache_nbins) {
+		if (own != NULL)
+			hm_tcache_check_double_free(own, ind, ptr);
+		if (tc != NULL && tc != own)
+			hm_tcache_check_double_free(tc, ind, ptr);
+	}
+	if (b->kind == BLOCK_SMALL)
+		hm_bin_check_live(b->arena, b->run, ptr);
+}
+
+static inline void
+check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
+	if (b->kind != BLOCK_HUGE
+	    && unlikely(*(uintptr_t *)ptr == tcache_tag(ptr)))
+		free_check_tagged(ptr, b, tc);
+}
+
+/*
  * Frees a block block_lookup() vouched for: into the thread cache when it
  * has a stack for the class, else straight back to the arena.
  */
 static void
 ifree(void *ptr, const block_t *b, tcache_t *tc) {
+	check_tagged(ptr, b, tc);
 	hm_tsd.deallocated += b->usize;
 	if (unlikely(hm_secure_free_hook) && ifree_secure(ptr, b))
 		return;
@@ -297,8 +331,6 @@ ifree(void *ptr, const block_t *b, tcache_t *tc) {
 		unsigned ind = b->kind == BLOCK_SMALL ? b->run->szind
 						      : sc_size2index(b->usize);
 		if (ind < hm_tcache_nbins) {
-			if (unlikely(*(uintptr_t *)ptr == tcache_tag(ptr)))
-				hm_tcache_check_double_free(tc, ind, ptr);
 			if (tc->gc_ticker < 0)
 				hm_tcache_gc_event(tc);
 			if (b->arena != tc->arena)
@@ -362,6 +394,7 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 	block_t b;
 	if (unlikely(!block_lookup(ptr, &b)))
 		invalid_pointer("realloc of invalid pointer", ptr);
+	check_tagged(ptr, &b, arena == NULL ? tsd_tcache() : NULL);
 	size_t usize = alloc_usize(size, align);
 	if (unlikely(usize == 0)) {
 		errno = ENOMEM;

@@ -87,8 +87,10 @@ hm_bin_alloc(arena_t *arena, unsigned binind) {
  * not a live region.  Returns the slab when it became empty and must go
  * back to the arena.
  */
-static run_t *
-bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
+/* The region index of ptr in slab, whose region must be live; the bin
+ * lock is held (and let go before aborting). */
+static size_t
+bin_live_region(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
 	const sc_slab_info_t *info = &hm_sc_slab[binind];
 	size_t off = (size_t)((char *)ptr - slab->addr);
 	size_t idx = (size_t)(((uint64_t)off * info->recip) >> 32);
@@ -98,11 +100,18 @@ bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
 		mutex_unlock(&bin->lock);
 		hm_check_fail("invalid free", ptr);
 	}
-	uint64_t bit = (uint64_t)1 << (idx % 64);
-	if (unlikely(slab->bitmap[idx / 64] & bit)) {
+	if (unlikely(slab->bitmap[idx / 64] & ((uint64_t)1 << (idx % 64)))) {
 		mutex_unlock(&bin->lock);
 		hm_check_fail("double free", ptr);
 	}
+	return idx;
+}
+
+static run_t *
+bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
+	const sc_slab_info_t *info = &hm_sc_slab[binind];
+	size_t idx = bin_live_region(bin, binind, slab, ptr);
+	uint64_t bit = (uint64_t)1 << (idx % 64);
 	slab->bitmap[idx / 64] |= bit;
 	slab->nfree++;
 	bin->ndalloc++;
@@ -129,6 +138,17 @@ hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr) {
 	run_t *empty = bin_dalloc_locked(bin, binind, slab, ptr);
 	if (empty != NULL)
 		hm_arena_slab_dalloc(arena, empty);
+	mutex_unlock(&bin->lock);
+}
+
+void
+hm_bin_check_live(arena_t *arena, run_t *slab, void *ptr) {
+	unsigned binind = slab->szind;
+	if (unlikely(binind >= SC_NBINS))
+		hm_check_fail("invalid free", ptr);
+	bin_t *bin = &arena->bins[binind];
+	mutex_lock(&bin->lock);
+	bin_live_region(bin, binind, slab, ptr);
 	mutex_unlock(&bin->lock);
 }
 

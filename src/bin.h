@@ -20,6 +20,11 @@ void *hm_bin_alloc(arena_t *arena, unsigned binind);
 /* Frees ptr, which the chunk map places in slab. */
 void hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr);
 
+/* Aborts ("double free", "invalid free") unless ptr is a live region of
+ * slab: a free's closer look at a block that carries a freed block's
+ * tag (tcache.h). */
+void hm_bin_check_live(arena_t *arena, run_t *slab, void *ptr);
+
 /* Takes up to n regions of class binind from arena into out[], lowest
  * address last; returns how many (0: out of memory). One lock, under
  * which the cache's nrequests count since its last merge is added. */

@@ -1,15 +1,15 @@
 /*
- * KNOWN GAPS: misuse that hmalloc does NOT detect today.
+ * Double frees that reach hmalloc by every path a block can take after its
+ * first free: flushed from the cache to its bin, freed past the cache,
+ * freed by a thread that has exited, sitting in another running thread's
+ * cache, and realloc of a freed block.  Each must abort with one line
+ * (`<hmalloc>: double free: 0x...`).  A freed Small block carries a tag in
+ * its first word (tcache.h), written by the caches and by frees to the
+ * bin; a free that finds it looks in the thread's caches and the slab's
+ * bitmap (api.c, free_check_tagged).
  *
- * Each test makes a misuse the requirement says must abort with one line
- * (`<hmalloc>: double free: 0x...`) and checks that it does.  hmalloc
- * checks a Small block (and a cached Large one, 16 to 32 KiB) against the
- * freeing thread's own cache only: the cached tag in the block's first word
- * sends a free to a scan of that cache.  So a second free goes unnoticed
- * when the first one left the block anywhere else while its slab lives on:
- * flushed to the bin, freed past the cache, freed by a thread that has
- * exited, or sitting in another running thread's cache; and realloc of a
- * freed cached block that stays in place returns the freed block itself.
+ * Known gap: a block in another running thread's cache is live as far as
+ * its bin can tell, so its second free goes unnoticed.
  *
  * A case the allocator misses (the child returns: the call went unnoticed)
  * is printed as "known gap: ..." and the test is skipped naming how many,
