@@ -100,6 +100,7 @@ hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 	for (unsigned j = hm_sc_nlarge; j < SC_NLEXTENTS; j++)
 		stats_lextent_add(out, j, &arena->lstats[j]);
 	out->mapped += arena->huge_allocated + arena->huge_cached_bytes;
+	out->huge_active += arena->huge_allocated;
 	out->pdirty += arena->huge_cached_bytes >> LG_PAGE;
 	mutex_unlock(&arena->huge_lock);
 }
@@ -120,7 +121,7 @@ hm_stats_read(stats_t *out) {
 		/* Lazily purged pages stay resident until the kernel
 		 * needs them: counted, as an upper bound. */
 		pdirty += as.pdirty + as.pmuzzy;
-		huge += as.huge_allocated;
+		huge += as.huge_active;
 	}
 	out->active = (pactive << LG_PAGE) + huge;
 	/* Metadata in use, as jemalloc counts it; all of base's mappings

@@ -58,6 +58,9 @@ typedef struct arena_stats_s {
 	uint64_t large_nmalloc, large_ndalloc, large_nrequests;
 	size_t huge_allocated;
 	uint64_t huge_nmalloc, huge_ndalloc;
+	/* Bytes of huge mappings in use, those of Large classes (aligned
+	 * beyond a chunk) included: active, but not in pactive. */
+	size_t huge_active;
 	bin_stats_t bins[SC_NBINS];
 	lextent_stats_t lextents[SC_NLEXTENTS];
 	mutex_stats_t mutexes[ARENA_NMUTEXES];
