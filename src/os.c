@@ -2,12 +2,16 @@
  * os.c: see os.h.
  *
  * Every call that can fail leaves errno at ENOMEM and the process's mappings
- * as they were.  Two locks live here, both plain pthread mutexes outside
- * the ranked locks of mutex.h: the data-segment lock and the retained
- * pool's lock.  Neither is held while another allocator lock is taken (the
- * pool allocates its nodes from base with its lock released), so any
- * allocator lock may be held when calling in; the fork handlers take both
- * through hm_os_prefork() and friends, after every other lock.
+ * as they were.  The calls that give memory back cannot fail: a range the
+ * kernel will not unmap stays counted as mapped (os_munmap), pages it will
+ * not purge are cleared by hand (hm_os_purge).
+ *
+ * Two locks live here, both plain pthread mutexes outside the ranked locks
+ * of mutex.h: the data-segment lock and the retained pool's lock.  Neither
+ * is held while another allocator lock is taken (the pool allocates its
+ * nodes from base with its lock released), so any allocator lock may be
+ * held when calling in; the fork handlers take both through
+ * hm_os_prefork() and friends, after every other lock.
  *
  * One call goes up the layers: the retained pool's nodes come from
  * hm_base_alloc() (never malloc), taken with no lock of os.c held.  base
@@ -20,6 +24,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,6 +36,30 @@
 /* Before Linux 4.17 the flag is unknown and the address only a hint: the
  * result is checked either way. */
 #  define MAP_FIXED_NOREPLACE 0
+#endif
+
+#ifdef HM_FAULT_INJECT
+/*
+ * Fault injection (test builds only, see os.h): each system call of this
+ * file asks os_fault() first, which counts it and, if it is the call
+ * chosen by hm_os_fault_set(), makes it fail as the kernel does (the
+ * call's failure value, errno ENOMEM) without making it.  The macros
+ * stand for the calls in this file alone, after the system headers: the
+ * code below is the same in every build.  Without HM_FAULT_INJECT
+ * nothing of this exists.
+ */
+static bool os_fault(unsigned kind, size_t size);
+#  define mmap(addr, size, prot, flags, fd, off)                          \
+	(os_fault(HM_OS_MMAP, (size)) ? MAP_FAILED                          \
+	    : mmap(addr, size, prot, flags, fd, off))
+#  define munmap(addr, size)                                              \
+	(os_fault(HM_OS_MUNMAP, (size)) ? -1 : munmap(addr, size))
+#  define madvise(addr, size, advice)                                     \
+	(os_fault(HM_OS_MADVISE, (size)) ? -1 : madvise(addr, size, advice))
+#  define mremap(addr, oldsize, newsize, ...)                             \
+	(os_fault(HM_OS_MREMAP, (newsize)) ? MAP_FAILED                     \
+	    : mremap(addr, oldsize, newsize, __VA_ARGS__))
+#  define sbrk(incr) (os_fault(HM_OS_SBRK, 0) ? (void *)-1 : sbrk(incr))
 #endif
 
 unsigned opt_dss = DSS_SECONDARY;
@@ -63,9 +92,19 @@ os_mmap(size_t size) {
 	return p;
 }
 
+/*
+ * Unmaps a range hmalloc is done with.  The kernel may refuse (ENOMEM:
+ * unmapping part of a mapping splits it, and the split would pass
+ * vm.max_map_count).  The range then stays mapped, its pages dropped if
+ * the kernel lets us, and counts as mapped from then on: it is never used
+ * again, but the statistics do not lose it.
+ */
 static void
 os_munmap(void *addr, size_t size) {
-	munmap(addr, size);
+	if (munmap(addr, size) == 0)
+		return;
+	madvise(addr, size, MADV_DONTNEED);
+	atomic_fetch_add_explicit(&os_mapped, size, memory_order_relaxed);
 }
 
 /* Maps [addr, addr + size) if none of it is mapped.  True on success. */
@@ -700,8 +739,11 @@ hm_os_unmap(void *addr, size_t size) {
 void
 hm_os_purge(void *addr, size_t size) {
 	/* MADV_DONTNEED on private anonymous memory: the pages read back as
-	 * zero, which lets calloc skip clearing them. */
-	madvise(addr, size, MADV_DONTNEED);
+	 * zero, which lets calloc skip clearing them.  Should the kernel
+	 * refuse (locked pages, no memory for splitting the mapping), they
+	 * are cleared by hand: the callers count them as zero. */
+	if (madvise(addr, size, MADV_DONTNEED) != 0)
+		memset(addr, 0, size);
 }
 
 bool
@@ -721,8 +763,14 @@ hm_os_grow_in_place(void *addr, size_t oldsize, size_t newsize) {
 	bool taken = opt_retain
 	    && atomic_load_explicit(&retain_bytes, memory_order_relaxed) >= need
 	    && retained_take_at(end, need);
-	if (taken)
-		os_munmap((void *)end, need);
+	if (taken && munmap((void *)end, need) != 0) {
+		/* Still mapped and purged: back to the pool (or, with no
+		 * node for it, counted as mapped, as os_munmap does). */
+		if (!retained_put((void *)end, need, false))
+			atomic_fetch_add_explicit(&os_mapped, need,
+			    memory_order_relaxed);
+		return false;
+	}
 	if (mremap(addr, oldsize, newsize, 0) == MAP_FAILED) {
 		/* mremap also refuses a block that spans several kernel
 		 * mappings (EFAULT); a mapping of its own right after it
@@ -844,3 +892,77 @@ hm_os_purge_lazy(void *addr, size_t size) {
 	 * contents are undefined afterwards. */
 	return madvise(addr, size, MADV_FREE) == 0;
 }
+
+#ifdef HM_FAULT_INJECT
+/*
+ * Fault injection state: calls counted since hm_os_fault_set(), the one
+ * to fail (0: none) and whether every later one fails too.  Atomics,
+ * relaxed: a background thread may call in while a test reads them.
+ */
+static atomic_ulong fault_ncalls;
+static atomic_ulong fault_at;
+static atomic_bool fault_and_later;
+static atomic_ulong fault_calls[HM_OS_NKINDS];
+static atomic_ulong fault_failed[HM_OS_NKINDS];
+static atomic_size_t fault_failed_bytes[HM_OS_NKINDS];
+
+static bool
+os_fault(unsigned kind, size_t size) {
+	unsigned long n = atomic_fetch_add_explicit(&fault_ncalls, 1,
+	    memory_order_relaxed) + 1;
+	atomic_fetch_add_explicit(&fault_calls[kind], 1, memory_order_relaxed);
+	unsigned long at = atomic_load_explicit(&fault_at,
+	    memory_order_relaxed);
+	if (at == 0 || n < at || (n > at && !atomic_load_explicit(
+	    &fault_and_later, memory_order_relaxed)))
+		return false;
+	atomic_fetch_add_explicit(&fault_failed[kind], 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&fault_failed_bytes[kind], size,
+	    memory_order_relaxed);
+	errno = ENOMEM;
+	return true;
+}
+
+void
+hm_os_fault_set(unsigned long n, bool and_later) {
+	atomic_store_explicit(&fault_at, 0, memory_order_relaxed);
+	atomic_store_explicit(&fault_ncalls, 0, memory_order_relaxed);
+	for (unsigned k = 0; k < HM_OS_NKINDS; k++) {
+		atomic_store_explicit(&fault_calls[k], 0, memory_order_relaxed);
+		atomic_store_explicit(&fault_failed[k], 0,
+		    memory_order_relaxed);
+		atomic_store_explicit(&fault_failed_bytes[k], 0,
+		    memory_order_relaxed);
+	}
+	atomic_store_explicit(&fault_and_later, and_later,
+	    memory_order_relaxed);
+	atomic_store_explicit(&fault_at, n, memory_order_relaxed);
+}
+
+static unsigned long
+fault_sum(atomic_ulong *a, unsigned kind) {
+	if (kind < HM_OS_NKINDS)
+		return atomic_load_explicit(&a[kind], memory_order_relaxed);
+	unsigned long n = 0;
+	for (unsigned k = 0; k < HM_OS_NKINDS; k++)
+		n += atomic_load_explicit(&a[k], memory_order_relaxed);
+	return n;
+}
+
+unsigned long
+hm_os_fault_calls(unsigned kind) {
+	return fault_sum(fault_calls, kind);
+}
+
+unsigned long
+hm_os_fault_failed(unsigned kind) {
+	return fault_sum(fault_failed, kind);
+}
+
+size_t
+hm_os_fault_failed_bytes(unsigned kind) {
+	return atomic_load_explicit(&fault_failed_bytes[kind],
+	    memory_order_relaxed);
+}
+#endif /* HM_FAULT_INJECT */

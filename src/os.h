@@ -72,7 +72,8 @@ void hm_os_metadata_hugepage(void *addr, size_t size);
  */
 void hm_os_unmap(void *addr, size_t size);
 
-/* Drops the pages' contents and memory; they read back as zero. */
+/* Drops the pages' contents and memory; they read back as zero (if the
+ * kernel refuses, they are cleared, and stay resident). */
 void hm_os_purge(void *addr, size_t size);
 /* Purges lazily (MADV_FREE): false where the kernel cannot, and then the
  * caller purges for good. */
@@ -115,5 +116,32 @@ size_t hm_os_retained_ranges(void);
 /* Unmaps every retained range; returns the bytes given back.  hm_os_map
  * does it by itself when the kernel refuses new address space. */
 size_t hm_os_retained_release(void);
+
+#ifdef HM_FAULT_INJECT
+/*
+ * Fault injection, in test builds (-DHM_FAULT_INJECT) only.  Every
+ * system call os.c makes is counted by kind; the chosen one fails as the
+ * kernel would fail it (MAP_FAILED or -1, errno ENOMEM) without being
+ * made, so that the error paths above run for real.
+ */
+enum {
+	HM_OS_MMAP,     /* mmap, also over a range (MAP_FIXED) */
+	HM_OS_MUNMAP,
+	HM_OS_MADVISE,  /* purges and THP advice */
+	HM_OS_MREMAP,
+	HM_OS_SBRK,     /* sbrk(0) included */
+	HM_OS_NKINDS
+};
+/* Restarts the count and fails the nth call from now (1 = the next one;
+ * 0: none), and every call after it too if and_later. */
+void hm_os_fault_set(unsigned long n, bool and_later);
+/* Calls of one kind made since hm_os_fault_set, failed ones included;
+ * HM_OS_NKINDS: of every kind. */
+unsigned long hm_os_fault_calls(unsigned kind);
+/* Calls of one kind (HM_OS_NKINDS: any) failed since then. */
+unsigned long hm_os_fault_failed(unsigned kind);
+/* Sum of the size arguments of the failed calls of one kind. */
+size_t hm_os_fault_failed_bytes(unsigned kind);
+#endif
 
 #endif /* HM_OS_H */
