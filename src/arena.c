@@ -326,7 +326,8 @@ run_alloc(arena_t *arena, size_t npages, size_t align) {
 		return NULL;
 	}
 	run_t *run = avail_first_fit(arena, want);
-	if (run != NULL) {
+	bool fresh = run == NULL;
+	if (!fresh) {
 		run_free_remove(arena, run);
 	} else {
 		run = arena_chunk_run(arena);
@@ -351,8 +352,13 @@ run_alloc(arena_t *arena, size_t npages, size_t align) {
 	arena->nactive += npages;
 	return run;
 fail:
-	/* Out of descriptors: put the run back whole. */
-	run_free_insert(arena, run);
+	/* Out of descriptors: put the run back whole; a fresh chunk goes
+	 * back at once (as a free run on no decay list, nothing would ever
+	 * give it back). */
+	if (fresh)
+		arena_chunk_release(arena, run);
+	else
+		run_free_insert(arena, run);
 	errno = ENOMEM;
 	return NULL;
 }
