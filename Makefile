@@ -1,7 +1,8 @@
 # hmalloc: build, test, install.
 #
 #   make              lib/libhmalloc.so, lib/libhmalloc.a, bin/hmalloc.sh
-#   make check        every test, default build (summary line last)
+#   make check        the sanitizer builds' quick suites, then every test
+#                     on the default build (one summary line last)
 #   make check-ubsan  the whole suite in a UBSan + debug build
 #   make check-asan   unit tests + short stress, ASan, prefixed (hm_*) build
 #   make check-tsan   unit tests + short stress, TSan, prefixed (hm_*) build
@@ -70,7 +71,7 @@ EXTRA_TEST_BINS :=
 EXTRA_TEST_DEPS :=
 -include test/fault/fault.mk test/fuzz/fuzz.mk test/valgrind/valgrind.mk
 
-.PHONY: all lib check check-unit check-ubsan check-asan check-tsan \
+.PHONY: all lib check check-default check-quick check-unit check-ubsan check-asan check-tsan \
 	check-sanitizers check-full demo install uninstall clean tests bench
 
 all: lib bin/hmalloc.sh
@@ -152,27 +153,53 @@ CROSS_CONFS := tcache:false narenas:1 dirty_decay_ms:0 dirty_decay_ms:-1,junk:tr
 CROSS_TESTS = $(UNIT_BINS) $(filter-out %/memory_returned %/thread_exit \
 	%/rlimit,$(INTEG_BINS))
 
-check: tests $(EXTRA_TEST_DEPS)
+# make check: the sanitizer builds first (UBSan + debug: unit, integration
+# and misuse tests; ASan and TSan, prefixed: unit and short stress tests),
+# then the whole suite on the default build, crossed with options.  The
+# last line counts every run (HM_TALLY).
+TALLY := $(abspath $(BUILD))/check.tally
+check:
+	@mkdir -p $(BUILD)
+	@rm -f $(TALLY)
+	@tools/tally-run.sh $(TALLY) ubsan $(MAKE) --no-print-directory \
+		BUILD=build/ubsan OPT=-O1 VARIANT_CFLAGS="$(UBSAN_CFLAGS)" \
+		HM_TALLY=$(TALLY) check-quick
+	@tools/tally-run.sh $(TALLY) asan $(MAKE) --no-print-directory \
+		BUILD=build/asan OPT=-O1 HM_SAN_CHECK=1 \
+		VARIANT_CFLAGS="$(ASAN_CFLAGS)" HM_TALLY=$(TALLY) san-check
+	@tools/tally-run.sh $(TALLY) tsan $(MAKE) --no-print-directory \
+		BUILD=build/tsan OPT=-O1 HM_SAN_CHECK=1 \
+		VARIANT_CFLAGS="$(TSAN_CFLAGS)" HM_TALLY=$(TALLY) san-check
+	@$(MAKE) --no-print-directory HM_TALLY=$(TALLY) check-default
+
+check-default: tests $(EXTRA_TEST_DEPS)
 	@$(TEST_ENV) HM_CROSS_CONFS="$(CROSS_CONFS)" tools/runtests.sh \
 		$(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) $(STRESS_BINS) \
 		$(SCRIPT_TESTS) $(EXTRA_TEST_BINS) --cross $(CROSS_TESTS)
+
+check-quick: tests
+	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS) $(INTEG_BINS) \
+		$(CORRUPT_BINS)
 
 check-unit: tests
 	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS)
 
 # The UBSan build is also the debug build: internal assertions and the
 # lock-order check are on.
+UBSAN_CFLAGS := -DHM_DEBUG -fsanitize=undefined -fno-sanitize-recover=undefined
+ASAN_CFLAGS := -DHM_PREFIXED -fsanitize=address -fno-omit-frame-pointer
+TSAN_CFLAGS := -DHM_PREFIXED -fsanitize=thread
 check-ubsan:
-	$(MAKE) BUILD=build/ubsan OPT=-O1 VARIANT_CFLAGS="-DHM_DEBUG \
-		-fsanitize=undefined -fno-sanitize-recover=undefined" check
+	$(MAKE) BUILD=build/ubsan OPT=-O1 VARIANT_CFLAGS="$(UBSAN_CFLAGS)" \
+		check-default
 
 SAN_TESTS = $(UNIT_BINS) $(STRESS_BINS)
 check-asan:
 	$(MAKE) BUILD=build/asan OPT=-O1 HM_SAN_CHECK=1 \
-		VARIANT_CFLAGS="-DHM_PREFIXED -fsanitize=address -fno-omit-frame-pointer" san-check
+		VARIANT_CFLAGS="$(ASAN_CFLAGS)" san-check
 check-tsan:
 	$(MAKE) BUILD=build/tsan OPT=-O1 HM_SAN_CHECK=1 \
-		VARIANT_CFLAGS="-DHM_PREFIXED -fsanitize=thread" san-check
+		VARIANT_CFLAGS="$(TSAN_CFLAGS)" san-check
 san-check: $(UNIT_BINS) $(STRESS_BINS)
 	@$(TEST_ENV) HM_STRESS_SHORT=1 tools/runtests.sh $(SAN_TESTS)
 

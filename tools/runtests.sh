@@ -78,5 +78,14 @@ done
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed: ${failed[*]}"
 fi
+# HM_TALLY: a file of counts carried over several runs (make check runs
+# the sanitizer builds first); the summary is then of them all.
+if [ -n "${HM_TALLY:-}" ]; then
+	if [ -f "$HM_TALLY" ]; then
+		read -r p0 f0 s0 <"$HM_TALLY"
+		pass=$((pass + p0)) fail=$((fail + f0)) skip=$((skip + s0))
+	fi
+	echo "$pass $fail $skip" >"$HM_TALLY"
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
