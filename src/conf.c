@@ -54,6 +54,7 @@ const conf_opt_t hm_conf_opts[] = {
 	{"slab_random", CONF_BOOL, &opt_slab_random, 0, 1, NULL, 0},
 	{"zero_free", CONF_BOOL, &opt_zero_free, 0, 1, NULL, 0},
 	{"canary", CONF_BOOL, &opt_canary, 0, 1, NULL, 0},
+	{"guard", CONF_BOOL, &opt_guard, 0, 1, NULL, 0},
 	{"quarantine", CONF_SIZE, &opt_quarantine, 0, (int64_t)1 << 30, NULL,
 	    0},
 	{"stats_print", CONF_BOOL, &opt_stats_print, 0, 1, NULL, 0},

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "decay.h"
 #include "os.h"
+#include "secure.h"
 
 /* A huge block is registered under the key of its first byte only. */
 #define HUGE_KEY_SIZE ((size_t)1 << RTREE_LG_KEY)
@@ -119,11 +120,45 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 	return best;
 }
 
-/* Unmaps and forgets a cached block (taken off the cache). */
+/* Guarded huge blocks now (guard option): each splits its mapping in
+ * two, so they are bounded well below the kernel's limit of mappings. */
+static atomic_uint huge_nguards;
+
+/* Unmaps and forgets a block (a cached one, taken off the cache). */
 static void
 cache_drop(huge_t *h) {
-	hm_os_unmap(h->addr, h->usize);
+	if (h->guard != 0) {
+		hm_os_unguard(h->addr + h->usize, h->guard);
+		atomic_fetch_sub_explicit(&huge_nguards, 1,
+		    memory_order_relaxed);
+	}
+	hm_os_unmap(h->addr, h->usize + h->guard);
 	huge_desc_put(h);
+}
+
+/*
+ * A new mapping for a guarded block: usize and an inaccessible page after
+ * it; *guard is PAGE, or 0 past GUARD_HUGE_MAX guards or if the kernel
+ * refused one (the block is then an ordinary one).
+ */
+static char *
+huge_map_guarded(size_t usize, size_t align, bool *zeroed, size_t *guard) {
+	*guard = 0;
+	if (atomic_fetch_add_explicit(&huge_nguards, 1, memory_order_relaxed)
+	    >= GUARD_HUGE_MAX) {
+		atomic_fetch_sub_explicit(&huge_nguards, 1,
+		    memory_order_relaxed);
+		return hm_os_map(usize, align, DSS_DISABLED, zeroed);
+	}
+	char *addr = hm_os_map(usize + PAGE, align, DSS_DISABLED, zeroed);
+	if (addr != NULL && hm_os_guard(addr + usize, PAGE)) {
+		*guard = PAGE;
+		return addr;
+	}
+	atomic_fetch_sub_explicit(&huge_nguards, 1, memory_order_relaxed);
+	if (addr != NULL)
+		hm_os_unmap(addr + usize, PAGE);
+	return addr;
 }
 
 uint64_t
@@ -170,7 +205,8 @@ void *
 hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	if (align < hm_chunksize)
 		align = hm_chunksize;
-	huge_t *h = cache_take(arena, usize, align);
+	/* Guarded blocks are never cached: the cache cuts blocks down. */
+	huge_t *h = opt_guard ? NULL : cache_take(arena, usize, align);
 	if (h != NULL) {
 		if (!hm_rtree_set(h->addr, HUGE_KEY_SIZE,
 		    (uintptr_t)h | RTREE_HUGE_TAG)) {
@@ -188,7 +224,9 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	if (h == NULL)
 		return NULL;
 	bool zeroed;
-	char *addr = hm_os_map(usize, align, DSS_DISABLED, &zeroed);
+	size_t guard = 0;
+	char *addr = opt_guard ? huge_map_guarded(usize, align, &zeroed, &guard)
+			       : hm_os_map(usize, align, DSS_DISABLED, &zeroed);
 	if (addr == NULL) {
 		huge_desc_put(h);
 		return NULL;
@@ -196,9 +234,9 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	h->addr = addr;
 	h->usize = usize;
 	h->arena = arena;
+	h->guard = guard;
 	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG)) {
-		hm_os_unmap(addr, usize);
-		huge_desc_put(h);
+		cache_drop(h);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -215,7 +253,7 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	/* Unregistered even while cached: a second free is an invalid one. */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
-	if (decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK) {
+	if (decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK || h->guard != 0) {
 		cache_drop(h);
 		return;
 	}
@@ -283,6 +321,16 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
 	size_t old = h->usize;
 	if (usize == old)
 		return h->addr;
+	if (h->guard != 0) {
+		/* Shrinks only, moving the guard down first; growth moves
+		 * the block (by the caller: a new guarded block). */
+		if (usize > old || !hm_os_guard(h->addr + usize, PAGE))
+			return NULL;
+		hm_os_unguard(h->addr + old, PAGE);
+		hm_os_unmap(h->addr + usize + PAGE, old - usize);
+		huge_set_size(h, usize);
+		return h->addr;
+	}
 	if (usize < old) {
 		hm_os_unmap(h->addr + usize, old - usize);
 		huge_set_size(h, usize);

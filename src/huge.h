@@ -23,6 +23,7 @@ struct huge_s {
 	huge_t *next;        /* arena's live or cached list (huge_lock) */
 	huge_t *prev;
 	uint64_t freed_ms;   /* cached: when it was freed */
+	size_t guard;        /* bytes of guard after usize (guard option) */
 };
 
 static inline huge_t *

@@ -709,9 +709,35 @@ hm_os_map(size_t size, size_t align, unsigned dss, bool *zeroed) {
 	return p;
 }
 
+bool hm_os_guard_metadata;
+
+bool
+hm_os_guard(void *addr, size_t size) {
+	return mprotect(addr, size, PROT_NONE) == 0;
+}
+
+void
+hm_os_unguard(void *addr, size_t size) {
+	mprotect(addr, size, PROT_READ | PROT_WRITE);
+}
+
 void *
 hm_os_map_metadata(size_t size, size_t align, bool *zeroed) {
 	*zeroed = true;
+	if (hm_os_guard_metadata && align <= PAGE) {
+		/* Metadata is never unmapped: the guards stay for good. */
+		char *g = os_map_fresh(size + 2 * PAGE, PAGE);
+		if (g == NULL)
+			return NULL;
+		if (!hm_os_guard(g, PAGE) || !hm_os_guard(g + PAGE + size, PAGE)) {
+			os_munmap(g, size + 2 * PAGE);
+			errno = ENOMEM;
+			return NULL;
+		}
+		atomic_fetch_add_explicit(&os_mapped, size + 2 * PAGE,
+		    memory_order_relaxed);
+		return g + PAGE;
+	}
 	void *p = os_map_fresh(size, align);
 	if (p != NULL)
 		atomic_fetch_add_explicit(&os_mapped, size, memory_order_relaxed);

@@ -61,6 +61,19 @@ void *hm_os_map(size_t size, size_t align, unsigned dss, bool *zeroed);
  */
 void *hm_os_map_metadata(size_t size, size_t align, bool *zeroed);
 
+/*
+ * Guard pages (the guard option, secure.h): with hm_os_guard_metadata set
+ * (before the first metadata mapping), every page-aligned metadata
+ * mapping gets an inaccessible page on each side.  hm_os_guard() makes a
+ * range fault on any access (false if the kernel refused: each guard
+ * splits a mapping, and the kernel limits a process's mappings);
+ * hm_os_unguard() makes it ordinary memory again, before it is unmapped or
+ * retained.
+ */
+extern bool hm_os_guard_metadata;
+bool hm_os_guard(void *addr, size_t size);
+void hm_os_unguard(void *addr, size_t size);
+
 /* MADV_HUGEPAGE on metadata (opt.metadata_thp; base.c decides when). */
 void hm_os_metadata_hugepage(void *addr, size_t size);
 

@@ -9,12 +9,14 @@
 #include "check.h"
 #include "conf.h"
 #include "mutex.h"
+#include "os.h"
 #include "vg.h"
 
 bool opt_secure = false;
 bool opt_slab_random = false;
 bool opt_zero_free = false;
 bool opt_canary = false;
+bool opt_guard = false;
 size_t opt_quarantine = 0;
 bool hm_secure_free_hook;
 uintptr_t hm_secret;
@@ -59,6 +61,8 @@ hm_secure_boot(void) {
 	}
 	/* Never 0, so a zeroed block never carries a tag. */
 	hm_secret = secret | 1;
+	/* Before the quarantine's ring below: the first metadata mapping. */
+	hm_os_guard_metadata = opt_guard;
 	/* Under memcheck its client requests watch block ends better, and
 	 * the canary word would sit in memory they marked inaccessible. */
 	if (config_valgrind)
@@ -78,6 +82,7 @@ hm_secure_conf(void) {
 	opt_slab_random = opt_secure;
 	opt_zero_free = opt_secure;
 	opt_canary = opt_secure;
+	opt_guard = opt_secure;
 	opt_quarantine = opt_secure ? QUARANTINE_DEFAULT : 0;
 }
 

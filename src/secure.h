@@ -13,6 +13,9 @@
  *                past the end of the block (a linear overflow) is caught
  *                there.  The word is not the program's: usable sizes
  *                are one word less.
+ *   guard        an inaccessible page after every huge block (at most
+ *                GUARD_HUGE_MAX of them at once) and on both sides of
+ *                metadata mappings: an overrun faults at once.
  *   quarantine   freed blocks (Small and Large) wait in a FIFO of that
  *                many bytes before they can be reused, so a dangling
  *                pointer does not at once alias a new object; a second
@@ -34,6 +37,7 @@ extern bool opt_secure;
 extern bool opt_slab_random;
 extern bool opt_zero_free;
 extern bool opt_canary;
+extern bool opt_guard;
 extern size_t opt_quarantine;
 
 /* The process secret (random, odd), set first thing at boot: tags that
@@ -45,6 +49,9 @@ extern uintptr_t hm_secret;
 extern bool hm_secure_free_hook;
 
 #define CANARY_SIZE sizeof(uint64_t)
+/* Guarded huge blocks at most: a guard splits a mapping, and Linux allows
+ * vm.max_map_count mappings (65530 by default) in all. */
+#define GUARD_HUGE_MAX 8192
 
 /* The canary of the block at p. */
 static inline uint64_t

@@ -43,6 +43,8 @@ TEST_BEGIN(test_options)
 	expect_true(v, "secure:true implies slab_random");
 	assert_d_eq(hm_mallctl("opt.canary", &v, &sz, NULL, 0), 0, "canary");
 	expect_true(v, "secure:true implies canary");
+	assert_d_eq(hm_mallctl("opt.guard", &v, &sz, NULL, 0), 0, "guard");
+	expect_true(v, "secure:true implies guard");
 	sz = sizeof(q);
 	assert_d_eq(hm_mallctl("opt.quarantine", &q, &sz, NULL, 0), 0, "q");
 	expect_zu_eq(q, MiB, "secure:true's quarantine");
@@ -179,6 +181,40 @@ TEST_BEGIN(test_canary_room)
 	drain();
 TEST_END
 
+/* A write just past a huge block's usable end faults (guard page). */
+static void
+overrun_huge(void *arg) {
+	(void)arg;
+	alarm(20);
+	unsigned char *p = hm_malloc(3 << 20);
+	size_t u = hm_malloc_usable_size(p);
+	memset(p, 1, u);
+	((volatile unsigned char *)p)[u] = 1;
+	_exit(0);
+}
+
+TEST_BEGIN(test_huge_guard)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	char out[256];
+	int status = test_fork_capture(overrun_huge, NULL, out, sizeof(out));
+	expect_true(status != -1 && WIFSIGNALED(status)
+	    && WTERMSIG(status) == SIGSEGV,
+	    "a write past a huge block faults (status 0x%x)", status);
+	/* Shrunk in place, the guard follows; grown, it moves. */
+	unsigned char *p = hm_malloc(8 << 20);
+	assert_ptr_not_null(p, "malloc(8 MiB)");
+	memset(p, 7, 8 << 20);
+	unsigned char *q = hm_realloc(p, 3 << 20);
+	assert_ptr_not_null(q, "shrink");
+	expect_d_eq(q[(3 << 20) - 1], 7, "contents kept");
+	q = hm_realloc(q, 12 << 20);
+	assert_ptr_not_null(q, "grow");
+	expect_d_eq(q[(3 << 20) - 1], 7, "contents kept");
+	memset(q, 8, 12 << 20);
+	hm_free(q);
+TEST_END
+
 static void
 misuse_overflow(void *p) {
 	size_t u = hm_malloc_usable_size(p);
@@ -213,5 +249,5 @@ int
 main(void) {
 	return test(test_options, test_zeroed_and_held, test_drain_counts,
 	    test_bounded, test_random_order, test_huge_zeroed, test_canary_room,
-	    test_misuse);
+	    test_huge_guard, test_misuse);
 }

@@ -8,6 +8,27 @@
 #include "unit_util.h"
 
 #include "base.h"
+#include "os.h"
+
+#include <stdio.h>
+
+/* The permissions ("rw-p", "---p") of the mapping holding addr, from
+ * /proc/self/maps; "" if none. */
+static void
+perms_at(uintptr_t addr, char out[5]) {
+	out[0] = '\0';
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_ptr_not_null(f, "/proc/self/maps");
+	unsigned long lo, hi;
+	char perms[5];
+	while (fscanf(f, "%lx-%lx %4s%*[^\n]", &lo, &hi, perms) == 3) {
+		if (addr >= lo && addr < hi) {
+			memcpy(out, perms, 5);
+			break;
+		}
+	}
+	fclose(f);
+}
 
 typedef struct blk_s {
 	char *p;
@@ -144,8 +165,26 @@ TEST_BEGIN(test_pool)
 	    "round trips allocated new metadata");
 TEST_END
 
+/* guard:true (secure.h): a metadata mapping has an inaccessible page on
+ * each side. */
+TEST_BEGIN(test_guards)
+	unit_boot();
+	if (!hm_os_guard_metadata)
+		test_skip("needs guard:true or secure:true");
+	size_t size = ((size_t)1 << 20) + 100; /* more than a base block */
+	char *p = hm_base_alloc(size);
+	assert_ptr_not_null(p, "hm_base_alloc(%zu)", size);
+	char before[5], inside[5], after[5];
+	perms_at((uintptr_t)p - 1, before);
+	perms_at((uintptr_t)p, inside);
+	perms_at((uintptr_t)p + PAGE_CEILING(size), after);
+	expect_str_eq(inside, "rw-p", "the block");
+	expect_str_eq(before, "---p", "the page before the block");
+	expect_str_eq(after, "---p", "the page after the block");
+TEST_END
+
 int
 main(void) {
-	return test(test_random_blocks, test_counters_and_big_blocks,
-	    test_pool);
+	return test(test_guards, test_random_blocks,
+	    test_counters_and_big_blocks, test_pool);
 }
