@@ -62,21 +62,15 @@ hm_arena_boot(void) {
 	return hm_arena_get(0, true) == NULL;
 }
 
-/* A new arena; arenas_lock is held. */
-static arena_t *
-arena_create(unsigned ind) {
-	arena_t *arena = arenas_destroyed;
-	if (arena != NULL) {
-		/* Recycled: its descriptors stay in its pool. */
-		arenas_destroyed = arena->next_destroyed;
-		base_pool_t pool = arena->run_pool;
-		memset(arena, 0, sizeof(*arena));
-		arena->run_pool = pool;
-	} else {
-		arena = hm_base_alloc(sizeof(arena_t));
-		if (arena == NULL)
-			return NULL;
-	}
+static void
+mutex_stats_clear(mutex_t *m) {
+	atomic_store_explicit(&m->nlocks, 0, memory_order_relaxed);
+	atomic_store_explicit(&m->nwaits, 0, memory_order_relaxed);
+}
+
+/* A new arena's state but for its locks, the state they guard zeroed. */
+static void
+arena_init_state(arena_t *arena, unsigned ind) {
 	arena->ind = ind;
 	arena->birth_ms = hm_decay_now_ms();
 	atomic_store(&arena->dirty_decay_ms,
@@ -84,18 +78,65 @@ arena_create(unsigned ind) {
 	atomic_store(&arena->muzzy_decay_ms,
 	    atomic_load(&hm_arenas_muzzy_decay_ms));
 	atomic_store(&arena->dss, opt_dss);
-	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL)
-	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE, NULL))
-		return NULL;
 	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
 	arena->muzzy.dnext = arena->muzzy.dprev = &arena->muzzy;
 	arena->decay_next_ms = UINT64_MAX;
 	atomic_store(&arena->huge_decay_next_ms, UINT64_MAX);
 	arena->run_pool.size = sizeof(run_t);
+}
+
+/*
+ * A destroyed arena made new again, but for its locks and its pool of
+ * descriptors: a thread walking the arenas (the background thread's decay
+ * pass, malloc_trim, a reclaim) may still hold it, and waits on or holds
+ * its locks.  So the locks are never re-initialised, and the state they
+ * guard is cleared and set under them.
+ */
+static void
+arena_recycle(arena_t *arena, unsigned ind) {
+	/* Bins one at a time (one lock of a rank at once). */
+	for (unsigned i = 0; i < SC_NBINS; i++) {
+		bin_t *bin = &arena->bins[i];
+		mutex_lock(&bin->lock);
+		memset(&bin->slabcur, 0, sizeof(bin_t)
+		    - offsetof(bin_t, slabcur));
+		mutex_stats_clear(&bin->lock);
+		mutex_unlock(&bin->lock);
+	}
+	mutex_lock(&arena->lock);
+	mutex_lock(&arena->huge_lock);
+	memset(&arena->chunks, 0, offsetof(arena_t, run_pool)
+	    - offsetof(arena_t, chunks));
+	memset(&arena->huge, 0, offsetof(arena_t, bins)
+	    - offsetof(arena_t, huge));
+	atomic_store_explicit(&arena->nthreads, 0, memory_order_relaxed);
+	arena_init_state(arena, ind);
+	mutex_stats_clear(&arena->lock);
+	mutex_stats_clear(&arena->huge_lock);
+	mutex_unlock(&arena->huge_lock);
+	mutex_unlock(&arena->lock);
+}
+
+/* A new arena; arenas_lock is held. */
+static arena_t *
+arena_create(unsigned ind) {
+	arena_t *arena = arenas_destroyed;
+	if (arena != NULL) {
+		arenas_destroyed = arena->next_destroyed;
+		arena_recycle(arena, ind);
+		return arena;
+	}
+	arena = hm_base_alloc(sizeof(arena_t));
+	if (arena == NULL)
+		return NULL;
+	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL)
+	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE, NULL))
+		return NULL;
 	for (unsigned i = 0; i < SC_NBINS; i++) {
 		if (hm_mutex_init(&arena->bins[i].lock, LOCK_RANK_BIN, NULL))
 			return NULL;
 	}
+	arena_init_state(arena, ind);
 	return arena;
 }
 
