@@ -680,10 +680,17 @@ ctl_arenas_lookup(const ctl_args_t *a) {
 	if (err != 0)
 		return err;
 	uintptr_t v = ptr != NULL ? rtree_get(ptr) : 0;
-	if (v == 0)
-		return EINVAL;
-	arena_t *arena = v & RTREE_HUGE_TAG ? huge_from_rtree(v)->arena
-					    : ((chunk_t *)v)->arena;
+	arena_t *arena;
+	if (v != 0) {
+		arena = v & RTREE_HUGE_TAG ? huge_from_rtree(v)->arena
+					   : ((chunk_t *)v)->arena;
+	} else {
+		/* Only a huge block's first chunk-map key is set: an
+		 * address further in is looked for among the live ones. */
+		arena = ptr != NULL ? hm_huge_lookup(ptr) : NULL;
+		if (arena == NULL)
+			return EINVAL;
+	}
 	unsigned ind = arena->ind;
 	return ctl_read(a, &ind, sizeof(ind));
 }

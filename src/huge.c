@@ -359,3 +359,21 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
 	huge_set_size(h, usize);
 	return addr;
 }
+
+arena_t *
+hm_huge_lookup(const void *ptr) {
+	const char *p = ptr;
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena == NULL)
+			continue;
+		bool found = false;
+		mutex_lock(&arena->huge_lock);
+		for (huge_t *h = arena->huge; h != NULL && !found; h = h->next)
+			found = p >= h->addr && p < h->addr + h->usize;
+		mutex_unlock(&arena->huge_lock);
+		if (found)
+			return arena;
+	}
+	return NULL;
+}

@@ -26,6 +26,10 @@ struct huge_s {
 	size_t guard;        /* bytes of guard after usize (guard option) */
 };
 
+/* The arena of the live huge block holding ptr, or NULL (a walk of every
+ * arena's live list: for arenas.lookup). */
+arena_t *hm_huge_lookup(const void *ptr);
+
 static inline huge_t *
 huge_from_rtree(uintptr_t v) {
 	return (huge_t *)(v & ~RTREE_HUGE_TAG);

@@ -426,6 +426,14 @@ TEST_BEGIN(test_arena_lifecycle)
 		    sizeof(ps[i])), 0, "arenas.lookup");
 		expect_u_eq(where, ind, "arenas.lookup of a block of arena %u",
 		    ind);
+		/* "any address inside a live block": its middle too. */
+		void *mid = (char *)ps[i] + hm_sallocx(ps[i], 0) / 2;
+		where = 0;
+		len = sizeof(where);
+		expect_d_eq(hm_mallctl("arenas.lookup", &where, &len, &mid,
+		    sizeof(mid)), 0, "arenas.lookup inside %zu B", sizes[i]);
+		expect_u_eq(where, ind, "arenas.lookup inside a block of arena "
+		    "%u", ind);
 	}
 	epoch();
 	expect_zu_eq(RD_ZU("stats.arenas.%u.small.allocated", ind)
