@@ -12,6 +12,13 @@
 #                      bench/results/rss/, a JSON file and a chart (PNG,
 #                      SVG) per workload.  One run each, about 5 minutes;
 #                      BENCH_ARGS="--runs 3" for medians of 3
+#   make bench-safety  what the safety features cost: every workload under
+#                      hmalloc only, default build against a build without
+#                      free's fast-path checks (-DHM_UNCHECKED, built into
+#                      build/unchecked) and with each secure-mode option;
+#                      writes bench/results/safety.md; 15 to 25 minutes;
+#                      BENCH_ARGS="--runs 5 --runs-options 3" to change the
+#                      runs, BENCH_ONLY and BENCH_SCALE as for bench
 #   make bench-progs   build the workload programs only
 #
 # BENCH_ARGS: more options for the runner (run.py, instr.py, rss.py; see
@@ -36,7 +43,7 @@ BENCH_C_PROGS := st_fixed st_random larson prodcons threads_churn \
 BENCH_CXX_PROGS := cxx_map
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/,$(BENCH_C_PROGS) $(BENCH_CXX_PROGS))
 
-.PHONY: bench bench-instr bench-progs bench-rss
+.PHONY: bench bench-instr bench-progs bench-rss bench-safety
 
 $(BENCH_BIN)/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
@@ -67,3 +74,13 @@ bench-instr: lib bench-progs
 
 bench-rss: lib $(BENCH_RSS_PROGS)
 	$(BENCH_PYTHON) bench/rss.py $(BENCH_DIRS) $(BENCH_ARGS)
+
+# The unchecked build is a variant of its own; make rebuilds it when the
+# sources change.
+BENCH_UNCHECKED := build/unchecked/lib/libhmalloc.so.$(VERSION)
+
+bench-safety: lib bench-progs
+	$(MAKE) BUILD=build/unchecked VARIANT_CFLAGS=-DHM_UNCHECKED lib
+	$(BENCH_PYTHON) bench/safety.py $(BENCH_DIRS) \
+		--lib-unchecked $(BENCH_UNCHECKED) --only "$(BENCH_ONLY)" \
+		--scale $(BENCH_SCALE) $(BENCH_ARGS)
