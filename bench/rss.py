@@ -648,18 +648,11 @@ def run_suite(args, lib_path, lib, lib_sha):
     validate(wl, runs)
     elapsed = time.time() - t0
 
-    hm_version = "?"
-    try:
-        with open(os.path.join(HERE, "..", "include", "hmalloc.h")) as f:
-            m = re.search(r'#define HMALLOC_VERSION "([^"]+)"', f.read())
-            hm_version = m.group(1) if m else "?"
-    except OSError:
-        pass
     meta = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "cpu": run.cpu_model(), "ncpus": os.cpu_count() or 0,
         "kernel": platform.release(), "git": run.git_rev(),
-        "hm_version": hm_version, "versions": versions, "skipped": skipped,
+        "hm_version": run.hmalloc_version(), "versions": versions, "skipped": skipped,
         "runs": args.runs, "scale": args.scale, "elapsed": elapsed,
         "interval": args.interval, "idle": args.idle,
         "final_idle": args.final_idle, "lib_path": lib_path,

@@ -172,6 +172,35 @@ def git_rev():
         return "?"
 
 
+def hmalloc_version():
+    """The version include/hmalloc.h declares ("?" if unreadable)."""
+    try:
+        with open(os.path.join(HERE, "..", "include", "hmalloc.h")) as f:
+            m = re.search(r'#define HMALLOC_VERSION "([^"]+)"', f.read())
+            return m.group(1) if m else "?"
+    except OSError:
+        return "?"
+
+
+def mark_valid(runs, names, who, tool):
+    """Marks each run valid or not: the checksum most runs of a workload
+    agree on is the expected one.  who: the key naming what ran (an
+    allocator, a variant); tool: the script, for the message."""
+    for name in names:
+        sums = [r["checksum"] for r in runs
+                if r["workload"] == name and "error" not in r]
+        expected = max(set(sums), key=sums.count) if sums else None
+        for r in runs:
+            if r["workload"] != name:
+                continue
+            r["expected"] = expected
+            r["valid"] = "error" not in r and r["checksum"] == expected
+            if not r["valid"] and "error" not in r:
+                print("%s: %s under %s: checksum %s, expected %s: "
+                      "INVALID" % (tool, name, r[who], r["checksum"],
+                                   expected), file=sys.stderr)
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -520,20 +549,7 @@ def run_suite(args, lib_path, lib, lib_sha):
                     rec.get("maxrss_kb", 0) / 1024.0,
                     rec.get("error", "") or rec["checksum"]), flush=True)
 
-    # The checksum most runs of a workload agree on is the expected one.
-    for name in names:
-        sums = [r["checksum"] for r in runs
-                if r["workload"] == name and "error" not in r]
-        expected = max(set(sums), key=sums.count) if sums else None
-        for r in runs:
-            if r["workload"] != name:
-                continue
-            r["expected"] = expected
-            r["valid"] = "error" not in r and r["checksum"] == expected
-            if not r["valid"] and "error" not in r:
-                print("run.py: %s under %s: checksum %s, expected %s: "
-                      "INVALID" % (name, r["alloc"], r["checksum"], expected),
-                      file=sys.stderr)
+    mark_valid(runs, names, "alloc", "run.py")
     elapsed = time.time() - t0
 
     med = summarize(names, allocs, runs)
@@ -543,18 +559,11 @@ def run_suite(args, lib_path, lib, lib_sha):
         charts.append("latest.svg")
     if write_png(os.path.join(args.results, "latest.png"), rows):
         charts.append("latest.png")
-    hm_version = "?"
-    try:
-        with open(os.path.join(HERE, "..", "include", "hmalloc.h")) as f:
-            m = re.search(r'#define HMALLOC_VERSION "([^"]+)"', f.read())
-            hm_version = m.group(1) if m else "?"
-    except OSError:
-        pass
     meta = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "cpu": cpu_model(), "ncpus": os.cpu_count() or 0,
         "kernel": platform.release(), "git": git_rev(),
-        "hm_version": hm_version, "versions": versions, "skipped": skipped,
+        "hm_version": hmalloc_version(), "versions": versions, "skipped": skipped,
         "runs": args.runs, "scale": args.scale, "elapsed": elapsed,
         "libs": libs, "lib_path": lib_path, "lib_sha": lib_sha,
     }

@@ -536,33 +536,14 @@ def run_suite(args, paths, libs, shas):
                     rec.get("maxrss_kb", 0) / 1024.0,
                     rec.get("error", "") or rec["checksum"]), flush=True)
 
-    for name in names:
-        sums = [r["checksum"] for r in runs
-                if r["workload"] == name and "error" not in r]
-        expected = max(set(sums), key=sums.count) if sums else None
-        for r in runs:
-            if r["workload"] != name:
-                continue
-            r["expected"] = expected
-            r["valid"] = "error" not in r and r["checksum"] == expected
-            if not r["valid"] and "error" not in r:
-                print("safety.py: %s, %s: checksum %s, expected %s: "
-                      "INVALID" % (name, r["variant"], r["checksum"],
-                                   expected), file=sys.stderr)
+    run.mark_valid(runs, names, "variant", "safety.py")
     elapsed = time.time() - t0
 
-    hm_version = "?"
-    try:
-        with open(os.path.join(HERE, "..", "include", "hmalloc.h")) as f:
-            m = re.search(r'#define HMALLOC_VERSION "([^"]+)"', f.read())
-            hm_version = m.group(1) if m else "?"
-    except OSError:
-        pass
     meta = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "cpu": run.cpu_model(), "ncpus": os.cpu_count() or 0,
         "kernel": platform.release(), "git": run.git_rev(),
-        "hm_version": hm_version, "runs": args.runs,
+        "hm_version": run.hmalloc_version(), "runs": args.runs,
         "runs_options": args.runs_options, "option_rounds": opt_rounds,
         "scale": args.scale,
         "elapsed": elapsed, "load_start": load_start,
