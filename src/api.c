@@ -293,7 +293,7 @@ ifree_secure(void *ptr, const block_t *b) {
  * was freed already, unless the program left that very word in it: look
  * in the thread's caches and, for a Small block, in its slab's bitmap.
  * Aborts on a double free.  (A block in another thread's cache is not
- * seen: test/corrupt/known_gaps.c.)
+ * seen: test/corrupt/double_free_paths.c.)
  */
 HM_NOINLINE HM_COLD static void
 free_check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
