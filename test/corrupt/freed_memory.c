@@ -4,8 +4,8 @@
  * (MALLOCX_TCACHE_NONE), freed by another thread (exited or running), in a
  * slab that went back to the arena whole, in a Large run merged with its
  * free neighbours, in a chunk that was given back, in the Huge cache; and
- * the sized forms.  double_free.c has the plain case of each range; the
- * cases hmalloc does not catch yet are in known_gaps.c.
+ * the sized forms.  double_free.c has the plain case of each range;
+ * double_free_paths.c the paths a freed Small block can take.
  *
  * A pointer into freed memory that was a block's start is a double free;
  * once the slab or run is gone, what was a block's start may be no start
@@ -64,8 +64,7 @@ tcache_flush(void) {
  * Sizes whose double frees hmalloc catches wherever the first free left
  * the block: Large runs (the run's state says it is free) and Huge blocks
  * (unregistered once freed).  Small blocks and cached Large ones are
- * checked in the freeing thread's own cache only; the other places are in
- * known_gaps.c.
+ * in double_free_paths.c.
  */
 static const size_t sizes[] = {16384, 20000, 32768, 40000, 100000, MiB,
     3 * MiB};

@@ -3,8 +3,8 @@
  * interior pointers of each range abort with "realloc of invalid pointer"
  * (xallocx with "xallocx of invalid pointer"), freed blocks with "double
  * free" (or, once the block's memory is no block at all, "realloc of
- * invalid pointer").  Foreign pointers are in foreign_free.c; the freed
- * blocks hmalloc does not catch yet in known_gaps.c.
+ * invalid pointer").  Foreign pointers are in foreign_free.c; freed
+ * blocks by the path they took in double_free_paths.c.
  */
 #include "corrupt.h"
 
