@@ -694,23 +694,15 @@ def replot(results):
 
 def validate(wl, runs):
     """The checksum most runs of a workload agree on is the expected one;
-    the figures of the valid runs."""
-    for name, _, _ in wl:
-        sums = [r["checksum"] for r in runs
-                if r["workload"] == name and "error" not in r]
-        expected = max(set(sums), key=sums.count) if sums else None
-        for r in runs:
-            if r["workload"] != name:
-                continue
-            r["expected"] = expected
-            r["valid"] = "error" not in r and r["checksum"] == expected \
-                and len(r["samples"]) > 0
-            if r["valid"]:
-                r["figures"] = figures(r)
-            elif "error" not in r:
-                print("rss.py: %s under %s: checksum %s, expected %s: "
-                      "INVALID" % (name, r["alloc"], r["checksum"], expected),
-                      file=sys.stderr)
+    the figures of the valid runs (those with samples)."""
+    run.mark_valid(runs, [name for name, _, _ in wl], "alloc", "rss.py")
+    for r in runs:
+        if r["valid"] and len(r["samples"]) == 0:
+            r["valid"] = False
+            print("rss.py: %s under %s: no samples: INVALID" % (
+                r["workload"], r["alloc"]), file=sys.stderr)
+        if r["valid"]:
+            r["figures"] = figures(r)
 
 
 def render(results, meta, wl, allocs, runs):

@@ -8,6 +8,7 @@
 
 #include "test.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,63 @@ misuse_realloc(void *p) {
 static inline void
 misuse_usable_size(void *p) {
 	hm_malloc_usable_size(p);
+}
+
+/* realloc and rallocx of a pointer to misuse_new_size bytes. */
+static size_t misuse_new_size;
+
+static inline void
+misuse_realloc_to(void *p) {
+	void *r = hm_realloc(p, misuse_new_size);
+	(void)r;
+}
+
+static inline void
+misuse_rallocx_to(void *p) {
+	void *r = hm_rallocx(p, misuse_new_size, 0);
+	(void)r;
+}
+
+/*
+ * A thread that frees p and stays alive (its cache holding p, if cached)
+ * until parked_release(): parked_free() returns once the free is done.
+ */
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int park_state;
+
+static inline void *
+park_main(void *p) {
+	hm_free(p);
+	pthread_mutex_lock(&park_lock);
+	park_state = 1;
+	pthread_cond_broadcast(&park_cond);
+	while (park_state != 2)
+		pthread_cond_wait(&park_cond, &park_lock);
+	pthread_mutex_unlock(&park_lock);
+	return NULL;
+}
+
+static inline pthread_t
+parked_free(void *p) {
+	park_state = 0;
+	pthread_t th;
+	assert_d_eq(pthread_create(&th, NULL, park_main, p), 0,
+	    "pthread_create");
+	pthread_mutex_lock(&park_lock);
+	while (park_state != 1)
+		pthread_cond_wait(&park_cond, &park_lock);
+	pthread_mutex_unlock(&park_lock);
+	return th;
+}
+
+static inline void
+parked_release(pthread_t th) {
+	pthread_mutex_lock(&park_lock);
+	park_state = 2;
+	pthread_cond_broadcast(&park_cond);
+	pthread_mutex_unlock(&park_lock);
+	pthread_join(th, NULL);
 }
 
 #endif /* HM_CORRUPT_H */

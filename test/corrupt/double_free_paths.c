@@ -118,19 +118,6 @@ misuse_dallocx_nocache(void *p) {
 	hm_dallocx(p, MALLOCX_TCACHE_NONE);
 }
 
-static size_t new_size;
-
-static void
-misuse_realloc_to(void *p) {
-	void *r = hm_realloc(p, new_size);
-	(void)r;
-}
-
-static void
-misuse_rallocx_to(void *p) {
-	void *r = hm_rallocx(p, new_size, 0);
-	(void)r;
-}
 
 TEST_BEGIN(test_gap_small_double_free_after_flush)
 	/* free(p); the cache is flushed (p goes to its bin); free(p). */
@@ -205,41 +192,13 @@ TEST_BEGIN(test_gap_small_double_free_after_exited_thread)
 	gaps_end();
 TEST_END
 
-/* A thread that frees its argument and waits, the block in its cache. */
-static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
-static int park_state;
-
-static void *
-free_and_wait(void *p) {
-	hm_free(p);
-	pthread_mutex_lock(&park_lock);
-	park_state = 1;
-	pthread_cond_broadcast(&park_cond);
-	while (park_state != 2)
-		pthread_cond_wait(&park_cond, &park_lock);
-	pthread_mutex_unlock(&park_lock);
-	return NULL;
-}
-
 static void
 double_free_in_other_cache(size_t size) {
 	void *p = live_alloc(size);
-	park_state = 0;
-	pthread_t th;
-	assert_d_eq(pthread_create(&th, NULL, free_and_wait, p), 0,
-	    "pthread_create");
-	pthread_mutex_lock(&park_lock);
-	while (park_state != 1)
-		pthread_cond_wait(&park_cond, &park_lock);
-	pthread_mutex_unlock(&park_lock);
+	pthread_t th = parked_free(p);
 	expect_caught("double free of a block in a running thread's cache",
 	    size, misuse_free, p, p, "double free");
-	pthread_mutex_lock(&park_lock);
-	park_state = 2;
-	pthread_cond_broadcast(&park_cond);
-	pthread_mutex_unlock(&park_lock);
-	pthread_join(th, NULL);
+	parked_release(th);
 	live_free();
 }
 
@@ -262,7 +221,7 @@ TEST_BEGIN(test_gap_realloc_freed_in_place)
 	for (size_t i = 0; i < HM_TEST_ARRAY_LEN(small_sizes); i++) {
 		void *p = live_alloc(small_sizes[i]);
 		hm_free(p);
-		new_size = small_sizes[i];
+		misuse_new_size = small_sizes[i];
 		expect_caught("realloc of a freed block to its own class",
 		    small_sizes[i], misuse_realloc_to, p, p, "double free");
 		expect_caught("rallocx of a freed block to its own class",
@@ -273,7 +232,7 @@ TEST_BEGIN(test_gap_realloc_freed_in_place)
 		size_t size = cached_large[i];
 		void *p = live_alloc(size);
 		hm_free(p);
-		new_size = size;
+		misuse_new_size = size;
 		expect_caught("realloc of a freed block to its own class", size,
 		    misuse_realloc_to, p, p, "double free");
 		live_free();
@@ -284,7 +243,7 @@ TEST_BEGIN(test_gap_realloc_freed_in_place)
 		void *keep = hm_malloc(size);
 		hm_dallocx(next, MALLOCX_TCACHE_NONE);
 		hm_free(p);
-		new_size = size + 4096;
+		misuse_new_size = size + 4096;
 		expect_caught("realloc growing a freed cached Large block",
 		    size, misuse_realloc_to, p, p, "double free");
 		expect_caught("rallocx growing a freed cached Large block",
@@ -302,7 +261,7 @@ TEST_BEGIN(test_gap_realloc_freed_after_flush)
 		void *p = live_alloc(small_sizes[i]);
 		hm_free(p);
 		tcache_flush();
-		new_size = 2 * small_sizes[i] + 1;
+		misuse_new_size = 2 * small_sizes[i] + 1;
 		expect_caught("realloc of a freed block after a cache flush",
 		    small_sizes[i], misuse_realloc_to, p, p, "double free");
 		live_free();

@@ -130,42 +130,14 @@ TEST_BEGIN(test_double_free_other_thread)
 	}
 TEST_END
 
-/* A thread that frees its argument and stays alive until released. */
-static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
-static int park_state;
-
-static void *
-free_and_wait(void *p) {
-	hm_free(p);
-	pthread_mutex_lock(&park_lock);
-	park_state = 1;
-	pthread_cond_broadcast(&park_cond);
-	while (park_state != 2)
-		pthread_cond_wait(&park_cond, &park_lock);
-	pthread_mutex_unlock(&park_lock);
-	return NULL;
-}
-
 TEST_BEGIN(test_double_free_in_other_thread_alive)
 	/* Freed by a thread that is still running, then freed here. */
 	for (size_t i = 0; i < HM_TEST_ARRAY_LEN(uncached); i++) {
 		void *keep = hm_malloc(uncached[i]);
 		void *p = hm_malloc(uncached[i]);
-		park_state = 0;
-		pthread_t th;
-		assert_d_eq(pthread_create(&th, NULL, free_and_wait, p), 0,
-		    "pthread_create");
-		pthread_mutex_lock(&park_lock);
-		while (park_state != 1)
-			pthread_cond_wait(&park_cond, &park_lock);
-		pthread_mutex_unlock(&park_lock);
+		pthread_t th = parked_free(p);
 		expect_abort(misuse_free, p, p, double_free_what(uncached[i]));
-		pthread_mutex_lock(&park_lock);
-		park_state = 2;
-		pthread_cond_broadcast(&park_cond);
-		pthread_mutex_unlock(&park_lock);
-		pthread_join(th, NULL);
+		parked_release(th);
 		hm_free(keep);
 	}
 TEST_END

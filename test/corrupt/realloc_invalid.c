@@ -10,23 +10,10 @@
 
 #define MiB ((size_t)1 << 20)
 
-static size_t new_size;
-
-static void
-misuse_realloc_to(void *p) {
-	void *r = hm_realloc(p, new_size);
-	(void)r;
-}
-
-static void
-misuse_rallocx_to(void *p) {
-	void *r = hm_rallocx(p, new_size, 0);
-	(void)r;
-}
 
 static void
 misuse_xallocx_to(void *p) {
-	size_t r = hm_xallocx(p, new_size, 0, 0);
+	size_t r = hm_xallocx(p, misuse_new_size, 0, 0);
 	(void)r;
 }
 
@@ -58,7 +45,7 @@ TEST_BEGIN(test_realloc_interior)
 			/* To the same class, a larger one, a smaller one. */
 			size_t to[] = {size, 2 * size + 1, 8};
 			for (size_t t = 0; t < HM_TEST_ARRAY_LEN(to); t++) {
-				new_size = to[t];
+				misuse_new_size = to[t];
 				expect_abort(misuse_realloc_to, q, q,
 				    "realloc of invalid pointer");
 				expect_abort(misuse_rallocx_to, q, q,
@@ -87,7 +74,7 @@ TEST_BEGIN(test_realloc_freed_moving)
 		/* Small and Huge to a larger class (neither grows in place
 		 * from a Small class or into a Huge one here), Large to a
 		 * Small one. */
-		new_size = size <= 14336 || is_huge(size) ? 2 * size + 1 : 8;
+		misuse_new_size = size <= 14336 || is_huge(size) ? 2 * size + 1 : 8;
 		expect_abort(misuse_realloc_to, p, p, what);
 		expect_abort(misuse_rallocx_to, p, p, what);
 		hm_free(keep);
@@ -107,11 +94,11 @@ TEST_BEGIN(test_realloc_freed_uncached)
 		    : "double free";
 		size_t to[] = {size, size + 1, 2 * size, size / 2, 8};
 		for (size_t t = 0; t < HM_TEST_ARRAY_LEN(to); t++) {
-			new_size = to[t];
+			misuse_new_size = to[t];
 			expect_abort(misuse_realloc_to, p, p, what);
 			expect_abort(misuse_rallocx_to, p, p, what);
 		}
-		new_size = size + 1;
+		misuse_new_size = size + 1;
 		expect_abort(misuse_xallocx_to, p, p, is_huge(size)
 		    ? "xallocx of invalid pointer" : "double free");
 		hm_free(keep);
