@@ -32,6 +32,12 @@ static atomic_bool bg_started;  /* a thread exists or is being created */
 static atomic_bool bg_idle;     /* waiting with no deadline */
 static bool bg_stop;            /* asked to exit */
 static bool bg_atexit;          /* the exit handler is registered */
+/*
+ * Held around atexit(), and taken first by the fork handlers: a fork while
+ * another thread is inside atexit() would leave glibc's list of exit
+ * handlers locked in the child, whose own registration would then hang.
+ */
+static pthread_mutex_t bg_atexit_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool bg_joinable;        /* bg_thread is set and not yet joined */
 static pthread_t bg_thread;
 /* Passes run, and the clock at the first and the latest (statistics). */
@@ -285,9 +291,12 @@ bg_start(void) {
 	bool reg = !bg_atexit;
 	bg_atexit = true;
 	pthread_mutex_unlock(&bg_lock);
-	/* (atexit may allocate: no lock held.) */
-	if (reg)
+	/* (atexit may allocate: no allocator lock held.) */
+	if (reg) {
+		pthread_mutex_lock(&bg_atexit_lock);
 		atexit(bg_exit);
+		pthread_mutex_unlock(&bg_atexit_lock);
+	}
 	sigset_t all, old;
 	sigfillset(&all);
 	/* The thread takes no signal meant for the program. */
@@ -360,6 +369,21 @@ hm_decay_background_stats(uint64_t *nruns, uint64_t *interval_ns) {
 	*nruns = n;
 	*interval_ns = n > 1 && last > first ?
 	    (last - first) * 1000000 / (n - 1) : 0;
+}
+
+void
+hm_decay_prefork_first(void) {
+	pthread_mutex_lock(&bg_atexit_lock);
+}
+
+void
+hm_decay_postfork_parent_last(void) {
+	pthread_mutex_unlock(&bg_atexit_lock);
+}
+
+void
+hm_decay_postfork_child_last(void) {
+	pthread_mutex_init(&bg_atexit_lock, NULL);
 }
 
 void

@@ -98,6 +98,10 @@ void hm_decay_poke(void);
 void hm_decay_dirty_added(size_t npages);
 void hm_decay_dirty_removed(size_t npages);
 
+/* Before every other fork handler, and after every other one. */
+void hm_decay_prefork_first(void);
+void hm_decay_postfork_parent_last(void);
+void hm_decay_postfork_child_last(void);
 void hm_decay_prefork(void);
 void hm_decay_postfork_parent(void);
 void hm_decay_postfork_child(void);

@@ -35,6 +35,7 @@ extern void HM_PUBLIC(hmalloc_post_init)(void) __attribute__((weak));
 
 static void
 init_prefork(void) {
+	hm_decay_prefork_first();
 	pthread_mutex_lock(&init_lock);
 	hm_lock_order_off = true;
 	/* ctl before the background thread's lock: ctl_refresh takes
@@ -70,6 +71,7 @@ init_postfork_parent(void) {
 	hm_lock_order_off = false;
 	hm_lock_held = 0;
 	pthread_mutex_unlock(&init_lock);
+	hm_decay_postfork_parent_last();
 }
 
 static void
@@ -89,6 +91,7 @@ init_postfork_child(void) {
 	hm_lock_order_off = false;
 	hm_lock_held = 0;
 	pthread_mutex_init(&init_lock, NULL);
+	hm_decay_postfork_child_last();
 }
 
 static void
