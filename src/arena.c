@@ -794,6 +794,21 @@ hm_arena_postfork_parent(arena_t *arena) {
 }
 
 void
+hm_arenas_prefork(void) {
+	mutex_lock(&arenas_lock);
+}
+
+void
+hm_arenas_postfork_parent(void) {
+	mutex_unlock(&arenas_lock);
+}
+
+void
+hm_arenas_postfork_child(void) {
+	hm_mutex_postfork_child(&arenas_lock);
+}
+
+void
 hm_arena_postfork_child(arena_t *arena) {
 	hm_mutex_postfork_child(&arena->huge_lock);
 	hm_mutex_postfork_child(&arena->lock);

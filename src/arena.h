@@ -243,6 +243,10 @@ size_t hm_arena_purge_all(arena_t *arena);
  * one comes of age (UINT64_MAX: none dirty, or decay off). */
 uint64_t hm_arena_decay(arena_t *arena, uint64_t now);
 
+/* The lock that creates and destroys arenas, for the fork handlers. */
+void hm_arenas_prefork(void);
+void hm_arenas_postfork_parent(void);
+void hm_arenas_postfork_child(void);
 void hm_arena_prefork(arena_t *arena);
 void hm_arena_postfork_parent(arena_t *arena);
 void hm_arena_postfork_child(arena_t *arena);

@@ -42,6 +42,8 @@ init_prefork(void) {
 	 * bg_lock under ctl_lock. */
 	hm_ctl_prefork();
 	hm_decay_prefork();
+	hm_arenas_prefork();
+	hm_tcache_prefork();
 	hm_secure_prefork();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
@@ -66,6 +68,8 @@ init_postfork_parent(void) {
 			hm_arena_postfork_parent(arena);
 	}
 	hm_secure_postfork_parent();
+	hm_tcache_postfork_parent();
+	hm_arenas_postfork_parent();
 	hm_decay_postfork_parent();
 	hm_ctl_postfork_parent();
 	hm_lock_order_off = false;
@@ -86,6 +90,8 @@ init_postfork_child(void) {
 			hm_arena_postfork_child(arena);
 	}
 	hm_secure_postfork_child();
+	hm_tcache_postfork_child();
+	hm_arenas_postfork_child();
 	hm_decay_postfork_child();
 	hm_ctl_postfork_child();
 	hm_lock_order_off = false;

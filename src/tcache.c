@@ -73,6 +73,21 @@ hm_tcache_boot(void) {
 	return false;
 }
 
+void
+hm_tcache_prefork(void) {
+	mutex_lock(&tcache_pool_lock);
+}
+
+void
+hm_tcache_postfork_parent(void) {
+	mutex_unlock(&tcache_pool_lock);
+}
+
+void
+hm_tcache_postfork_child(void) {
+	hm_mutex_postfork_child(&tcache_pool_lock);
+}
+
 tcache_t *
 hm_tcache_create(arena_t *arena) {
 	if (hm_tcache_nbins == 0)

@@ -72,6 +72,10 @@ extern size_t opt_lg_tcache_max;
 extern unsigned hm_tcache_nbins;   /* classes cached: [0, nbins) */
 
 bool hm_tcache_boot(void);
+/* The pool's lock, for the fork handlers. */
+void hm_tcache_prefork(void);
+void hm_tcache_postfork_parent(void);
+void hm_tcache_postfork_child(void);
 
 /* A cache for a thread bound to arena; NULL when out of memory. */
 tcache_t *hm_tcache_create(arena_t *arena);
