@@ -71,6 +71,8 @@ EXTRA_TEST_BINS :=
 EXTRA_TEST_DEPS :=
 -include test/fault/fault.mk test/fuzz/fuzz.mk test/valgrind/valgrind.mk
 
+.DEFAULT_GOAL := all
+
 .PHONY: all lib check check-default check-quick check-unit check-ubsan check-asan check-tsan \
 	check-sanitizers check-full demo install uninstall clean tests bench
 

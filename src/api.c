@@ -28,6 +28,7 @@
 #include "large.h"
 #include "log.h"
 #include "os.h"
+#include "prof.h"
 #include "sc.h"
 #include "secure.h"
 #include "stats.h"
@@ -52,7 +53,8 @@ typedef struct block_s {
 	arena_t *arena;
 	run_t *run;      /* small, large */
 	huge_t *huge;    /* huge */
-	size_t usize;
+	prof_sample_t *prof; /* a sampled block's record (prof.h) */
+	size_t usize;    /* the class the program sees */
 } block_t;
 
 /*
@@ -64,6 +66,7 @@ block_lookup(const void *ptr, block_t *b) {
 	uintptr_t v = rtree_get(ptr);
 	b->run = NULL;
 	b->huge = NULL;
+	b->prof = NULL;
 	if (unlikely(v == 0))
 		return false;
 	if (v & RTREE_HUGE_TAG) {
@@ -72,6 +75,7 @@ block_lookup(const void *ptr, block_t *b) {
 		b->huge = h;
 		b->arena = h->arena;
 		b->usize = h->usize;
+		b->prof = h->prof;
 		return h->addr == (const char *)ptr;
 	}
 	chunk_t *chunk = (chunk_t *)v;
@@ -87,6 +91,11 @@ block_lookup(const void *ptr, block_t *b) {
 	}
 	b->kind = BLOCK_LARGE;
 	b->usize = (size_t)run->npages << LG_PAGE;
+	if (unlikely(run->prof != NULL)) {
+		/* A sampled Small block is served by a Large run. */
+		b->prof = run->prof;
+		b->usize = hm_prof_usize(run->prof);
+	}
 	return run->state == RUN_LARGE && run->addr == (const char *)ptr;
 }
 
@@ -160,6 +169,31 @@ alloc_reclaim(void) {
 	return true;
 }
 
+static void idalloc_block(void *ptr, const block_t *b, bool announce);
+
+/*
+ * Attaches a sample record to the block p just allocated for the heap
+ * profiler.  Without memory for the record a promoted block cannot stay
+ * (its class would be wrong): it is freed and false returned.
+ */
+HM_NOINLINE HM_COLD static bool
+alloc_sample(void *p, size_t usize, size_t asize) {
+	block_t b;
+	block_lookup(p, &b);
+	prof_sample_t *s = hm_prof_record(p, usize, b.arena);
+	if (s != NULL) {
+		if (b.kind == BLOCK_HUGE)
+			b.huge->prof = s;
+		else
+			b.run->prof = s;
+		return true;
+	}
+	if (asize == usize)
+		return true; /* a Large or Huge block: kept, unsampled */
+	idalloc_block(p, &b, false);
+	return false;
+}
+
 /*
  * The allocation flow: align is a power of two (0 or <= QUANTUM for none),
  * arena the thread's when NULL, tc the thread cache to use (or NULL).  The
@@ -182,10 +216,17 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 		return NULL;
 	}
 	void *p;
-	unsigned ind = usize <= hm_sc_large_maxclass ? sc_size2index(usize)
+	/* The heap profiler's sample: a Small one is served as Large. */
+	bool sampled = unlikely(hm_tsd.allocated + usize > hm_tsd.prof_next)
+	    && hm_prof_event(usize);
+sample_failed:;
+	size_t asize = sampled && usize < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS
+							    : usize;
+	unsigned ind = asize <= hm_sc_large_maxclass ? sc_size2index(asize)
 						     : SC_NSIZES;
 	/* Cached blocks are aligned to their class (small) or the page. */
-	bool cached = tc != NULL && ind < hm_tcache_nbins && align <= PAGE;
+	bool cached = tc != NULL && ind < hm_tcache_nbins && align <= PAGE
+	    && !sampled;
 	if (!cached && unlikely(opt_percpu_arena != PERCPU_DISABLED)
 	    && thread_arena) {
 		hm_tsd_percpu_update();
@@ -199,14 +240,14 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 		if (cached) {
 			if (!tcache_alloc(tc, ind, &p))
 				p = hm_tcache_alloc_refill(tc, ind);
-		} else if (usize <= SC_SMALL_MAXCLASS) {
+		} else if (asize <= SC_SMALL_MAXCLASS) {
 			p = hm_bin_alloc(arena, ind);
-		} else if (usize <= hm_sc_large_maxclass
-		    && (align <= PAGE || usize + align - PAGE <= hm_chunksize)) {
-			p = hm_large_alloc(arena, usize, align, zero);
+		} else if (asize <= hm_sc_large_maxclass
+		    && (align <= PAGE || asize + align - PAGE <= hm_chunksize)) {
+			p = hm_large_alloc(arena, asize, align, zero);
 			zeroed = zero;
 		} else {
-			p = hm_huge_alloc(arena, usize, align, zero);
+			p = hm_huge_alloc(arena, asize, align, zero);
 			zeroed = zero;
 		}
 		if (likely(p != NULL) || attempt > 0 || !alloc_reclaim())
@@ -214,6 +255,10 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	}
 	if (p == NULL)
 		return NULL;
+	if (unlikely(sampled) && !alloc_sample(p, usize, asize)) {
+		sampled = false;
+		goto sample_failed;
+	}
 	hm_tsd.allocated += usize;
 	if (!zeroed) {
 		if (zero)
@@ -317,6 +362,16 @@ check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
 		free_check_tagged(ptr, b, tc);
 }
 
+/* The heap profiler forgets a sampled block being freed. */
+HM_NOINLINE HM_COLD static void
+free_sampled(const block_t *b) {
+	if (b->kind == BLOCK_HUGE)
+		b->huge->prof = NULL;
+	else
+		b->run->prof = NULL;
+	hm_prof_release(b->prof);
+}
+
 /*
  * Frees a block block_lookup() vouched for: into the thread cache when it
  * has a stack for the class, else straight back to the arena.
@@ -325,6 +380,10 @@ static void
 ifree(void *ptr, const block_t *b, tcache_t *tc) {
 	check_tagged(ptr, b, tc);
 	hm_tsd.deallocated += b->usize;
+	if (unlikely(b->prof != NULL)) {
+		free_sampled(b);
+		tc = NULL; /* a promoted block is not of its class's size */
+	}
 	if (unlikely(hm_secure_free_hook) && ifree_secure(ptr, b))
 		return;
 	if (tc != NULL && b->kind != BLOCK_HUGE) {
@@ -373,6 +432,8 @@ static bool
 iresize_in_place(block_t *b, size_t usize, bool zero) {
 	if (usize == b->usize)
 		return true;
+	if (unlikely(b->prof != NULL))
+		return false; /* sampled: its record has the size */
 	switch (b->kind) {
 	case BLOCK_SMALL:
 		return false;
@@ -405,7 +466,8 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 		void *p = NULL;
 		if (iresize_in_place(&b, usize, zero))
 			p = ptr;
-		else if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass)
+		else if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass
+		    && b.prof == NULL)
 			p = hm_huge_resize(b.huge, usize, true, zero);
 		if (p != NULL) {
 			hm_tsd.allocated += usize;
@@ -450,8 +512,11 @@ HM_PUBLIC(malloc)(size_t size) {
 	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
 	    && likely(--tc->gc_ticker >= 0)) {
 		unsigned ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
-		if (likely(tcache_alloc(tc, ind, &p))) {
-			hm_tsd.allocated += tc->bins[ind].size;
+		uint64_t allocated = hm_tsd.allocated + tc->bins[ind].size;
+		/* A sample due (prof.h) is malloc_slow's. */
+		if (likely(allocated <= hm_tsd.prof_next)
+		    && likely(tcache_alloc(tc, ind, &p))) {
+			hm_tsd.allocated = allocated;
 			return p;
 		}
 	}

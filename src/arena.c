@@ -20,6 +20,7 @@
 
 #include "decay.h"
 #include "huge.h"
+#include "prof.h"
 #include "log.h"
 #include "os.h"
 
@@ -604,6 +605,7 @@ hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
 		*zeroed = run->ndirty == 0 && run->nmuzzy == 0;
 		run->state = RUN_LARGE;
 		run->szind = (uint8_t)sc_size2index(usize);
+		run->prof = NULL;
 		chunk_map_set(run->chunk, chunk_page_index(run->chunk, run->addr),
 		    run);
 		chunk_map_set(run->chunk, run_last_page(run), run);
@@ -728,6 +730,7 @@ arena_chunk_discard(arena_t *arena, chunk_t *chunk) {
 
 void
 hm_arena_reset(arena_t *arena) {
+	hm_prof_arena_reset(arena);
 	hm_huge_reset(arena);
 	/* One lock at a time: nothing else may use the arena now (the
 	 * caller's promise), the locks only order the memory. */

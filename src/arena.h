@@ -66,6 +66,8 @@ struct run_s {
 	run_t *dnext;      /* free, dirty or muzzy: the dirty list if */
 	run_t *dprev;      /*   ndirty > 0, else the muzzy list */
 	uint64_t bitmap[SLAB_MAXREGS / 64]; /* slab: bit set = region free */
+	struct prof_sample_s *prof; /* large: the sample of a sampled block
+				       (prof.h), else NULL */
 };
 
 /* Free-run lists: page-count classes up to a 1 GiB chunk. */

@@ -13,6 +13,7 @@
 #include "decay.h"
 #include "log.h"
 #include "os.h"
+#include "prof.h"
 #include "tcache.h"
 
 bool opt_abort = false;
@@ -57,6 +58,18 @@ const conf_opt_t hm_conf_opts[] = {
 	{"guard", CONF_BOOL, &opt_guard, 0, 1, NULL, 0},
 	{"quarantine", CONF_SIZE, &opt_quarantine, 0, (int64_t)1 << 30, NULL,
 	    0},
+	{"prof", CONF_BOOL, &opt_prof, 0, 1, NULL, 0},
+	{"prof_active", CONF_BOOL, &opt_prof_active, 0, 1, NULL, 0},
+	{"prof_thread_active_init", CONF_BOOL, &opt_prof_thread_active_init,
+	    0, 1, NULL, 0},
+	{"lg_prof_sample", CONF_SIZE, &opt_lg_prof_sample, 0, 62, NULL, 0},
+	{"lg_prof_interval", CONF_SSIZE, &opt_lg_prof_interval, -1, 62, NULL,
+	    0},
+	{"prof_gdump", CONF_BOOL, &opt_prof_gdump, 0, 1, NULL, 0},
+	{"prof_final", CONF_BOOL, &opt_prof_final, 0, 1, NULL, 0},
+	{"prof_leak", CONF_BOOL, &opt_prof_leak, 0, 1, NULL, 0},
+	{"prof_accum", CONF_BOOL, &opt_prof_accum, 0, 1, NULL, 0},
+	{"prof_prefix", CONF_STRING, opt_prof_prefix, 0, 0, NULL, 0},
 	{"stats_print", CONF_BOOL, &opt_stats_print, 0, 1, NULL, 0},
 	{"stats_print_opts", CONF_STRING, opt_stats_print_opts, 0, 0, NULL, 0},
 };

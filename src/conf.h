@@ -36,7 +36,7 @@ typedef enum {
 	CONF_STRING,    /* char[CONF_STRING_MAX] */
 } conf_type_t;
 
-#define CONF_STRING_MAX 64
+#define CONF_STRING_MAX 256 /* prof_prefix is a path */
 
 typedef struct conf_opt_s {
 	const char *name;

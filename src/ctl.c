@@ -17,6 +17,7 @@
 #include "decay.h"
 #include "huge.h"
 #include "os.h"
+#include "prof.h"
 #include "init.h"
 #include "mutex.h"
 #include "sc.h"
@@ -169,12 +170,12 @@ static const char *const ctl_version = HMALLOC_VERSION;
 CTL_RO(ctl_version_fn, const char *, ctl_version)
 CTL_RO(ctl_config_debug, bool, config_debug)
 CTL_RO(ctl_config_stats, bool, true)
-CTL_RO(ctl_config_prof, bool, false)
+CTL_RO(ctl_config_prof, bool, true)
 CTL_RO(ctl_config_fill, bool, true)
 CTL_RO(ctl_config_lazy_lock, bool, false)
 CTL_RO(ctl_config_malloc_conf, const char *, "")
 CTL_RO(ctl_config_opt_safety_checks, bool, true)
-CTL_RO(ctl_config_prof_libgcc, bool, false)
+CTL_RO(ctl_config_prof_libgcc, bool, true)
 CTL_RO(ctl_config_prof_libunwind, bool, false)
 CTL_RO(ctl_config_utrace, bool, false)
 CTL_RO(ctl_config_xmalloc, bool, false)
@@ -394,6 +395,105 @@ ctl_thread_tcache_enabled(const ctl_args_t *a) {
 				   : (tsd_arena(), hm_tsd.tcache != NULL);
 	return ctl_read(a, &old, sizeof(old));
 }
+
+/*
+ * The heap profiler (prof.h).  Without opt.prof, as jemalloc: switches
+ * read false and refuse true (ENOENT), actions are ENOENT.
+ */
+static int
+ctl_prof_switch(const ctl_args_t *a, bool (*get)(void), void (*set)(bool)) {
+	bool v;
+	int err = ctl_write(a, &v, sizeof(v));
+	if (err != 0)
+		return err;
+	bool old = opt_prof && get();
+	if (a->newp != NULL) {
+		if (!opt_prof && v)
+			return ENOENT;
+		if (opt_prof)
+			set(v);
+	}
+	return ctl_read(a, &old, sizeof(old));
+}
+
+static int
+ctl_prof_active(const ctl_args_t *a) {
+	return ctl_prof_switch(a, hm_prof_active_get, hm_prof_active_set);
+}
+
+static int
+ctl_prof_gdump(const ctl_args_t *a) {
+	return ctl_prof_switch(a, hm_prof_gdump_get, hm_prof_gdump_set);
+}
+
+static int
+ctl_prof_thread_active_init(const ctl_args_t *a) {
+	return ctl_prof_switch(a, hm_prof_thread_active_init_get,
+	    hm_prof_thread_active_init_set);
+}
+
+static int
+ctl_thread_prof_active(const ctl_args_t *a) {
+	tsd_arena(); /* bound, so that the setting sticks */
+	return ctl_prof_switch(a, hm_prof_thread_active_get,
+	    hm_prof_thread_active_set);
+}
+
+static int
+ctl_thread_prof_name(const ctl_args_t *a) {
+	if (!opt_prof)
+		return ENOENT;
+	if (a->newp != NULL) {
+		/* Read or write, not both (jemalloc). */
+		if (a->oldp != NULL || a->oldlenp != NULL)
+			return EPERM;
+		const char *name;
+		int err = ctl_write(a, &name, sizeof(name));
+		if (err != 0)
+			return err;
+		if (name == NULL)
+			return EFAULT;
+		tsd_arena();
+		return hm_prof_thread_name_set(name);
+	}
+	tsd_arena();
+	const char *name = hm_prof_thread_name_get();
+	return ctl_read(a, &name, sizeof(name));
+}
+
+/* prof.dump: a file name, or NULL for prof_prefix's automatic one. */
+static int
+ctl_prof_dump(const ctl_args_t *a) {
+	if (!opt_prof)
+		return ENOENT;
+	if (a->oldp != NULL || a->oldlenp != NULL)
+		return EPERM;
+	const char *name = NULL;
+	int err = ctl_write(a, &name, sizeof(name));
+	if (err != 0)
+		return err;
+	return hm_prof_dump(name);
+}
+
+/* prof.reset: optionally with a new lg_prof_sample. */
+static int
+ctl_prof_reset(const ctl_args_t *a) {
+	if (!opt_prof)
+		return ENOENT;
+	if (a->oldp != NULL || a->oldlenp != NULL)
+		return EPERM;
+	size_t lg = hm_prof_lg_sample();
+	int err = ctl_write(a, &lg, sizeof(lg));
+	if (err != 0)
+		return err;
+	if (lg > 62)
+		return EINVAL;
+	hm_prof_reset(lg);
+	return 0;
+}
+
+CTL_RO(ctl_prof_lg_sample, size_t, hm_prof_lg_sample())
+CTL_RO(ctl_prof_interval, uint64_t, hm_prof_interval())
 
 /* A name that neither reads nor writes (jemalloc: EPERM otherwise). */
 static int
@@ -788,6 +888,15 @@ static const ctl_node_t ctl_nodes[] = {
 	{"thread.deallocatedp", ctl_thread_deallocatedp},
 	{"thread.tcache.enabled", ctl_thread_tcache_enabled},
 	{"thread.tcache.flush", ctl_thread_tcache_flush},
+	{"thread.prof.active", ctl_thread_prof_active},
+	{"thread.prof.name", ctl_thread_prof_name},
+	{"prof.active", ctl_prof_active},
+	{"prof.dump", ctl_prof_dump},
+	{"prof.reset", ctl_prof_reset},
+	{"prof.lg_sample", ctl_prof_lg_sample},
+	{"prof.interval", ctl_prof_interval},
+	{"prof.gdump", ctl_prof_gdump},
+	{"prof.thread_active_init", ctl_prof_thread_active_init},
 	{"tcache.create", ctl_tcache_create},
 	{"tcache.flush", ctl_tcache_flush},
 	{"tcache.destroy", ctl_tcache_destroy},

@@ -73,6 +73,7 @@ huge_count(arena_t *arena, size_t usize, int n) {
 
 static void
 huge_link(arena_t *arena, huge_t *h) {
+	h->prof = NULL;
 	mutex_lock(&arena->huge_lock);
 	DLIST_PUSH(arena->huge, h);
 	arena->huge_allocated += h->usize;

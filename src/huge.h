@@ -24,6 +24,7 @@ struct huge_s {
 	huge_t *prev;
 	uint64_t freed_ms;   /* cached: when it was freed */
 	size_t guard;        /* bytes of guard after usize (guard option) */
+	struct prof_sample_s *prof; /* the sample of a sampled block, or NULL */
 };
 
 /* The arena of the live huge block holding ptr, or NULL (a walk of every

@@ -20,6 +20,7 @@
 #include "huge.h"
 #include "log.h"
 #include "os.h"
+#include "prof.h"
 #include "sc.h"
 #include "secure.h"
 #include "stats.h"
@@ -45,6 +46,7 @@ init_prefork(void) {
 	hm_arenas_prefork();
 	hm_tcache_prefork();
 	hm_secure_prefork();
+	hm_prof_prefork();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
 		if (arena != NULL)
@@ -67,6 +69,7 @@ init_postfork_parent(void) {
 		if (arena != NULL)
 			hm_arena_postfork_parent(arena);
 	}
+	hm_prof_postfork_parent();
 	hm_secure_postfork_parent();
 	hm_tcache_postfork_parent();
 	hm_arenas_postfork_parent();
@@ -89,6 +92,7 @@ init_postfork_child(void) {
 		if (arena != NULL)
 			hm_arena_postfork_child(arena);
 	}
+	hm_prof_postfork_child();
 	hm_secure_postfork_child();
 	hm_tcache_postfork_child();
 	hm_arenas_postfork_child();
@@ -117,7 +121,8 @@ init_boot(void) {
 		return false;
 	hm_sc_boot((size_t)1 << opt_lg_chunk);
 	if (hm_secure_boot() || hm_chunk_boot() || hm_huge_boot()
-	    || hm_ctl_boot() || hm_arena_boot() || hm_tcache_boot())
+	    || hm_ctl_boot() || hm_arena_boot() || hm_tcache_boot()
+	    || hm_prof_boot())
 		return false;
 	if (hm_tsd_boot())
 		return false;
@@ -133,6 +138,7 @@ static void
 init_post(void) {
 	if (opt_stats_print)
 		atexit(init_stats_print_atexit);
+	hm_prof_post_init();
 	if (HM_PUBLIC(hmalloc_post_init) != NULL)
 		HM_PUBLIC(hmalloc_post_init)();
 }

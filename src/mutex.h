@@ -8,7 +8,8 @@
  *   LOCK_RANK_INIT < LOCK_RANK_CTL < (decay.c's bg_lock, a plain pthread
  *   mutex) < LOCK_RANK_ARENAS (creating arenas)
  *   < LOCK_RANK_TCACHES (the pool of thread caches)
- *   < LOCK_RANK_QUARANTINE (secure.c) < LOCK_RANK_BIN
+ *   < LOCK_RANK_QUARANTINE (secure.c) < LOCK_RANK_PROF (prof.c)
+ *   < LOCK_RANK_BIN
  *   < LOCK_RANK_ARENA
  *   < LOCK_RANK_HUGE < LOCK_RANK_CHUNK < LOCK_RANK_BASE
  */
@@ -27,6 +28,7 @@ typedef enum {
 	LOCK_RANK_ARENAS,
 	LOCK_RANK_TCACHES,
 	LOCK_RANK_QUARANTINE,
+	LOCK_RANK_PROF,
 	LOCK_RANK_BIN,
 	LOCK_RANK_ARENA,
 	LOCK_RANK_HUGE,

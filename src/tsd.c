@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "init.h"
+#include "prof.h"
 #include "tcache.h"
 
 __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
@@ -17,6 +18,7 @@ tsd_cleanup(void *arg) {
 		atomic_fetch_sub_explicit(&tsd->arena->nthreads, 1,
 		    memory_order_relaxed);
 	tsd->state = TSD_DEAD;
+	hm_prof_thread_exit();
 	/* Later calls (other destructors, atexit) take the slow paths. */
 	struct tcache_s *tc = tsd->tcache;
 	tsd->tcache = NULL;
@@ -56,6 +58,7 @@ hm_tsd_arena_slow(void) {
 	 * re-entrant call sees TSD_BINDING and uses tsd->arena. */
 	pthread_setspecific(tsd_key, tsd);
 	tsd->state = TSD_NOMINAL;
+	hm_prof_thread_start();
 	if (!tsd->tcache_disabled)
 		tsd->tcache = hm_tcache_create(arena);
 	return arena;

@@ -39,6 +39,15 @@ typedef struct tsd_s {
 	 * them; mallctl hands out their addresses. */
 	uint64_t allocated;
 	uint64_t deallocated;
+	/* The heap profiler (prof.h): the next sample is due when allocated
+	 * passes prof_next (PROF_NEVER with profiling off; 0 before the
+	 * thread is bound, which sends it to hm_prof_event once). */
+	uint64_t prof_next;
+	uint64_t prof_last;     /* allocated at the last event */
+	uint64_t prof_prng;
+	struct prof_thread_s *prof_thread; /* names and counts, or NULL */
+	bool prof_inactive;     /* thread.prof.active set to false */
+	bool prof_busy;         /* inside the profiler: no nested samples */
 } tsd_t;
 
 extern __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));

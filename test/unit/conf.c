@@ -18,8 +18,9 @@
 #include "conf.h"
 #include "decay.h"
 #include "os.h"
+#include "prof.h"
 
-#define MAX_OPTS 32
+#define MAX_OPTS 64
 
 typedef struct conf_values_s {
 	unsigned char v[MAX_OPTS][CONF_STRING_MAX];
@@ -40,6 +41,12 @@ opt_size(const conf_opt_t *o) {
 
 static void
 conf_save(conf_values_t *s) {
+	if (hm_conf_nopts > MAX_OPTS) {
+		/* A new option outgrew the copy: say so, not overrun it. */
+		fprintf(stderr, "test/unit/conf.c: MAX_OPTS < %u options\n",
+		    hm_conf_nopts);
+		abort();
+	}
 	memset(s, 0, sizeof(*s));
 	for (unsigned i = 0; i < hm_conf_nopts; i++)
 		memcpy(s->v[i], hm_conf_opts[i].ptr, opt_size(&hm_conf_opts[i]));
@@ -218,7 +225,7 @@ TEST_BEGIN(test_parse_invalid)
 
 	/* A string too long for stats_print_opts (CONF_STRING_MAX - 1
 	 * characters fit). */
-	char conf[128], line[160];
+	char conf[CONF_STRING_MAX + 64], line[CONF_STRING_MAX + 128];
 	memset(conf, 0, sizeof(conf));
 	strcpy(conf, "stats_print_opts:");
 	memset(conf + strlen(conf), 'g', CONF_STRING_MAX);
@@ -340,7 +347,9 @@ TEST_BEGIN(test_find)
 	expect_ptr_null(hm_conf_find("narenasx", 8), "a longer name");
 	expect_ptr_null(hm_conf_find("NARENAS", 7), "upper case");
 	expect_ptr_null(hm_conf_find("", 0), "empty");
-	expect_ptr_null(hm_conf_find("prof_leak", 9), "jemalloc-only option");
+	expect_ptr_null(hm_conf_find("prof_log", 8), "jemalloc-only option");
+	expect_ptr_eq(hm_conf_find("prof_leak", 9)->ptr, &opt_prof_leak,
+	    "prof_leak");
 	/* The variables behind the names. */
 	expect_ptr_eq(hm_conf_find("narenas", 7)->ptr, &opt_narenas, "narenas");
 	expect_ptr_eq(hm_conf_find("lg_chunk", 8)->ptr, &opt_lg_chunk,

@@ -199,7 +199,7 @@ TEST_BEGIN(test_types)
 	}
 	static const char *const unknown[] = {"nosuch", "stats", "stats.arenas",
 	    "arenas.bin.0", "arena.0.extent_hooks", "arena.0.nosuch",
-	    "prof.active", "stats.arenas.0.bins.0", "thread.tcache.flush.x",
+	    "prof.nosuch", "stats.arenas.0.bins.0", "thread.tcache.flush.x",
 	    "arenas.bin.x.size", "opt.nosuch", ""};
 	for (size_t i = 0; i < HM_ARRAY_SIZE(unknown); i++) {
 		size_t v, len = sizeof(v);
@@ -272,6 +272,12 @@ TEST_BEGIN(test_exact_counters)
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
 	unsigned a = tsd_arena()->ind;
+	/* Freeing the huge blocks may start the background thread, and
+	 * pthread_create allocates from this thread's arena. */
+	bool bg = false, bg_off = false;
+	size_t bglen = sizeof(bg);
+	assert_d_eq(hm_mallctl("background_thread", &bg, &bglen, &bg_off,
+	    sizeof(bg_off)), 0, "background_thread off");
 	enum { N = 300, M = 180, K = 5, H = 2 };
 	size_t small = 64, large = 100 * KiB, huge = 4 * MiB;
 	unsigned bj = class_of(small);
@@ -353,6 +359,8 @@ TEST_BEGIN(test_exact_counters)
 	    "allocated", a) >= RD_ZU("stats.arenas.%u.small.allocated", a),
 	    "pactive covers small.allocated");
 	expect_u_eq(RD_U("stats.arenas.%u.nthreads", a) >= 1, 1, "nthreads");
+	expect_d_eq(hm_mallctl("background_thread", NULL, NULL, &bg,
+	    sizeof(bg)), 0, "background_thread restored");
 TEST_END
 
 /* "thread.allocated: Get the total number of bytes ever allocated by the
@@ -661,7 +669,7 @@ TEST_BEGIN(test_misc)
 	assert_d_eq(hm_mallctl("config.stats", &b, &len, NULL, 0), 0, "read");
 	expect_true(b, "config.stats");
 	assert_d_eq(hm_mallctl("config.prof", &b, &len, NULL, 0), 0, "read");
-	expect_false(b, "config.prof: no profiling yet");
+	expect_true(b, "config.prof: every build profiles (opt.prof)");
 	/* thread.tcache.flush neither reads nor writes. */
 	expect_d_eq(hm_mallctl("thread.tcache.flush", &b, &len, NULL, 0), EPERM,
 	    "thread.tcache.flush with oldp");
