@@ -150,7 +150,7 @@ TEST_ENV = HM_LIB=$(abspath $(LIBDIR))/libhmalloc.so HM_BUILD=$(abspath $(BUILD)
 # The quicker tests run again under other options, as jemalloc crosses
 # its builds with configurations.
 CROSS_CONFS := tcache:false narenas:1 dirty_decay_ms:0 dirty_decay_ms:-1,junk:true \
-	secure:true
+	secure:true prof:true,lg_prof_sample:12
 # (Not the RSS and exhaustion tests: their figures depend on the options.)
 CROSS_TESTS = $(UNIT_BINS) $(filter-out %/memory_returned %/thread_exit \
 	%/rlimit,$(INTEG_BINS))

@@ -173,6 +173,16 @@ test_canary_on(void) {
 	return hm_mallctl("opt.canary", &c, &sz, NULL, 0) == 0 && c;
 }
 
+bool
+test_prof_on(void) {
+	bool on = false, active = false;
+	size_t sz = sizeof(on);
+	if (hm_mallctl("opt.prof", &on, &sz, NULL, 0) != 0 || !on)
+		return false;
+	sz = sizeof(active);
+	return hm_mallctl("prof.active", &active, &sz, NULL, 0) == 0 && active;
+}
+
 int
 test_cmp_addr(const void *a, const void *b) {
 	/* The first member, read as the pointer it is: void * and character

@@ -220,6 +220,9 @@ bool test_frees_altered(void);
 /* True with canary (secure.h): Small blocks keep a word for it, so size
  * classes are not the bare ladder; tests of the ladder skip then. */
 bool test_canary_on(void);
+/* True when the heap profiler samples (opt.prof and prof.active): sampled
+ * Small blocks are served from Large runs, which moves exact counts. */
+bool test_prof_on(void);
 /*
  * Runs child(arg) in a forked process with its stdout and stderr sent to a
  * pipe; returns the wait status, the output in out (NUL-terminated).  The

@@ -49,6 +49,8 @@ TEST_BEGIN(test_fill_and_tag)
 TEST_END
 
 TEST_BEGIN(test_flush_when_full)
+	if (test_prof_on())
+		test_skip("prof: sampled blocks are served from Large runs");
 	tcache_t *tc = my_tcache();
 	unsigned ind = sc_size2index(128);
 	cache_bin_t *bin = &tc->bins[ind];
