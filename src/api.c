@@ -255,6 +255,11 @@ sample_failed:;
 	}
 	if (p == NULL)
 		return NULL;
+	/* A block fresh from its bin or run may still carry the tag of an
+	 * earlier free life (tcache.h); a live block must not. */
+	if (config_fast_checks && asize <= hm_sc_large_maxclass
+	    && unlikely(*(uintptr_t *)p == tcache_tag(p)))
+		*(uintptr_t *)p = 0;
 	if (unlikely(sampled) && !alloc_sample(p, usize, asize)) {
 		sampled = false;
 		goto sample_failed;
@@ -335,10 +340,11 @@ ifree_secure(void *ptr, const block_t *b) {
 
 /*
  * A Small or Large block that starts with a freed block's tag (tcache.h)
- * was freed already, unless the program left that very word in it: look
- * in the thread's caches and, for a Small block, in its slab's bitmap.
- * Aborts on a double free.  (A block in another thread's cache is not
- * seen: test/corrupt/double_free_paths.c.)
+ * was freed already: allocation clears the tag, so a live block carries it
+ * only if the program wrote that very word (its address xor the process
+ * secret) there.  The thread's caches and, for a Small block, its slab's
+ * bitmap confirm the double free where they can; a block found in neither
+ * sits in another thread's cache (or an explicit one).  Aborts.
  */
 HM_NOINLINE HM_COLD static void
 free_check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
@@ -353,6 +359,7 @@ free_check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
 	}
 	if (b->kind == BLOCK_SMALL)
 		hm_bin_check_live(b->arena, b->run, ptr);
+	hm_check_fail("double free", ptr);
 }
 
 static inline void

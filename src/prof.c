@@ -289,11 +289,13 @@ hm_prof_event(size_t usize) {
 		return false;
 	tsd->prof_busy = true;
 	if (prof_interval_len != 0) {
+		/* One dump per event at most: an interval shorter than the
+		 * sample period is honoured on average only. */
 		uint64_t b = atomic_fetch_add_explicit(&prof_interval_bytes,
 		    delta, memory_order_relaxed) + delta;
 		if (b >= prof_interval_len) {
-			atomic_store_explicit(&prof_interval_bytes, 0,
-			    memory_order_relaxed);
+			atomic_fetch_sub_explicit(&prof_interval_bytes,
+			    prof_interval_len, memory_order_relaxed);
 			prof_dump_auto(DUMP_INTERVAL);
 		}
 	}
@@ -572,6 +574,11 @@ hm_prof_reset(size_t lg_sample) {
 	prof_epoch++;
 	prof_lg_sample = lg_sample;
 	mutex_unlock(&prof_lock);
+	/* The caller's next sample point follows the new rate at once;
+	 * other threads' follow it from their next sample on. */
+	tsd_t *tsd = &hm_tsd;
+	if (tsd->state == TSD_NOMINAL && tsd->prof_next != PROF_NEVER)
+		tsd->prof_next = tsd->allocated + prof_draw(tsd);
 }
 
 size_t
@@ -762,6 +769,24 @@ prof_scale(uint64_t n, uint64_t s) {
 #define PROF_LEAK_TOP 8
 #define PROF_LEAK_FRAMES 4
 
+/*
+ * The report is composed under prof_lock and printed after it is
+ * released: a malloc_message hook may allocate and free, and a free of a
+ * sampled block takes the lock.
+ */
+static char prof_report[(PROF_LEAK_TOP + 3) * 1024];
+static size_t prof_report_len;
+
+__attribute__((format(printf, 1, 2))) static void
+prof_report_printf(const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = sizeof(prof_report) - prof_report_len;
+	size_t n = hm_vsnprintf(prof_report + prof_report_len, room, fmt, ap);
+	va_end(ap);
+	prof_report_len += n < room ? n : room - 1;
+}
+
 static void
 prof_leak_report_locked(const char *dumpname) {
 	uint64_t co = 0, nsites = 0;
@@ -778,14 +803,15 @@ prof_leak_report_locked(const char *dumpname) {
 		}
 	}
 	if (co == 0) {
-		hm_write("<hmalloc>: leak summary: no sampled object is still "
-		    "allocated\n");
+		prof_report_printf("<hmalloc>: leak summary: no sampled object "
+		    "is still allocated\n");
 		return;
 	}
-	hm_printf("<hmalloc>: leak summary: ~%llu bytes in ~%llu objects "
-	    "still allocated, from %llu sites (%llu samples)\n",
+	prof_report_printf("<hmalloc>: leak summary: ~%llu bytes in ~%llu "
+	    "objects still allocated, from %llu site%s (%llu samples)\n",
 	    (unsigned long long)est_bytes, (unsigned long long)est_objs,
-	    (unsigned long long)nsites, (unsigned long long)co);
+	    (unsigned long long)nsites, nsites == 1 ? "" : "s",
+	    (unsigned long long)co);
 	hm_sym_t sym;
 	bool have_sym = hm_sym_open(&sym);
 	/* The largest sites first, by selection: nothing to sort into. */
@@ -835,14 +861,15 @@ prof_leak_report_locked(const char *dumpname) {
 			n += hm_snprintf(line + n, sizeof(line) - n, "%s%s",
 			    i == 0 ? " " : " < ", name);
 		}
-		hm_printf("%s\n", line);
+		prof_report_printf("%s\n", line);
 		last = best_bytes;
 		last_site = best;
 	}
 	if (have_sym)
 		hm_sym_close(&sym);
 	if (dumpname != NULL)
-		hm_printf("<hmalloc>: every site: jeprof --text PROGRAM %s\n",
+		prof_report_printf("<hmalloc>: every site: jeprof --text "
+		    "PROGRAM %s\n",
 		    dumpname);
 }
 
@@ -856,9 +883,12 @@ prof_atexit(void) {
 	if (opt_prof_prefix[0] != '\0')
 		dumped = prof_dump_locked(NULL, DUMP_FINAL, name,
 		    sizeof(name)) == 0;
+	prof_report_len = 0;
 	if (opt_prof_leak)
 		prof_leak_report_locked(dumped ? name : NULL);
 	mutex_unlock(&prof_lock);
+	if (prof_report_len > 0)
+		hm_write(prof_report);
 	tsd->prof_busy = false;
 }
 

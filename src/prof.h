@@ -95,7 +95,9 @@ int hm_prof_thread_name_set(const char *name);
 /* prof.dump: to filename, or an automatic name when NULL; 0, or EFAULT
  * when the file could not be written (as jemalloc). */
 int hm_prof_dump(const char *filename);
-/* prof.reset: forgets every sample so far; lg_sample the new rate. */
+/* prof.reset: forgets every sample so far; lg_sample the new rate (the
+ * calling thread's next sample follows it; other threads' after their
+ * next sample, so estimates just after a rate change run slightly off). */
 void hm_prof_reset(size_t lg_sample);
 size_t hm_prof_lg_sample(void);
 uint64_t hm_prof_interval(void);

@@ -22,10 +22,11 @@
  * to the bin lock.
  *
  * A block sitting in a cache carries a tag in its first word (its address
- * xor a per-process secret), written on the way in and left there on the
- * way out; free finds the tag on a second free of the same block and
- * confirms it against the cache before aborting (a live block that still
- * carries an old tag only costs that look).
+ * xor a per-process secret), written on the way in and cleared on the way
+ * out (every allocation path clears a tag it finds), so that only a free
+ * block carries it: free finds the tag on a second free of the same block,
+ * looks for it in the thread's caches and its slab's bitmap to name the
+ * place, and aborts even when it is in another thread's cache.
  */
 #ifndef HM_TCACHE_H
 #define HM_TCACHE_H
@@ -126,7 +127,12 @@ tcache_alloc(tcache_t *tc, unsigned ind, void **ret) {
 	if (unlikely(n == 0))
 		return false;
 	n--;
-	*ret = bin->stack[n];
+	void *p = bin->stack[n];
+	/* The tag goes with the block's free life: a tagged block is then
+	 * always a free one (free_check_tagged in api.c). */
+	if (config_fast_checks)
+		*(uintptr_t *)p = 0;
+	*ret = p;
 	bin->ncached = n;
 	if (unlikely(n < bin->low_water))
 		bin->low_water = n;
