@@ -90,7 +90,8 @@ block_lookup(const void *ptr, block_t *b) {
 		return slab_is_region_start(run, ptr);
 	}
 	b->kind = BLOCK_LARGE;
-	b->usize = (size_t)run->npages << LG_PAGE;
+	b->usize = (size_t)(run->npages - atomic_load_explicit(&run->guard,
+	    memory_order_relaxed)) << LG_PAGE;
 	if (unlikely(run->prof != NULL)) {
 		/* A sampled Small block is served by a Large run. */
 		b->prof = run->prof;

@@ -23,6 +23,7 @@
 #include "prof.h"
 #include "log.h"
 #include "os.h"
+#include "secure.h"
 
 unsigned opt_narenas = 0;
 unsigned opt_percpu_arena = PERCPU_DISABLED;
@@ -594,18 +595,48 @@ hm_arena_slab_dalloc(arena_t *arena, run_t *slab) {
 	mutex_unlock(&arena->lock);
 }
 
+static atomic_uint arena_large_nguards;
+
+bool
+hm_arena_large_guard_take(void) {
+	if (atomic_fetch_add_explicit(&arena_large_nguards, 1,
+	    memory_order_relaxed) < GUARD_LARGE_MAX)
+		return true;
+	hm_arena_large_guard_give();
+	return false;
+}
+
+void
+hm_arena_large_guard_give(void) {
+	atomic_fetch_sub_explicit(&arena_large_nguards, 1,
+	    memory_order_relaxed);
+}
+
+void
+hm_arena_large_guard_drop(run_t *run) {
+	unsigned g = atomic_exchange_explicit(&run->guard, 0,
+	    memory_order_relaxed);
+	if (g == 0)
+		return;
+	hm_os_unguard(run->addr + ((size_t)(run->npages - g) << LG_PAGE),
+	    (size_t)g << LG_PAGE);
+	hm_arena_large_guard_give();
+}
+
 run_t *
 hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
-    bool *zeroed) {
+    size_t guard, bool *zeroed) {
 	if (align < PAGE)
 		align = PAGE;
 	mutex_lock(&arena->lock);
-	run_t *run = run_alloc(arena, usize >> LG_PAGE, align);
+	run_t *run = run_alloc(arena, (usize + guard) >> LG_PAGE, align);
 	if (run != NULL) {
 		*zeroed = run->ndirty == 0 && run->nmuzzy == 0;
 		run->state = RUN_LARGE;
 		run->szind = (uint8_t)sc_size2index(usize);
 		run->prof = NULL;
+		atomic_store_explicit(&run->guard, (uint8_t)(guard >> LG_PAGE),
+		    memory_order_relaxed);
 		chunk_map_set(run->chunk, chunk_page_index(run->chunk, run->addr),
 		    run);
 		chunk_map_set(run->chunk, run_last_page(run), run);
@@ -719,6 +750,10 @@ arena_chunk_discard(arena_t *arena, chunk_t *chunk) {
 	for (size_t p = 0; p < hm_chunk_npages;) {
 		run_t *run = chunk_map_get(chunk, p);
 		size_t n = run != NULL ? run->npages : 1;
+		/* The chunk may be retained and mapped again: no page of it
+		 * may stay inaccessible. */
+		if (run != NULL && run->state == RUN_LARGE)
+			hm_arena_large_guard_drop(run);
 		for (size_t i = 0; i < n; i++)
 			chunk_map_set(chunk, p + i, NULL);
 		if (run != NULL)

@@ -68,6 +68,8 @@ struct run_s {
 	uint64_t bitmap[SLAB_MAXREGS / 64]; /* slab: bit set = region free */
 	struct prof_sample_s *prof; /* large: the sample of a sampled block
 				       (prof.h), else NULL */
+	_Atomic uint8_t guard;  /* large: trailing inaccessible pages (the
+				   guard option), not the program's */
 };
 
 /* Free-run lists: page-count classes up to a 1 GiB chunk. */
@@ -216,7 +218,16 @@ arena_t *hm_arena_percpu(void);
 run_t *hm_arena_slab_alloc(arena_t *arena, unsigned binind);
 void hm_arena_slab_dalloc(arena_t *arena, run_t *slab);
 run_t *hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
-    bool *zeroed);
+    size_t guard, bool *zeroed);
+/* The guard option's Large blocks: a run of usize + guard bytes comes
+ * from hm_arena_large_alloc(..., guard, ...); the caller protects its
+ * tail.  hm_arena_large_guard_take() reserves one of GUARD_LARGE_MAX (false
+ * when none is left) and hm_arena_large_guard_give() returns one unused;
+ * hm_arena_large_guard_drop() makes a run's guard ordinary memory again
+ * and returns its reservation (once, whoever calls). */
+bool hm_arena_large_guard_take(void);
+void hm_arena_large_guard_give(void);
+void hm_arena_large_guard_drop(run_t *run);
 /* Frees the large run starting at ptr; false (nothing done) when run is
  * not a live large run starting there. */
 bool hm_arena_large_dalloc(arena_t *arena, run_t *run, const void *ptr);

@@ -14,8 +14,10 @@
  *                there.  The word is not the program's: usable sizes
  *                are one word less.
  *   guard        an inaccessible page after every huge block (at most
- *                GUARD_HUGE_MAX of them at once) and on both sides of
- *                metadata mappings: an overrun faults at once.
+ *                GUARD_HUGE_MAX of them at once), after one Large block
+ *                in GUARD_LARGE_EVERY (at most GUARD_LARGE_MAX at once),
+ *                and on both sides of metadata mappings: an overrun
+ *                faults at once.
  *   quarantine   freed blocks (Small and Large) wait in a FIFO of that
  *                many bytes before they can be reused, so a dangling
  *                pointer does not at once alias a new object; a second
@@ -52,6 +54,11 @@ extern bool hm_secure_free_hook;
 /* Guarded huge blocks at most: a guard splits a mapping, and Linux allows
  * vm.max_map_count mappings (65530 by default) in all. */
 #define GUARD_HUGE_MAX 8192
+/* A guarded Large block splits its chunk's mapping in three: a sample of
+ * them, and a bound.  With the huge ones and the metadata's, hmalloc's
+ * guards then stay under 2 * (8192 + 8192) + a few hundred mappings. */
+#define GUARD_LARGE_EVERY 16
+#define GUARD_LARGE_MAX 8192
 
 /* The canary of the block at p. */
 static inline uint64_t

@@ -213,8 +213,9 @@ size_t test_rss_bytes(void);
 /* Sleeps ms milliseconds (the tests that wait for decay poll with it). */
 void test_sleep_ms(long ms);
 
-/* True when freed memory is zeroed or held back (zero_free, quarantine):
- * tests of what happens to freed pages skip then. */
+/* True when freed memory is zeroed, held back or unmapped at once
+ * (zero_free, quarantine, guard): tests of what happens to freed pages
+ * skip then. */
 bool test_frees_altered(void);
 
 /* True with canary (secure.h): Small blocks keep a word for it, so size

@@ -44,7 +44,7 @@ TEST_BEGIN(test_idle_program_gives_back)
 	if (decay_ms() != 300)
 		test_skip("needs dirty_decay_ms:300 (decay.env)");
 	if (test_frees_altered())
-		test_skip("zero_free or quarantine: frees are not plain");
+		test_skip("zero_free, quarantine or guard: frees are not plain");
 	bool bg = false;
 	size_t sz = sizeof(bg);
 	assert_d_eq(hm_mallctl("opt.background_thread", &bg, &sz, NULL, 0), 0,
@@ -73,7 +73,7 @@ TEST_BEGIN(test_events_purge_without_thread)
 	if (decay_ms() != 300)
 		test_skip("needs dirty_decay_ms:300 (decay.env)");
 	if (test_frees_altered())
-		test_skip("zero_free or quarantine: frees are not plain");
+		test_skip("zero_free, quarantine or guard: frees are not plain");
 	bool off = false, on = true;
 	assert_d_eq(hm_mallctl("background_thread", NULL, NULL, &off,
 	    sizeof(off)), 0, "stop the background thread");

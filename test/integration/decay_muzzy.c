@@ -57,7 +57,7 @@ TEST_BEGIN(test_dirty_then_muzzy_then_gone)
 	if (dirty != 200 || muzzy != 1500)
 		test_skip("needs dirty_decay_ms:200,muzzy_decay_ms:1500");
 	if (test_frees_altered())
-		test_skip("zero_free or quarantine: frees are not plain");
+		test_skip("zero_free, quarantine or guard: frees are not plain");
 	bool bg = false;
 	sz = sizeof(bg);
 	assert_d_eq(hm_mallctl("opt.background_thread", &bg, &sz, NULL, 0), 0,

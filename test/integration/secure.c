@@ -220,6 +220,71 @@ TEST_BEGIN(test_huge_guard)
 	hm_free(q);
 TEST_END
 
+/* Whether the byte at p can be read, without faulting: the kernel
+ * answers EFAULT for a buffer it cannot read. */
+static bool
+readable(const void *p) {
+	int fds[2];
+	assert_d_eq(pipe(fds), 0, "pipe");
+	ssize_t n = write(fds[1], p, 1);
+	close(fds[0]);
+	close(fds[1]);
+	return n == 1;
+}
+
+#define PAGE_SIZE_4K 4096
+
+/* One Large block in GUARD_LARGE_EVERY (16) per thread ends at an
+ * inaccessible page: all of its usable bytes work, the next one faults;
+ * realloc moves it with its contents; freed, the page is ordinary again. */
+TEST_BEGIN(test_large_guard)
+	if (!secure_on())
+		test_skip("needs secure:true (secure.env)");
+	enum { N = 48 };
+	unsigned char *p[N];
+	size_t size = 100000;
+	int nguarded = 0, first = -1;
+	for (int i = 0; i < N; i++) {
+		p[i] = hm_malloc(size);
+		assert_ptr_not_null(p[i], "malloc(%zu)", size);
+		size_t u = hm_malloc_usable_size(p[i]);
+		expect_zu_eq(u, hm_nallocx(size, 0), "usable size");
+		memset(p[i], i, u);
+		if (!readable(p[i] + u)) {
+			nguarded++;
+			if (first < 0)
+				first = i;
+		}
+	}
+	expect_d_ge(nguarded, N / 16 - 1, "guarded among %d Large blocks", N);
+	expect_d_le(nguarded, N / 16 + 1, "guarded among %d Large blocks", N);
+	if (first >= 0) {
+		unsigned char *g = p[first];
+		size_t u = hm_malloc_usable_size(g);
+		unsigned char *q = hm_realloc(g, 2 * size);
+		assert_ptr_not_null(q, "realloc up");
+		expect_ptr_ne(q, g, "a guarded block moves to grow");
+		bool same = true;
+		for (size_t j = 0; j < u; j++)
+			same &= q[j] == (unsigned char)first;
+		expect_true(same, "contents moved");
+		p[first] = q;
+	}
+	for (int i = 0; i < N; i++)
+		hm_free(p[i]);
+	/* Out of the quarantine, back in the arena, the pages serve other
+	 * blocks: a guard left behind would fault here. */
+	drain();
+	for (int i = 0; i < N; i++) {
+		p[i] = hm_malloc(size / 2 + (size_t)i * PAGE_SIZE_4K);
+		assert_ptr_not_null(p[i], "malloc");
+		memset(p[i], 0x5c, hm_malloc_usable_size(p[i]));
+	}
+	for (int i = 0; i < N; i++)
+		hm_free(p[i]);
+	drain();
+TEST_END
+
 static void
 misuse_overflow(void *p) {
 	size_t u = hm_malloc_usable_size(p);
@@ -254,5 +319,5 @@ int
 main(void) {
 	return test(test_options, test_zeroed_and_held, test_drain_counts,
 	    test_bounded, test_random_order, test_huge_zeroed, test_canary_room,
-	    test_huge_guard, test_misuse);
+	    test_huge_guard, test_large_guard, test_misuse);
 }
