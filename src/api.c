@@ -265,7 +265,7 @@ sample_failed:;
 		sampled = false;
 		goto sample_failed;
 	}
-	hm_tsd.allocated += usize;
+	hm_tsd.allocated += usable(usize);
 	if (!zeroed) {
 		if (zero)
 			memset(p, 0, usize);
@@ -387,7 +387,7 @@ free_sampled(const block_t *b) {
 static void
 ifree(void *ptr, const block_t *b, tcache_t *tc) {
 	check_tagged(ptr, b, tc);
-	hm_tsd.deallocated += b->usize;
+	hm_tsd.deallocated += usable(b->usize);
 	if (unlikely(b->prof != NULL)) {
 		free_sampled(b);
 		tc = NULL; /* a promoted block is not of its class's size */
@@ -478,8 +478,8 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 		    && b.prof == NULL)
 			p = hm_huge_resize(b.huge, usize, true, zero);
 		if (p != NULL) {
-			hm_tsd.allocated += usize;
-			hm_tsd.deallocated += b.usize;
+			hm_tsd.allocated += usable(usize);
+			hm_tsd.deallocated += usable(b.usize);
 			if (p == ptr) {
 				vg_resize(p, b.usize, usize);
 			} else {
@@ -913,8 +913,8 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 	else if (iresize_in_place(&b, usize_min, zero))
 		usize = usize_min;
 	if (usize != b.usize) {
-		hm_tsd.allocated += usize;
-		hm_tsd.deallocated += b.usize;
+		hm_tsd.allocated += usable(usize);
+		hm_tsd.deallocated += usable(b.usize);
 		vg_resize(ptr, b.usize, usize);
 	}
 	return usable(usize);

@@ -317,6 +317,24 @@ huge_set_size(huge_t *h, size_t usize) {
 	huge_count(arena, usize, 1);
 }
 
+/* hm_os_move's claim: the destination's chunk-map entry, made before the
+ * block moves there (and taken back if the move fails after all). */
+typedef struct huge_claim_s {
+	huge_t *h;
+	void *dest;
+} huge_claim_t;
+
+static bool
+huge_claim(void *dest, void *arg) {
+	huge_claim_t *c = arg;
+	if (hm_rtree_set(dest, HUGE_KEY_SIZE, (uintptr_t)c->h | RTREE_HUGE_TAG)) {
+		c->dest = dest;
+		return true;
+	}
+	hm_rtree_set(dest, HUGE_KEY_SIZE, 0);
+	return false;
+}
+
 void *
 hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
 	size_t old = h->usize;
@@ -347,16 +365,22 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
 	if (!may_move)
 		return NULL;
 	/* Unregister first: once mremap returns, another thread may map and
-	 * register the old address. */
+	 * register the old address.  The new one is registered before the
+	 * move (huge_claim), where a failure still leaves the block as it
+	 * was; the old one's entry cannot fail to come back (its radix-tree
+	 * leaf exists). */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
-	char *addr = hm_os_move(h->addr, old, usize, hm_chunksize);
-	if (addr == NULL) {
+	huge_claim_t claim = {h, NULL};
+	char *addr = hm_os_move(h->addr, old, usize, hm_chunksize, huge_claim,
+	    &claim);
+	if (addr == NULL || addr == h->addr) {
+		if (claim.dest != NULL)
+			hm_rtree_set(claim.dest, HUGE_KEY_SIZE, 0);
 		hm_rtree_set(h->addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG);
-		return NULL;
+		if (addr == NULL)
+			return NULL;
 	}
 	h->addr = addr;
-	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG))
-		hm_check_fail("out of memory for the chunk map", addr);
 	huge_set_size(h, usize);
 	return addr;
 }

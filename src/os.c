@@ -811,7 +811,8 @@ hm_os_grow_in_place(void *addr, size_t oldsize, size_t newsize) {
 }
 
 void *
-hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align) {
+hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align,
+    bool (*claim)(void *dest, void *arg), void *arg) {
 	if (hm_os_in_dss(addr)) {
 		errno = ENOMEM;
 		return NULL;
@@ -841,6 +842,12 @@ hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align) {
 		dest = os_map_fresh(newsize, align);
 	if (dest == NULL)
 		return NULL;
+	if (claim != NULL && !claim(dest, arg)) {
+		if (!opt_retain || !retained_put(dest, newsize, false))
+			os_munmap(dest, newsize);
+		errno = ENOMEM;
+		return NULL;
+	}
 	void *p = mremap(addr, oldsize, newsize, MREMAP_MAYMOVE | MREMAP_FIXED,
 	    dest);
 	if (p == MAP_FAILED) {

@@ -105,8 +105,14 @@ bool hm_os_grow_in_place(void *addr, size_t oldsize, size_t newsize);
  * unmaps the old range.  Returns NULL (errno ENOMEM) on failure, with the
  * old mapping untouched: also when the old range spans several kernel
  * mappings, which mremap refuses on older kernels (the caller copies).
+ * claim(dest, arg), when not NULL, is called once the destination is
+ * reserved and before anything moves: the caller prepares its metadata
+ * for the new address there, and a false return fails the move (ENOMEM)
+ * with nothing changed.  A block that could grow where it is does not
+ * move and is returned at addr without claim.
  */
-void *hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align);
+void *hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align,
+    bool (*claim)(void *dest, void *arg), void *arg);
 
 /* True if addr lies in memory hmalloc took from the data segment. */
 bool hm_os_in_dss(const void *addr);

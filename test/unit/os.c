@@ -176,7 +176,7 @@ TEST_BEGIN(test_retain_grow)
 	memset(p, 8, 4 * s);
 	/* Grown over retained ranges, it is still one kernel mapping, which
 	 * mremap can move (a block spanning two would make it fail). */
-	char *q = hm_os_move(p, 4 * s, 5 * s, s);
+	char *q = hm_os_move(p, 4 * s, 5 * s, s, NULL, NULL);
 	expect_ptr_not_null(q, "move after growing over retained ranges");
 	if (q != NULL) {
 		expect_true(q[0] == 8 && q[4 * s - 1] == 8, "contents moved");
@@ -213,7 +213,7 @@ TEST_BEGIN(test_retain_move)
 		p[i] = (char)(i / PAGE + 1);
 	hm_os_unmap(hole, 8 * s);
 	size_t r0 = hm_os_retained_bytes(), m0 = hm_os_mapped_bytes();
-	char *q = hm_os_move(p, 2 * s, 6 * s, s);
+	char *q = hm_os_move(p, 2 * s, 6 * s, s, NULL, NULL);
 	if (q == NULL)
 		test_skip("mremap refused the move (errno %d)", errno);
 	expect_zu_eq((uintptr_t)q % s, 0, "moved block aligned");
