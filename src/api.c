@@ -541,6 +541,17 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 	return ialloc(total, 0, true, NULL, tsd_tcache());
 }
 
+/* free_fast's other case, out of line so that the common one keeps few
+ * registers: a block of another arena parks in the cache; false when its
+ * array is full (or the block is this arena's and its stack is full). */
+HM_NOINLINE static bool
+free_fast_remote(tcache_t *tc, arena_t *arena, unsigned ind, void *ptr) {
+	if (arena == tc->arena || !tcache_dalloc_remote(tc, ind, ptr))
+		return false;
+	hm_tsd.deallocated += tc->bins[ind].size;
+	return true;
+}
+
 /*
  * The free fast path: the chunk map and the page's slab give the class; a
  * region start of the thread's own arena that does not carry the cached
@@ -563,18 +574,12 @@ free_fast(void *ptr, unsigned want_ind) {
 	    || --tc->gc_ticker < 0))
 		return false;
 	unsigned ind = run->szind;
-	/* Counted first: the push is the last step that may fail, and then
-	 * the slow path counts the block again. */
-	uint64_t dealloc = hm_tsd.deallocated;
-	hm_tsd.deallocated = dealloc + tc->bins[ind].size;
-	if (likely(chunk->arena == tc->arena)) {
-		if (likely(tcache_dalloc(tc, ind, ptr)))
-			return true;
-	} else if (tcache_dalloc_remote(tc, ind, ptr)) {
+	if (likely(chunk->arena == tc->arena)
+	    && likely(tcache_dalloc(tc, ind, ptr))) {
+		hm_tsd.deallocated += tc->bins[ind].size;
 		return true;
 	}
-	hm_tsd.deallocated = dealloc;
-	return false;
+	return free_fast_remote(tc, chunk->arena, ind, ptr);
 }
 
 HM_EXPORT void
