@@ -19,6 +19,16 @@
 #                      writes bench/results/safety.md; 15 to 25 minutes;
 #                      BENCH_ARGS="--runs 5 --runs-options 3" to change the
 #                      runs, BENCH_ONLY and BENCH_SCALE as for bench
+#   make bench-prof    what the heap profiler costs: instructions per
+#                      malloc+free pair with profiling off, built from the
+#                      profiler's commit (PROF_COMMIT) against the commit
+#                      before (PROF_BASE), both extracted from git into
+#                      build/prof-trees; and every workload under hmalloc
+#                      with prof:true and prof:true,lg_prof_sample:16
+#                      against the default; writes bench/results/prof.md;
+#                      about 8 minutes;
+#                      BENCH_ARGS="--runs 5 --runs-options 3" to change
+#                      the runs, BENCH_ONLY and BENCH_SCALE as for bench
 #   make bench-progs   build the workload programs only
 #
 # BENCH_ARGS: more options for the runner (run.py, instr.py, rss.py; see
@@ -43,7 +53,7 @@ BENCH_C_PROGS := st_fixed st_random larson prodcons threads_churn \
 BENCH_CXX_PROGS := cxx_map
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/,$(BENCH_C_PROGS) $(BENCH_CXX_PROGS))
 
-.PHONY: bench bench-instr bench-progs bench-rss bench-safety
+.PHONY: bench bench-instr bench-progs bench-prof bench-rss bench-safety
 
 $(BENCH_BIN)/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
@@ -84,3 +94,35 @@ bench-safety: lib bench-progs
 	$(BENCH_PYTHON) bench/safety.py $(BENCH_DIRS) \
 		--lib-unchecked $(BENCH_UNCHECKED) --only "$(BENCH_ONLY)" \
 		--scale $(BENCH_SCALE) $(BENCH_ARGS)
+
+# The profiler's commit and the one before it come out of git with git
+# archive, which leaves the working tree, the index and the refs alone;
+# each is extracted once, into build/prof-trees/<commit>, and built there
+# by its own make (BUILD=build: this make's variant directory is not its
+# business).
+PROF_COMMIT ?= 15c846e
+PROF_BASE ?= $(PROF_COMMIT)^
+BENCH_PROF_TREES := build/prof-trees
+# The library built from commit $(1) (a shell word).
+bench_prof_lib = $(BENCH_PROF_TREES)/$$(git rev-parse "$(1)^{commit}")/lib/libhmalloc.so
+bench_prof_rev = "$(1) = $$(git rev-parse --short "$(1)^{commit}")"
+
+bench-prof: lib bench-progs
+	@for r in "$(PROF_BASE)" "$(PROF_COMMIT)"; do \
+		c=$$(git rev-parse --verify -q "$$r^{commit}") || \
+			{ echo "bench-prof: $$r is no commit" >&2; exit 1; }; \
+		d=$(BENCH_PROF_TREES)/$$c; \
+		if [ ! -f $$d/.extracted ]; then \
+			echo "bench-prof: extracting $$r into $$d"; \
+			rm -rf $$d && mkdir -p $$d && \
+			git archive $$c | tar -x -C $$d && \
+			touch $$d/.extracted || exit 1; \
+		fi; \
+		$(MAKE) -C $$d BUILD=build lib || exit 1; \
+	done
+	$(BENCH_PYTHON) bench/prof.py $(BENCH_DIRS) \
+		--lib-before $(call bench_prof_lib,$(PROF_BASE)) \
+		--before $(call bench_prof_rev,$(PROF_BASE)) \
+		--lib-profiler $(call bench_prof_lib,$(PROF_COMMIT)) \
+		--profiler $(call bench_prof_rev,$(PROF_COMMIT)) \
+		--only "$(BENCH_ONLY)" --scale $(BENCH_SCALE) $(BENCH_ARGS)

@@ -38,11 +38,9 @@ it writes rss.md and the charts again from the JSON files.
 """
 
 import argparse
-import datetime
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -648,18 +646,15 @@ def run_suite(args, lib_path, lib, lib_sha):
     validate(wl, runs)
     elapsed = time.time() - t0
 
-    meta = {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "cpu": run.cpu_model(), "ncpus": os.cpu_count() or 0,
-        "kernel": platform.release(), "git": run.git_rev(),
-        "hm_version": run.hmalloc_version(), "versions": versions, "skipped": skipped,
+    meta = dict(run.machine_meta(), **{
+        "versions": versions, "skipped": skipped,
         "runs": args.runs, "scale": args.scale, "elapsed": elapsed,
         "interval": args.interval, "idle": args.idle,
         "final_idle": args.final_idle, "lib_path": lib_path,
         "lib_sha": lib_sha,
         "libs": {a: {"preload": libs[a][0] if a != "hmalloc" else lib_path,
                      "env": libs[a][1]} for a in allocs},
-    }
+    })
 
     return render(args.results, meta, wl, allocs, runs)
 
@@ -733,14 +728,8 @@ def render(results, meta, wl, allocs, runs):
                       f, separators=(",", ":"))
     md_path = os.path.join(results, "rss.md")
     write_markdown(md_path, meta, wl, allocs, med, runs, charts)
-    print("rss.py: %d runs in %.0f s; wrote %s, %s/*.json%s" % (
-        len(runs), meta["elapsed"], md_path, outdir,
-        ", *.png, *.svg" if any(charts.values()) else ""))
-    if any(not r.get("valid") for r in runs):
-        print("rss.py: some runs were invalid: see %s" % md_path,
-              file=sys.stderr)
-        return 1
-    return 0
+    return run.done("rss.py", runs, meta["elapsed"], "%s, %s/*.json%s" % (
+        md_path, outdir, ", *.png, *.svg" if any(charts.values()) else ""))
 
 
 if __name__ == "__main__":

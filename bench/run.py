@@ -91,6 +91,27 @@ def workloads(bindir, scale):
     ]
 
 
+def select_workloads(bindir, scale, only, tool):
+    """The workloads named in only ("a,b"; all when empty) whose programs
+    exist: (workloads' tuples, names, {name: description}).  An unknown
+    name ends the program; a missing program is skipped with a message."""
+    wl = workloads(os.path.abspath(bindir), scale)
+    only = [x for x in re.split(r"[,\s]+", only or "") if x]
+    if only:
+        known = {w[0] for w in wl}
+        for x in only:
+            if x not in known:
+                sys.exit("%s: unknown workload %s (known: %s)" %
+                         (tool, x, ", ".join(sorted(known))))
+        wl = [w for w in wl if w[0] in only]
+    for name, argv, _ in wl:
+        if argv is None:
+            print("%s: %s: program missing, skipped" % (tool, name),
+                  file=sys.stderr)
+    wl = [w for w in wl if w[1] is not None]
+    return wl, [w[0] for w in wl], {w[0]: w[2] for w in wl}
+
+
 def parse_runone(line):
     out = {}
     for m in re.finditer(r"(\w+)=(\S+)", line):
@@ -127,6 +148,31 @@ def run_once(runone, lib, argv, timeout):
         rec["error"] = (p.stderr.strip()[-300:] or
                         "status %s, no checksum" % rec.get("status"))
     return rec
+
+
+def run_rounds(wl, rounds, due, run_one, key):
+    """Runs the workloads wl [(name, argv, _)] in rounds: due(rnd) lists
+    what runs in round rnd (from 0), allocators or variants, in a base
+    order that rotates from round to round and from workload to workload,
+    so that a noisy moment of a shared machine does not land on one of
+    them.  run_one(who, argv) runs one and returns its record, to which
+    workload, round (from 1) and key (who) are added.  Prints a line a
+    run; returns the runs, not yet marked valid."""
+    total = sum(len(due(r)) for r in range(rounds)) * len(wl)
+    runs = []
+    for rnd in range(rounds):
+        whos = due(rnd)
+        for wi, (name, argv, _) in enumerate(wl):
+            shift = (rnd + wi) % len(whos)
+            for who in whos[shift:] + whos[:shift]:
+                rec = run_one(who, argv)
+                rec.update({"workload": name, key: who, "round": rnd + 1})
+                runs.append(rec)
+                print("[%3d/%d] %-15s %-11s %7.3f s %8.1f MiB %s" % (
+                    len(runs), total, name, who, rec.get("wall", 0),
+                    rec.get("maxrss_kb", 0) / 1024.0,
+                    rec.get("error", "") or rec["checksum"]), flush=True)
+    return runs
 
 
 def geomean(xs):
@@ -201,6 +247,38 @@ def mark_valid(runs, names, who, tool):
                                    expected), file=sys.stderr)
 
 
+def done(tool, runs, elapsed, wrote):
+    """The last message of a suite; returns the exit status: 1 when some
+    runs were invalid (the report, the first file of wrote, lists them)."""
+    print("%s: %d runs in %.0f s; wrote %s" % (tool, len(runs), elapsed,
+                                               wrote))
+    if any(not r.get("valid") for r in runs):
+        print("%s: some runs were invalid: see %s" % (
+            tool, wrote.split(",")[0]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def machine_meta():
+    """What every report says about where and when it ran."""
+    return {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+            "cpu": cpu_model(), "ncpus": os.cpu_count() or 0,
+            "kernel": platform.release(), "git": git_rev(),
+            "hm_version": hmalloc_version()}
+
+
+def grouped(runs, names, whos, key):
+    """(workload, who, its valid runs) for every workload of names and
+    every who (an allocator, a variant: the value of the key key) that has
+    valid runs."""
+    for w in names:
+        for a in whos:
+            rs = [r for r in runs if r["workload"] == w and r[key] == a
+                  and r.get("valid")]
+            if rs:
+                yield w, a, rs
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -215,21 +293,16 @@ def cpu_model():
 def summarize(names, allocs, runs):
     """Medians per (workload, allocator) over the valid runs."""
     med = {}
-    for w in names:
-        for a in allocs:
-            rs = [r for r in runs if r["workload"] == w and r["alloc"] == a
-                  and r.get("valid")]
-            if not rs:
-                continue
-            d = {"n": len(rs)}
-            for k in ("wall", "maxrss_kb", "utime", "stime", "minflt"):
-                d[k] = statistics.median(r[k] for r in rs)
-            extra = {}
-            for k in rs[0]["extra"]:
-                vals = [r["extra"][k] for r in rs if k in r["extra"]]
-                extra[k] = statistics.median(vals)
-            d["extra"] = extra
-            med[(w, a)] = d
+    for w, a, rs in grouped(runs, names, allocs, "alloc"):
+        d = {"n": len(rs)}
+        for k in ("wall", "maxrss_kb", "utime", "stime", "minflt"):
+            d[k] = statistics.median(r[k] for r in rs)
+        extra = {}
+        for k in rs[0]["extra"]:
+            vals = [r["extra"][k] for r in rs if k in r["extra"]]
+            extra[k] = statistics.median(vals)
+        d["extra"] = extra
+        med[(w, a)] = d
     return med
 
 
@@ -341,22 +414,7 @@ def write_markdown(path, meta, names, descr, allocs, med, runs, chart_files):
         L.append("| %s | %s |" % (w, " | ".join(cells)))
     L.append("")
 
-    bad = [r for r in runs if not r.get("valid")]
-    L.append("## Invalid runs")
-    L.append("")
-    if not bad:
-        L.append("None: every run exited 0 and printed the agreed checksum.")
-    for r in bad:
-        L.append("- %s under %s, round %d: %s" % (
-            r["workload"], r["alloc"], r["round"], r.get("error") or
-            "checksum %s, expected %s" % (r["checksum"], r["expected"])))
-    L.append("")
-
-    L.append("## Workloads")
-    L.append("")
-    for w in names:
-        L.append("- **%s**: %s" % (w, descr[w]))
-    L.append("")
+    L += closing_lines(names, descr, runs, "alloc", " under ")
     if chart_files:
         L.append("## Chart")
         L.append("")
@@ -368,6 +426,23 @@ def write_markdown(path, meta, names, descr, allocs, med, runs, chart_files):
         L.append("")
     with open(path, "w") as f:
         f.write("\n".join(L))
+
+
+def closing_lines(names, descr, runs, key, sep):
+    """A report's last sections: the invalid runs, each named by its
+    workload, sep and its key (allocator, variant), and the workloads."""
+    bad = [r for r in runs if not r.get("valid")]
+    L = ["## Invalid runs", ""]
+    if not bad:
+        L.append("None: every run exited 0 and printed the agreed checksum.")
+    for r in bad:
+        L.append("- %s%s%s, round %d: %s" % (
+            r["workload"], sep, r[key], r["round"], r.get("error") or
+            "checksum %s, expected %s" % (r["checksum"], r["expected"])))
+    L += ["", "## Workloads", ""]
+    for w in names:
+        L.append("- **%s**: %s" % (w, descr[w]))
+    return L + [""]
 
 
 def ratios_for_chart(names, allocs, med):
@@ -513,41 +588,14 @@ def run_suite(args, lib_path, lib, lib_sha):
         libs[name] = path
         versions[name] = pkg_version(pkg)
 
-    wl = workloads(os.path.abspath(args.bin), args.scale)
-    only = [x for x in re.split(r"[,\s]+", args.only or "") if x]
-    if only:
-        known = {w[0] for w in wl}
-        for x in only:
-            if x not in known:
-                sys.exit("run.py: unknown workload %s (known: %s)" %
-                         (x, ", ".join(sorted(known))))
-        wl = [w for w in wl if w[0] in only]
-    for name, argv, _ in wl:
-        if argv is None:
-            print("run.py: %s: program missing, skipped" % name,
-                  file=sys.stderr)
-    wl = [w for w in wl if w[1] is not None]
-    names = [w[0] for w in wl]
-    descr = {w[0]: w[2] for w in wl}
+    wl, names, descr = select_workloads(args.bin, args.scale, args.only,
+                                        "run.py")
 
     os.makedirs(args.results, exist_ok=True)
     t0 = time.time()
-    runs = []
-    total = args.runs * len(wl) * len(allocs)
-    k = 0
-    for rnd in range(args.runs):
-        for wi, (name, argv, _) in enumerate(wl):
-            shift = (rnd + wi) % len(allocs)
-            order = allocs[shift:] + allocs[:shift]
-            for a in order:
-                k += 1
-                rec = run_once(runone, libs[a], argv, args.timeout)
-                rec.update(workload=name, alloc=a, round=rnd + 1)
-                runs.append(rec)
-                print("[%3d/%d] %-15s %-9s %7.3f s %8.1f MiB %s" % (
-                    k, total, name, a, rec.get("wall", 0),
-                    rec.get("maxrss_kb", 0) / 1024.0,
-                    rec.get("error", "") or rec["checksum"]), flush=True)
+    runs = run_rounds(wl, args.runs, lambda rnd: allocs,
+                      lambda a, argv: run_once(runone, libs[a], argv,
+                                               args.timeout), "alloc")
 
     mark_valid(runs, names, "alloc", "run.py")
     elapsed = time.time() - t0
@@ -559,25 +607,17 @@ def run_suite(args, lib_path, lib, lib_sha):
         charts.append("latest.svg")
     if write_png(os.path.join(args.results, "latest.png"), rows):
         charts.append("latest.png")
-    meta = {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "cpu": cpu_model(), "ncpus": os.cpu_count() or 0,
-        "kernel": platform.release(), "git": git_rev(),
-        "hm_version": hmalloc_version(), "versions": versions, "skipped": skipped,
+    meta = dict(machine_meta(), **{
+        "versions": versions, "skipped": skipped,
         "runs": args.runs, "scale": args.scale, "elapsed": elapsed,
         "libs": libs, "lib_path": lib_path, "lib_sha": lib_sha,
-    }
+    })
     md = os.path.join(args.results, "latest.md")
     write_markdown(md, meta, names, descr, allocs, med, runs, charts)
     with open(os.path.join(args.results, "latest.json"), "w") as f:
         json.dump({"meta": meta, "runs": runs}, f, indent=1)
-    print("run.py: %d runs in %.0f s; wrote %s%s" % (
-        len(runs), elapsed, md,
-        "".join(", " + c for c in charts)))
-    if any(not r.get("valid") for r in runs):
-        print("run.py: some runs were invalid: see %s" % md, file=sys.stderr)
-        return 1
-    return 0
+    return done("run.py", runs, elapsed,
+                md + "".join(", " + c for c in charts))
 
 
 if __name__ == "__main__":
