@@ -178,10 +178,11 @@ static void idalloc_block(void *ptr, const block_t *b, bool announce);
  * (its class would be wrong): it is freed and false returned.
  */
 HM_NOINLINE HM_COLD static bool
-alloc_sample(void *p, size_t usize, size_t asize) {
+alloc_sample(void *p, size_t usize, size_t asize, const uintptr_t *bt,
+    unsigned btlen) {
 	block_t b;
 	block_lookup(p, &b);
-	prof_sample_t *s = hm_prof_record(p, usize, b.arena);
+	prof_sample_t *s = hm_prof_record(bt, btlen, usize, b.arena);
 	if (s != NULL) {
 		if (b.kind == BLOCK_HUGE)
 			b.huge->prof = s;
@@ -217,9 +218,15 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 		return NULL;
 	}
 	void *p;
-	/* The heap profiler's sample: a Small one is served as Large. */
+	/* The heap profiler's sample: a Small one is served as Large.  Its
+	 * stack is taken here, as few frames from the entry point as can
+	 * be (each costs the unwinder), before any lock. */
+	uintptr_t bt[PROF_BT_MAX];
+	unsigned btlen = 0;
 	bool sampled = unlikely(hm_tsd.allocated + usize > hm_tsd.prof_next)
 	    && hm_prof_event(usize);
+	if (unlikely(sampled))
+		btlen = hm_prof_backtrace(bt);
 sample_failed:;
 	size_t asize = sampled && usize < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS
 							    : usize;
@@ -261,7 +268,7 @@ sample_failed:;
 	if (config_fast_checks && asize <= hm_sc_large_maxclass
 	    && unlikely(*(uintptr_t *)p == tcache_tag(p)))
 		*(uintptr_t *)p = 0;
-	if (unlikely(sampled) && !alloc_sample(p, usize, asize)) {
+	if (unlikely(sampled) && !alloc_sample(p, usize, asize, bt, btlen)) {
 		sampled = false;
 		goto sample_failed;
 	}
@@ -370,6 +377,14 @@ check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
 		free_check_tagged(ptr, b, tc);
 }
 
+/* A resized block is sampled (resized()). */
+HM_NOINLINE HM_COLD static void
+resample(void *p, size_t usize) {
+	uintptr_t bt[PROF_BT_MAX];
+	unsigned btlen = hm_prof_backtrace(bt);
+	alloc_sample(p, usize, usize, bt, btlen);
+}
+
 /* The heap profiler forgets a sampled block being freed. */
 HM_NOINLINE HM_COLD static void
 free_sampled(const block_t *b) {
@@ -440,8 +455,8 @@ static bool
 iresize_in_place(block_t *b, size_t usize, bool zero) {
 	if (usize == b->usize)
 		return true;
-	if (unlikely(b->prof != NULL))
-		return false; /* sampled: its record has the size */
+	if (unlikely(b->prof != NULL) && b->usize < SC_LARGE_MINCLASS)
+		return false; /* promoted: its run is not its class */
 	switch (b->kind) {
 	case BLOCK_SMALL:
 		return false;
@@ -455,6 +470,23 @@ iresize_in_place(block_t *b, size_t usize, bool zero) {
 		return hm_huge_resize(b->huge, usize, false, zero) != NULL;
 	}
 	return false;
+}
+
+/*
+ * A Large or Huge block b changed size in place (or moved with its
+ * descriptor, by mremap) to usize: for the heap profiler that is a free
+ * and a new allocation, so its sample goes and a new one may come.
+ * Before the thread's byte counter moves.
+ */
+static inline void
+resized(void *p, block_t *b, size_t usize) {
+	if (usize == b->usize)
+		return;
+	if (unlikely(b->prof != NULL))
+		free_sampled(b);
+	if (unlikely(hm_tsd.allocated + usize > hm_tsd.prof_next)
+	    && hm_prof_event(usize))
+		resample(p, usize);
 }
 
 /* realloc's flow: in place when the class allows, else move. */
@@ -474,10 +506,10 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 		void *p = NULL;
 		if (iresize_in_place(&b, usize, zero))
 			p = ptr;
-		else if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass
-		    && b.prof == NULL)
+		else if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass)
 			p = hm_huge_resize(b.huge, usize, true, zero);
 		if (p != NULL) {
+			resized(p, &b, usize);
 			hm_tsd.allocated += usable(usize);
 			hm_tsd.deallocated += usable(b.usize);
 			if (p == ptr) {
@@ -918,6 +950,7 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 	else if (iresize_in_place(&b, usize_min, zero))
 		usize = usize_min;
 	if (usize != b.usize) {
+		resized(ptr, &b, usize);
 		hm_tsd.allocated += usable(usize);
 		hm_tsd.deallocated += usable(b.usize);
 		vg_resize(ptr, b.usize, usize);

@@ -317,7 +317,7 @@ static int
 prof_text_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 	(void)size;
 	unsigned *nth = arg;
-	uintptr_t self = (uintptr_t)&hm_prof_record;
+	uintptr_t self = (uintptr_t)&hm_prof_backtrace;
 	bool main_program = (*nth)++ == 0;
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	bool mine = false;
@@ -368,13 +368,17 @@ prof_unwind_cb(struct _Unwind_Context *ctx, void *arg) {
 	return u->len == PROF_BT_MAX ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
 
-static unsigned
-prof_backtrace(uintptr_t *vec) {
+unsigned
+hm_prof_backtrace(uintptr_t *vec) {
+	tsd_t *tsd = &hm_tsd;
+	bool busy = tsd->prof_busy;
+	tsd->prof_busy = true;
 	if (!atomic_load_explicit(&prof_text_known, memory_order_acquire))
 		prof_text_find();
 	prof_unwind_t u = {vec, 0, atomic_load(&prof_text_lo),
 	    atomic_load(&prof_text_hi)};
 	_Unwind_Backtrace(prof_unwind_cb, &u);
+	tsd->prof_busy = busy;
 	return u.len;
 }
 
@@ -410,13 +414,11 @@ prof_site_get_locked(const uintptr_t *vec, unsigned len) {
 }
 
 prof_sample_t *
-hm_prof_record(const void *p, size_t usize, arena_t *arena) {
-	(void)p;
+hm_prof_record(const uintptr_t *vec, unsigned len, size_t usize,
+    arena_t *arena) {
 	tsd_t *tsd = &hm_tsd;
-	uintptr_t vec[PROF_BT_MAX];
 	bool busy = tsd->prof_busy;
 	tsd->prof_busy = true;
-	unsigned len = prof_backtrace(vec);
 	mutex_lock(&prof_lock);
 	prof_site_t *site = prof_site_get_locked(vec, len);
 	prof_thread_t *t = site != NULL ? prof_thread_get_locked(tsd) : NULL;

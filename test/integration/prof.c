@@ -6,6 +6,8 @@
  * test_sampled_blocks: sampled blocks of every range behave as any other
  *   (usable size is the class's, contents survive realloc both ways, sized
  *   free with the requested size, calloc zeroes, alignment holds).
+ * test_resized: a Large or Huge block resized in place is counted once,
+ *   at its new size.
  * test_dump_counts: a site's line in the dump counts its live objects and
  *   bytes, and follows frees.
  * test_reset: prof.reset forgets every sample (frees of older blocks
@@ -179,6 +181,37 @@ TEST_BEGIN(test_sampled_blocks)
 		assert_ptr_not_null(a, "aligned_alloc(8192, %zu)", n);
 		expect_zu_eq((uintptr_t)a % 8192, 0, "aligned to 8192");
 		hm_free(a);
+	}
+TEST_END
+
+/* A Large or Huge block resized in place (or moved by mremap) is, for
+ * the profiler, a free and a new allocation: the dump counts it once, at
+ * its new size. */
+TEST_BEGIN(test_resized)
+	NEED_PROF();
+	static const size_t sizes[][2] = {{100000, 120000}, {120000, 60000},
+	    {3 << 20, 5 << 20}, {5 << 20, 3 << 20}};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t from = hm_nallocx(sizes[i][0], 0);
+		size_t to = hm_nallocx(sizes[i][1], 0);
+		unsigned char *p = hm_malloc(sizes[i][0]);
+		assert_ptr_not_null(p, "malloc(%zu)", sizes[i][0]);
+		memset(p, 0x3c, sizes[i][0]);
+		expect_true(has_site(dump(), 1, from), "%zu sampled", from);
+		unsigned char *q = hm_realloc(p, sizes[i][1]);
+		assert_ptr_not_null(q, "realloc to %zu", sizes[i][1]);
+		const char *d = dump();
+		expect_true(has_site(d, 1, to), "%zu -> %zu: the new size", from,
+		    to);
+		expect_false(has_site(d, 1, from), "%zu -> %zu: the old one gone",
+		    from, to);
+		size_t keep = sizes[i][0] < sizes[i][1] ? sizes[i][0] : sizes[i][1];
+		bool same = true;
+		for (size_t j = 0; j < keep; j++)
+			same &= q[j] == 0x3c;
+		expect_true(same, "contents kept");
+		hm_free(q);
+		expect_false(has_site(dump(), 1, to), "freed");
 	}
 TEST_END
 
@@ -416,7 +449,7 @@ TEST_END
 
 int
 main(void) {
-	return test(test_opts, test_sampled_blocks, test_dump_counts,
+	return test(test_opts, test_sampled_blocks, test_resized, test_dump_counts,
 	    test_reset, test_active, test_threads, test_auto_name, test_fork,
 	    test_double_free_sampled);
 }
