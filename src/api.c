@@ -181,7 +181,8 @@ HM_NOINLINE HM_COLD static bool
 alloc_sample(void *p, size_t usize, size_t asize, const uintptr_t *bt,
     unsigned btlen) {
 	block_t b;
-	block_lookup(p, &b);
+	if (unlikely(!block_lookup(p, &b)))
+		return true; /* not for a block just allocated: unsampled */
 	prof_sample_t *s = hm_prof_record(bt, btlen, usize, b.arena);
 	if (s != NULL) {
 		if (b.kind == BLOCK_HUGE)
