@@ -76,7 +76,9 @@ static uint64_t prof_thread_uid;
 static uint64_t prof_epoch;
 static uint64_t prof_dump_seq;
 static uint64_t prof_dump_seq_kind[4]; /* m, i, u, f */
-static size_t prof_lg_sample;          /* prof.reset may change it */
+/* prof.reset changes it under prof_lock; threads read it drawing their
+ * next sample point. */
+static _Atomic size_t prof_lg_sample;
 
 static _Atomic bool prof_active;
 static _Atomic bool prof_gdump_on;
@@ -96,7 +98,8 @@ hm_prof_boot(void) {
 	atomic_store(&prof_active, opt_prof_active);
 	atomic_store(&prof_gdump_on, opt_prof_gdump);
 	atomic_store(&prof_thread_active_init, opt_prof_thread_active_init);
-	prof_lg_sample = opt_lg_prof_sample;
+	atomic_store_explicit(&prof_lg_sample, opt_lg_prof_sample,
+	    memory_order_relaxed);
 	prof_interval_len = opt_lg_prof_interval >= 0
 	    ? (uint64_t)1 << opt_lg_prof_interval : 0;
 	if (hm_mutex_init(&prof_lock, LOCK_RANK_PROF, "prof"))
@@ -182,7 +185,7 @@ prof_sample_chance(double r) {
 /* An exponential distance with mean 2^lg_sample bytes (at least 1). */
 static uint64_t
 prof_draw(tsd_t *tsd) {
-	size_t lg = prof_lg_sample;
+	size_t lg = atomic_load_explicit(&prof_lg_sample, memory_order_relaxed);
 	if (lg == 0)
 		return 0; /* every allocation */
 	/* u in (0, 1]: 53 random bits. */
@@ -574,7 +577,7 @@ hm_prof_reset(size_t lg_sample) {
 			prof_thread_free_locked(t);
 	}
 	prof_epoch++;
-	prof_lg_sample = lg_sample;
+	atomic_store_explicit(&prof_lg_sample, lg_sample, memory_order_relaxed);
 	mutex_unlock(&prof_lock);
 	/* The caller's next sample point follows the new rate at once;
 	 * other threads' follow it from their next sample on. */
@@ -585,7 +588,7 @@ hm_prof_reset(size_t lg_sample) {
 
 size_t
 hm_prof_lg_sample(void) {
-	return prof_lg_sample;
+	return atomic_load_explicit(&prof_lg_sample, memory_order_relaxed);
 }
 
 uint64_t
@@ -706,7 +709,7 @@ prof_dump_locked(const char *filename, int kind, char *name_out,
 		}
 	}
 	prof_printf("heap_v2/%llu\n  t*: ",
-	    (unsigned long long)((uint64_t)1 << prof_lg_sample));
+	    (unsigned long long)((uint64_t)1 << hm_prof_lg_sample()));
 	prof_counts(co, cb, ao, ab);
 	prof_put("\n", 1);
 	for (prof_thread_t *t = prof_threads; t != NULL; t = t->next) {
@@ -761,10 +764,11 @@ hm_prof_dump(const char *filename) {
 /* jeprof's estimate: a site whose n samples hold s bytes. */
 static double
 prof_scale(uint64_t n, uint64_t s) {
-	if (n == 0 || prof_lg_sample == 0)
+	size_t lg = hm_prof_lg_sample();
+	if (n == 0 || lg == 0)
 		return 1.0;
 	double ratio = ((double)s / (double)n)
-	    / (double)((uint64_t)1 << prof_lg_sample);
+	    / (double)((uint64_t)1 << lg);
 	return 1.0 / prof_sample_chance(ratio);
 }
 
