@@ -149,6 +149,8 @@ TEST_ENV = HM_LIB=$(abspath $(LIBDIR))/libhmalloc.so HM_BUILD=$(abspath $(BUILD)
 
 # The quicker tests run again under other options, as jemalloc crosses
 # its builds with configurations.
+# (Under prof:true the unit tests skip: they look at where blocks land,
+# and sampled blocks land elsewhere at random.)
 CROSS_CONFS := tcache:false narenas:1 dirty_decay_ms:0 dirty_decay_ms:-1,junk:true \
 	secure:true prof:true,lg_prof_sample:12
 # (Not the RSS and exhaustion tests: their figures depend on the options.)

@@ -70,8 +70,6 @@ check_arena_block(void *p, size_t size, run_state_t state) {
 
 TEST_BEGIN(test_arena_blocks)
 	unit_boot();
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
 	static const size_t small[] = {1, 16, 17, 100, 1024, 4096,

@@ -270,8 +270,6 @@ class_of(size_t size) {
  */
 TEST_BEGIN(test_exact_counters)
 	unit_boot();
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
 	unsigned a = tsd_arena()->ind;
@@ -412,8 +410,6 @@ TEST_END
  */
 TEST_BEGIN(test_arena_lifecycle)
 	unit_boot();
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	unsigned narenas0 = RD_U("arenas.narenas"), ind = 0;
 	size_t len = sizeof(ind);
 	assert_d_eq(hm_mallctl("arenas.create", &ind, &len, NULL, 0), 0,

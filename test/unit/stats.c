@@ -41,8 +41,6 @@ check_delta(size_t size) {
 }
 
 TEST_BEGIN(test_allocated_delta)
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
 	unit_boot();
@@ -57,8 +55,6 @@ TEST_END
 
 /* Several blocks at once, freed in another order. */
 TEST_BEGIN(test_allocated_many)
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
 	unit_boot();

@@ -49,8 +49,6 @@ TEST_BEGIN(test_fill_and_tag)
 TEST_END
 
 TEST_BEGIN(test_flush_when_full)
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	tcache_t *tc = my_tcache();
 	unsigned ind = sc_size2index(128);
 	cache_bin_t *bin = &tc->bins[ind];
@@ -82,8 +80,6 @@ TEST_BEGIN(test_flush_when_full)
 TEST_END
 
 TEST_BEGIN(test_gc_drains_unused_bin)
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	tcache_t *tc = my_tcache();
 	unsigned ind = sc_size2index(256);
 	cache_bin_t *bin = &tc->bins[ind];
@@ -203,8 +199,6 @@ thread_free_remote(void *arg) {
 }
 
 TEST_BEGIN(test_remote_free)
-	if (test_prof_on())
-		test_skip("prof: sampled blocks are served from Large runs");
 	my_tcache();
 	if (hm_narenas < 2)
 		test_skip("needs two arenas");
