@@ -22,7 +22,7 @@
  * test_double_free_sampled: a second free of a sampled block aborts with
  *   the usual message.
  */
-#include "test.h"
+#include "api_util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -125,21 +125,6 @@ TEST_BEGIN(test_opts)
 	expect_zd_eq(lgi, -1, "opt.lg_prof_interval");
 TEST_END
 
-static void
-fill(unsigned char *p, size_t n, unsigned seed) {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(i * 31 + seed);
-}
-
-static bool
-filled(const unsigned char *p, size_t n, unsigned seed) {
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] != (unsigned char)(i * 31 + seed))
-			return false;
-	}
-	return true;
-}
-
 TEST_BEGIN(test_sampled_blocks)
 	NEED_PROF();
 	static const size_t sizes[] = {1, 24, 100, 4096, 14336, 16384, 100000,
@@ -150,15 +135,15 @@ TEST_BEGIN(test_sampled_blocks)
 		assert_ptr_not_null(p, "malloc(%zu)", n);
 		expect_zu_eq(hm_malloc_usable_size(p), hm_nallocx(n, 0),
 		    "usable size of sampled malloc(%zu)", n);
-		fill(p, n, (unsigned)i);
+		pattern_fill(p, n, i);
 		unsigned char *q = hm_realloc(p, n * 2 + 1);
 		assert_ptr_not_null(q, "realloc up from %zu", n);
-		expect_true(filled(q, n, (unsigned)i), "grown from %zu", n);
+		expect_zu_eq(pattern_check(q, n, i), n, "grown from %zu", n);
 		expect_zu_eq(hm_malloc_usable_size(q), hm_nallocx(n * 2 + 1, 0),
 		    "usable size after realloc");
 		p = hm_realloc(q, n / 2 + 1);
 		assert_ptr_not_null(p, "realloc down to %zu", n / 2 + 1);
-		expect_true(filled(p, n / 2 + 1, (unsigned)i), "shrunk");
+		expect_zu_eq(pattern_check(p, n / 2 + 1, i), n / 2 + 1, "shrunk");
 		hm_sdallocx(p, n / 2 + 1, 0);
 
 		/* Dirty memory first, so that calloc has to clear it. */
@@ -167,10 +152,8 @@ TEST_BEGIN(test_sampled_blocks)
 		hm_free(p);
 		p = hm_calloc(1, n);
 		assert_ptr_not_null(p, "calloc(%zu)", n);
-		bool zero = true;
-		for (size_t j = 0; j < n; j++)
-			zero &= p[j] == 0;
-		expect_true(zero, "calloc(%zu) of a sampled block", n);
+		expect_zu_eq(bytes_check(p, 0, n, 0), n,
+		    "calloc(%zu) of a sampled block", n);
 		hm_free(p);
 
 		void *a = NULL;
@@ -206,10 +189,7 @@ TEST_BEGIN(test_resized)
 		expect_false(has_site(d, 1, from), "%zu -> %zu: the old one gone",
 		    from, to);
 		size_t keep = sizes[i][0] < sizes[i][1] ? sizes[i][0] : sizes[i][1];
-		bool same = true;
-		for (size_t j = 0; j < keep; j++)
-			same &= q[j] == 0x3c;
-		expect_true(same, "contents kept");
+		expect_zu_eq(bytes_check(q, 0, keep, 0x3c), keep, "contents kept");
 		hm_free(q);
 		expect_false(has_site(dump(), 1, to), "freed");
 	}

@@ -38,24 +38,11 @@ static uint64_t seed;
 /* Set by a parent thread that found a bad block. */
 static atomic_int parent_failed;
 
-/*
- * Stamps (write) or checks the size word and the stamped regions below
- * limit, with one word every `step` bytes (a page, or sparser); SIZE_MAX
- * when good.
- */
-static size_t
-walk_step(void *p, size_t size, size_t limit, bool write, size_t step) {
-	if (write)
-		*(uint64_t *)p = size;
-	else if (*(uint64_t *)p != size)
-		return 0;
-	return stamp_walk(p, stamp_key(p, size, 0), 8, size, limit, step,
-	    write);
-}
-
+/* Stamps (write) or checks a block below limit, a word a page; SIZE_MAX
+ * when good. */
 static size_t
 walk(void *p, size_t size, size_t limit, bool write) {
-	return walk_step(p, size, limit, write, STAMP_PAGE);
+	return stamp_sized(p, size, limit, write, STAMP_PAGE);
 }
 
 /*
@@ -158,8 +145,8 @@ parent_thread(void *arg) {
 				parent_fail("fork: malloc(%zu) failed\n", size);
 				continue;
 			}
-			walk_step(p, size, size, true, 64 << 10);
-			size_t bad = walk_step(p, size, size, false, 64 << 10);
+			stamp_sized(p, size, size, true, 64 << 10);
+			size_t bad = stamp_sized(p, size, size, false, 64 << 10);
 			if (bad != SIZE_MAX) {
 				parent_bad_block(p, size, bad);
 				continue;

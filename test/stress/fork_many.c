@@ -56,22 +56,12 @@ static atomic_int child_pid;   /* its child, once fork() has returned */
 static int nforks_total;
 static uint64_t seed;
 
-/* Stamps (write) or checks a block: size word, edges, a word every step. */
-static size_t
-walk_step(void *p, size_t size, bool write, size_t step) {
-	if (write)
-		*(uint64_t *)p = size;
-	else if (*(uint64_t *)p != size)
-		return 0;
-	return stamp_walk(p, stamp_key(p, size, 0), 8, size, size, step,
-	    write);
-}
-
+/* Stamps (write) or checks a block: size word, edges, a word a page. */
 static size_t
 walk(void *p, size_t size, bool write) {
 	/* Huge blocks get a word every 64 KiB: fewer pages touched, fewer
 	 * copied at each fork. */
-	return walk_step(p, size, write, size > (1 << 20) ? 64 << 10
+	return stamp_sized(p, size, size, write, size > (1 << 20) ? 64 << 10
 	    : STAMP_PAGE);
 }
 
@@ -425,15 +415,7 @@ TEST_BEGIN(test_fork_many)
 	nforks_total = nforks;
 
 	/* The Small classes, from the allocator's own rounding. */
-	nsmall = 0;
-	for (size_t size = 1; size <= 14336; size++) {
-		size_t usize = hm_nallocx(size, 0);
-		if (nsmall == 0 || usize != small_sizes[nsmall - 1]) {
-			assert_d_lt(nsmall, MAX_CLASSES, "too many classes");
-			small_sizes[nsmall++] = usize;
-		}
-	}
-	assert_zu_eq(small_sizes[nsmall - 1], 14336, "the largest Small class");
+	nsmall = stress_small_classes(small_sizes, MAX_CLASSES);
 
 	signal(SIGALRM, parent_watchdog);
 	pthread_t th[NTHREADS];

@@ -73,6 +73,37 @@ stamp_walk(void *p, uint64_t key, size_t from, size_t size, size_t limit,
 	return SIZE_MAX;
 }
 
+/*
+ * A block that carries its size in its first word: stamps (write) or
+ * checks that word and the regions stamp_walk covers below limit, keyed by
+ * address and size.  0 if the size word is wrong, else stamp_walk's.
+ */
+static inline size_t
+stamp_sized(void *p, size_t size, size_t limit, bool write, size_t step) {
+	if (write)
+		*(uint64_t *)p = size;
+	else if (*(uint64_t *)p != size)
+		return 0;
+	return stamp_walk(p, stamp_key(p, size, 0), 8, size, limit, step,
+	    write);
+}
+
+/* The usable sizes of the Small classes, from the allocator's own
+ * rounding, into sizes[max]; their number. */
+static inline unsigned
+stress_small_classes(size_t *sizes, unsigned max) {
+	unsigned n = 0;
+	for (size_t size = 1; size <= 14336; size++) {
+		size_t usize = hm_nallocx(size, 0);
+		if (n == 0 || usize != sizes[n - 1]) {
+			assert_d_lt(n, max, "too many classes");
+			sizes[n++] = usize;
+		}
+	}
+	assert_zu_eq(sizes[n - 1], 14336, "the largest Small class");
+	return n;
+}
+
 /* HM_STRESS_SHORT set (and not "0"): fewer operations. */
 static inline bool
 stress_short(void) {

@@ -173,14 +173,7 @@ TEST_BEGIN(test_threads_many)
 	seed = test_seed();
 	unsigned nthreads = stress_short() ? NTHREADS_SHORT : NTHREADS;
 
-	nsmall = 0;
-	for (size_t size = 1; size <= 14336; size++) {
-		size_t usize = hm_nallocx(size, 0);
-		if (nsmall == 0 || usize != small_sizes[nsmall - 1]) {
-			assert_d_lt(nsmall, MAX_CLASSES, "too many classes");
-			small_sizes[nsmall++] = usize;
-		}
-	}
+	nsmall = stress_small_classes(small_sizes, MAX_CLASSES);
 
 	/* Small stacks: the threads' own stacks are not what is measured. */
 	pthread_attr_t attr;
