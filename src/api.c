@@ -332,7 +332,9 @@ HM_NOINLINE HM_COLD static bool
 ifree_secure(void *ptr, const block_t *b) {
 	if (b->kind != BLOCK_HUGE)
 		hm_secure_check_parked(ptr);
-	if (opt_canary && b->kind == BLOCK_SMALL
+	/* By class, not by kind: a sampled Small block lives in a Large run
+	 * and has its canary all the same. */
+	if (opt_canary && b->usize <= SC_SMALL_MAXCLASS
 	    && !canary_intact(ptr, b->usize))
 		hm_check_fail("heap overflow (canary overwritten)", ptr);
 	if (b->kind == BLOCK_HUGE) {
