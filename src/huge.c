@@ -97,9 +97,21 @@ cache_remove(arena_t *arena, huge_t *h) {
 	hm_decay_dirty_removed(h->usize >> LG_PAGE);
 }
 
+/* Puts h on the cache (the caller holds huge_lock; h->freed_ms set) and
+ * counts it as dirty. */
+static void
+cache_insert(arena_t *arena, huge_t *h) {
+	DLIST_PUSH(arena->huge_cached, h);
+	arena->huge_cached_bytes += h->usize;
+	hm_decay_dirty_added(h->usize >> LG_PAGE);
+}
+
 /*
- * A cached block for usize (aligned to align): the smallest that fits, cut
- * down to usize (its tail is unmapped).  NULL if none.
+ * A cached block for usize (aligned to align): the smallest that fits.  A
+ * larger one is split: its tail stays cached, resident, for the next
+ * request (aligned to HUGE_KEY_SIZE only; fresh mappings are
+ * chunk-aligned), and is unmapped if no descriptor can be had for it.
+ * NULL if none.
  */
 static huge_t *
 cache_take(arena_t *arena, size_t usize, size_t align) {
@@ -114,11 +126,50 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 	if (best != NULL)
 		cache_remove(arena, best);
 	mutex_unlock(&arena->huge_lock);
-	if (best != NULL && best->usize > usize) {
+	if (best == NULL || best->usize == usize)
+		return best;
+	/* The tail starts on a key of its own: no two blocks ever start
+	 * under one key (HUGE_KEY_SIZE).  Huge classes are multiples of
+	 * it; a small block aligned beyond the chunk gives up the rest of
+	 * its key. */
+	size_t cut = (usize + HUGE_KEY_SIZE - 1) & ~(HUGE_KEY_SIZE - 1);
+	huge_t *tail = cut < best->usize ? huge_desc_get() : NULL;
+	if (tail == NULL) {
 		hm_os_unmap(best->addr + usize, best->usize - usize);
-		best->usize = usize;
+	} else {
+		if (cut > usize)
+			hm_os_unmap(best->addr + usize, cut - usize);
+		tail->addr = best->addr + cut;
+		tail->usize = best->usize - cut;
+		tail->arena = arena;
+		tail->freed_ms = best->freed_ms;
+		mutex_lock(&arena->huge_lock);
+		cache_insert(arena, tail);
+		mutex_unlock(&arena->huge_lock);
 	}
+	best->usize = usize;
 	return best;
+}
+
+/*
+ * Joins h, being cached, with the cached blocks either side of it: a
+ * request larger than each of them fits then without a new mapping.  The
+ * caller holds huge_lock; the descriptors freed are chained on *spare.
+ */
+static void
+cache_coalesce(arena_t *arena, huge_t *h, huge_t **spare) {
+	for (huge_t *c = arena->huge_cached, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->addr + c->usize == h->addr) {
+			h->addr = c->addr;
+		} else if (h->addr + h->usize != c->addr) {
+			continue;
+		}
+		cache_remove(arena, c);
+		h->usize += c->usize;
+		c->next = *spare;
+		*spare = c;
+	}
 }
 
 /* Guarded huge blocks now (guard option): each splits its mapping in
@@ -204,10 +255,9 @@ hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
 
 void *
 hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
-	if (align < hm_chunksize)
-		align = hm_chunksize;
-	/* Guarded blocks are never cached: the cache cuts blocks down. */
-	huge_t *h = opt_guard ? NULL : cache_take(arena, usize, align);
+	/* Guarded blocks are never cached: the cache splits blocks. */
+	huge_t *h = opt_guard ? NULL : cache_take(arena, usize,
+	    align < PAGE ? PAGE : align);
 	if (h != NULL) {
 		if (!hm_rtree_set(h->addr, HUGE_KEY_SIZE,
 		    (uintptr_t)h | RTREE_HUGE_TAG)) {
@@ -224,6 +274,9 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	h = huge_desc_get();
 	if (h == NULL)
 		return NULL;
+	/* Fresh mappings are chunk-aligned: whole huge pages (opt.thp). */
+	if (align < hm_chunksize)
+		align = hm_chunksize;
 	bool zeroed;
 	size_t guard = 0;
 	char *addr = opt_guard ? huge_map_guarded(usize, align, &zeroed, &guard)
@@ -261,14 +314,14 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	h->freed_ms = hm_decay_now_ms();
 	huge_t *evict = NULL;
 	mutex_lock(&arena->huge_lock);
-	DLIST_PUSH(arena->huge_cached, h);
-	arena->huge_cached_bytes += h->usize;
 	hm_decay_note(&arena->huge_decay, h->usize >> LG_PAGE, h->freed_ms);
 	/* A pass at the next event sets the curve's next step. */
 	if (decay_ms > 0)
 		atomic_store_explicit(&arena->huge_decay_next_ms, h->freed_ms,
 		    memory_order_relaxed);
-	hm_decay_dirty_added(h->usize >> LG_PAGE);
+	huge_t *spare = NULL;
+	cache_coalesce(arena, h, &spare);
+	cache_insert(arena, h);
 	/* Over the cap: the oldest go. */
 	while (arena->huge_cached_bytes > HUGE_CACHE_MAX) {
 		huge_t *old = arena->huge_cached;
@@ -283,6 +336,11 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 		huge_t *n = evict->next;
 		cache_drop(evict);
 		evict = n;
+	}
+	while (spare != NULL) {
+		huge_t *n = spare->next;
+		huge_desc_put(spare);
+		spare = n;
 	}
 }
 

@@ -1,15 +1,17 @@
 /*
  * huge.h: the Huge allocator.  Each allocation is a mapping of its own,
- * aligned to the chunk size (or more), registered in the chunk map by its
- * first chunk.  A huge block shrinks in place by unmapping its tail, grows
- * in place when the address space after it is free, and otherwise moves
- * with mremap (no copy) to a new chunk-aligned place.
+ * aligned to the chunk size (or more), or a piece of a cached one,
+ * registered in the chunk map under the key of its first byte.  A huge
+ * block shrinks in place by unmapping its tail, grows in place when the
+ * address space after it is free, and otherwise moves with mremap (no
+ * copy) to a new chunk-aligned place.
  *
  * A freed huge block (up to HUGE_CACHE_MAX_BLOCK) is not unmapped at once:
  * it waits, unregistered from the chunk map, on its arena's cache for
- * dirty_decay_ms, and an allocation that fits in it takes it back (its
- * tail unmapped) without a page fault.  Decay passes unmap what came of age; at
- * most HUGE_CACHE_MAX bytes wait per arena.
+ * dirty_decay_ms, joined with cached neighbours, and an allocation that
+ * fits in it takes it back without a page fault, splitting it: the tail
+ * stays cached.  Decay passes unmap what came of age; at most
+ * HUGE_CACHE_MAX bytes wait per arena.
  */
 #ifndef HM_HUGE_H
 #define HM_HUGE_H
@@ -17,7 +19,8 @@
 #include "arena.h"
 
 struct huge_s {
-	char *addr;          /* chunk-aligned start */
+	char *addr;          /* start: chunk-aligned when freshly mapped,
+				else on a key (HUGE_KEY_SIZE) */
 	size_t usize;        /* usable size: a size class, page multiple */
 	arena_t *arena;      /* counted against this arena */
 	huge_t *next;        /* arena's live or cached list (huge_lock) */

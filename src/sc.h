@@ -7,7 +7,7 @@
  * Three ranges, each with its own allocator:
  *   Small  16 B .. 14 KiB         bins of slabs (bin.c), SC_NBINS classes
  *   Large  16 KiB .. below chunk  page runs in an arena's chunks (large.c)
- *   Huge   the rest               dedicated chunk-aligned mappings (huge.c)
+ *   Huge   the rest               dedicated mappings (huge.c)
  * The Large/Huge border depends on the chunk size (lg_chunk), so it is a
  * variable set at boot: hm_sc_large_maxclass.
  *
@@ -44,11 +44,11 @@ typedef struct sc_slab_info_s {
 	uint32_t recip;     /* ceil(2^32 / size): offset -> region index */
 } sc_slab_info_t;
 
-extern size_t hm_sc_size[SC_NSIZES];
-extern uint8_t hm_sc_lookup[SC_LOOKUP_MAX >> LG_QUANTUM];
-extern sc_slab_info_t hm_sc_slab[SC_NBINS];
-extern size_t hm_sc_large_maxclass;   /* largest Large class */
-extern unsigned hm_sc_nlarge;         /* number of Large classes */
+HM_EXTERN size_t hm_sc_size[SC_NSIZES];
+HM_EXTERN uint8_t hm_sc_lookup[SC_LOOKUP_MAX >> LG_QUANTUM];
+HM_EXTERN sc_slab_info_t hm_sc_slab[SC_NBINS];
+HM_EXTERN size_t hm_sc_large_maxclass;   /* largest Large class */
+HM_EXTERN unsigned hm_sc_nlarge;         /* number of Large classes */
 
 /* Fills the tables; chunksize decides where Large ends. */
 void hm_sc_boot(size_t chunksize);

@@ -1,0 +1,157 @@
+/*
+ * The Huge allocator's cache (huge.c), through the internal API in an
+ * arena of the test's own: a cached block larger than a request is split
+ * and its tail stays cached, resident, for the next request; freed
+ * neighbours join again, so a request as large as the whole is served
+ * from the cache at the same address.
+ */
+#include <string.h>
+
+#include "unit_util.h"
+
+#include "chunk.h"
+#include "decay.h"
+#include "huge.h"
+#include "secure.h"
+
+static void
+huge_free(void *p) {
+	uintptr_t v = rtree_get(p);
+	assert_true(v != 0 && (v & RTREE_HUGE_TAG) != 0,
+	    "%p is not a huge block", p);
+	hm_huge_dalloc(huge_from_rtree(v), p);
+}
+
+static huge_t *
+cached_only(arena_t *arena) {
+	huge_t *h = arena->huge_cached;
+	assert_ptr_not_null(h, "nothing cached");
+	expect_ptr_null(h->next, "more than one cached block");
+	return h;
+}
+
+static bool
+all_bytes(const unsigned char *p, size_t n, unsigned char c) {
+	for (size_t i = 0; i < n; i += PAGE / 2) {
+		if (p[i] != c)
+			return false;
+	}
+	return true;
+}
+
+TEST_BEGIN(test_split_and_join)
+	arena_t *arena = unit_test_arena();
+	if (opt_guard || arena_dirty_decay_ms(arena) == 0)
+		test_skip("no huge cache with guard or dirty_decay_ms:0");
+	hm_huge_decay(arena, 0, true);
+	expect_ptr_null(arena->huge_cached, "cache emptied");
+
+	size_t whole = 8 * MiB, head = 3 * MiB, tail = whole - head;
+	unsigned char *p = hm_huge_alloc(arena, whole, PAGE, false);
+	assert_ptr_not_null(p, "hm_huge_alloc(8 MiB)");
+	expect_zu_eq((uintptr_t)p & hm_chunk_mask, 0, "fresh: chunk-aligned");
+	memset(p, 0xa5, whole);
+	huge_free(p);
+	huge_t *h = cached_only(arena);
+	expect_ptr_eq(h->addr, p, "cached block");
+	expect_zu_eq(arena->huge_cached_bytes, whole, "cached bytes");
+
+	/* The head comes from the cache; the tail stays there. */
+	unsigned char *a = hm_huge_alloc(arena, head, PAGE, false);
+	expect_ptr_eq(a, p, "3 MiB from the cached 8 MiB");
+	h = cached_only(arena);
+	expect_ptr_eq(h->addr, p + head, "the tail is cached");
+	expect_zu_eq(h->usize, tail, "tail size");
+	expect_zu_eq(arena->huge_cached_bytes, tail, "cached bytes");
+
+	/* The tail serves the next request, its pages still resident: what
+	 * was written there before is still there (not unmapped). */
+	unsigned char *b = hm_huge_alloc(arena, tail, PAGE, false);
+	expect_ptr_eq(b, p + head, "5 MiB from the cached tail");
+	expect_ptr_null(arena->huge_cached, "cache empty");
+	expect_true(all_bytes(b, tail, 0xa5), "tail's contents kept");
+	expect_true(all_bytes(a, head, 0xa5), "head's contents kept");
+
+	/* Both freed: one block again, served whole at its old address. */
+	huge_free(a);
+	huge_free(b);
+	h = cached_only(arena);
+	expect_ptr_eq(h->addr, p, "joined block's start");
+	expect_zu_eq(h->usize, whole, "joined block's size");
+	unsigned char *d = hm_huge_alloc(arena, whole, PAGE, false);
+	expect_ptr_eq(d, p, "8 MiB from the joined block");
+	expect_true(all_bytes(d, whole, 0xa5), "contents kept");
+
+	/* A request with chunk alignment does not take a tail that is not
+	 * chunk-aligned. */
+	huge_free(d);
+	a = hm_huge_alloc(arena, head, PAGE, false);
+	expect_ptr_eq(a, p, "3 MiB from the cached 8 MiB again");
+	unsigned char *c = hm_huge_alloc(arena, 2 * MiB, hm_chunksize, false);
+	assert_ptr_not_null(c, "hm_huge_alloc(2 MiB, chunk-aligned)");
+	expect_zu_eq((uintptr_t)c & hm_chunk_mask, 0, "chunk-aligned");
+	expect_ptr_ne(c, p + head, "not the unaligned tail");
+	huge_free(c);
+	huge_free(a);
+	hm_huge_decay(arena, 0, true);
+	expect_ptr_null(arena->huge_cached, "cache emptied");
+	expect_zu_eq(arena->huge_cached_bytes, 0, "no cached bytes");
+TEST_END
+
+/* A small block aligned beyond the chunk (a huge block of a Large
+ * class) leaves the rest of its radix-tree key out of the tail: two blocks
+ * never start under one key, and each is found by its address. */
+TEST_BEGIN(test_split_small)
+	arena_t *arena = unit_test_arena();
+	if (opt_guard || arena_dirty_decay_ms(arena) == 0)
+		test_skip("no huge cache with guard or dirty_decay_ms:0");
+	hm_huge_decay(arena, 0, true);
+	unsigned char *p = hm_huge_alloc(arena, 8 * MiB, PAGE, false);
+	assert_ptr_not_null(p, "hm_huge_alloc(8 MiB)");
+	huge_free(p);
+	unsigned char *a = hm_huge_alloc(arena, 20 * KiB, hm_chunksize, false);
+	expect_ptr_eq(a, p, "20 KiB, chunk-aligned, from the cache");
+	huge_t *h = cached_only(arena);
+	expect_zu_eq((uintptr_t)h->addr & (((size_t)1 << RTREE_LG_KEY) - 1), 0,
+	    "tail starts on a key");
+	unsigned char *b = hm_huge_alloc(arena, 4 * MiB, PAGE, false);
+	expect_ptr_eq(b, h->addr, "4 MiB from the tail");
+	assert_true(a != NULL && b != NULL, "hm_huge_alloc");
+	uintptr_t va = rtree_get(a), vb = rtree_get(b);
+	expect_ptr_eq(huge_from_rtree(va)->addr, a, "a's entry");
+	expect_ptr_eq(huge_from_rtree(vb)->addr, b, "b's entry");
+	huge_free(a);
+	huge_free(b);
+	hm_huge_decay(arena, 0, true);
+TEST_END
+
+/* A block joined from two mappings still grows by realloc (mremap cannot
+ * span two mappings: the block is then copied). */
+TEST_BEGIN(test_realloc_joined)
+	unit_boot();
+	size_t n = 4;
+	unsigned char *blocks[4];
+	for (size_t i = 0; i < n; i++) {
+		blocks[i] = hm_malloc(3 * MiB);
+		assert_ptr_not_null(blocks[i], "malloc(3 MiB)");
+		memset(blocks[i], (int)i + 1, 3 * MiB);
+	}
+	for (size_t i = 0; i < n; i++)
+		hm_free(blocks[i]);
+	/* Whatever joined in the cache, blocks carved from it and grown
+	 * keep their contents. */
+	for (size_t i = 0; i < 8; i++) {
+		unsigned char *q = hm_malloc(5 * MiB);
+		assert_ptr_not_null(q, "malloc(5 MiB)");
+		memset(q, 0x3c, 5 * MiB);
+		q = hm_realloc(q, 11 * MiB);
+		assert_ptr_not_null(q, "realloc(11 MiB)");
+		expect_true(all_bytes(q, 5 * MiB, 0x3c), "contents after growth");
+		hm_free(q);
+	}
+TEST_END
+
+int
+main(void) {
+	return test(test_split_and_join, test_split_small, test_realloc_joined);
+}
