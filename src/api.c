@@ -413,6 +413,8 @@ ifree(void *ptr, const block_t *b, tcache_t *tc) {
 	if (unlikely(hm_secure_free_hook) && ifree_secure(ptr, b))
 		return;
 	if (tc != NULL && b->kind != BLOCK_HUGE) {
+		/* The next free in this chunk takes the fast path. */
+		tcache_chunk_remember(tc, ptr, b->run->chunk);
 		unsigned ind = b->kind == BLOCK_SMALL ? b->run->szind
 						      : sc_size2index(b->usize);
 		if (ind < hm_tcache_nbins) {
@@ -554,7 +556,7 @@ HM_PUBLIC(malloc)(size_t size) {
 	void *p;
 	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
 	    && likely(--tc->gc_ticker >= 0)) {
-		unsigned ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
+		size_t ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
 		uint64_t allocated = hm_tsd.allocated + tc->bins[ind].size;
 		/* A sample due (prof.h) is malloc_slow's. */
 		if (likely(allocated <= hm_tsd.prof_next)
@@ -577,44 +579,54 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 }
 
 /* free_fast's other case, out of line so that the common one keeps few
- * registers: a block of another arena parks in the cache; false when its
- * array is full (or the block is this arena's and its stack is full). */
-HM_NOINLINE static bool
+ * registers: a block of another arena parks in the cache.  It ends in
+ * free_slow itself when the array is full (or the block is this arena's
+ * and its stack is full), so the fast path makes only tail calls and
+ * saves no register. */
+HM_NOINLINE static void
 free_fast_remote(tcache_t *tc, arena_t *arena, unsigned ind, void *ptr) {
-	if (arena == tc->arena || !tcache_dalloc_remote(tc, ind, ptr))
-		return false;
-	hm_tsd.deallocated += tc->bins[ind].size;
-	return true;
+	if (arena != tc->arena && tcache_dalloc_remote(tc, ind, ptr)) {
+		hm_tsd.deallocated += tc->bins[ind].size;
+		return;
+	}
+	free_slow(ptr);
 }
 
 /*
  * The free fast path: the chunk map and the page's slab give the class; a
  * region start of the thread's own arena that does not carry the cached
- * tag goes on the thread cache's stack.  want_ind, when not SC_NSIZES, is the class a sized free
- * claims, which must be the block's.  True if done; anything else (NULL,
- * huge and large blocks, a full stack, a GC visit due) is the slow path's.
+ * tag goes on the thread cache's stack.  want_ind, when not SC_NSIZES, is
+ * the class a sized free claims, which must be the block's.  True if done;
+ * anything else (NULL, huge and large blocks, a full stack, a GC visit
+ * due) is the slow path's.
  */
 static HM_ALWAYS_INLINE bool
 free_fast(void *ptr, unsigned want_ind) {
 	tcache_t *tc = hm_tsd.tcache;
-	uintptr_t v = rtree_get(ptr);
-	if (unlikely(tc == NULL || v == 0 || (v & RTREE_HUGE_TAG) != 0))
+	if (unlikely(tc == NULL))
 		return false;
-	chunk_t *chunk = (chunk_t *)v;
-	run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
-	if (unlikely(run == NULL || run->state != RUN_SLAB
+	chunk_t *chunk = tcache_chunk(tc, ptr);
+	if (unlikely(chunk == NULL))
+		return false;
+	run_t *run = chunk_map_get(chunk, chunk_page_of(ptr));
+	/* The region check is what vouches for ptr (the chunk slot may be
+	 * stale: tcache_chunk); it fails for any run but a slab (run_t's
+	 * limit). */
+	if (unlikely(run == NULL
 	    || (want_ind != SC_NSIZES && want_ind != run->szind)
-	    || (config_fast_checks && (!slab_is_region_start(run, ptr)
-	    || *(uintptr_t *)ptr == tcache_tag(ptr)))
+	    || !slab_is_region_start(run, ptr)
+	    || (config_fast_checks && *(uintptr_t *)ptr == tcache_tag(ptr))
 	    || --tc->gc_ticker < 0))
 		return false;
-	unsigned ind = run->szind;
+	/* A sized free's class needs no load. */
+	size_t ind = want_ind != SC_NSIZES ? want_ind : run->szind;
 	if (likely(chunk->arena == tc->arena)
 	    && likely(tcache_dalloc(tc, ind, ptr))) {
 		hm_tsd.deallocated += tc->bins[ind].size;
 		return true;
 	}
-	return free_fast_remote(tc, chunk->arena, ind, ptr);
+	free_fast_remote(tc, chunk->arena, ind, ptr);
+	return true;
 }
 
 HM_EXPORT void

@@ -515,6 +515,7 @@ run_dalloc(arena_t *arena, run_t *run) {
 	size_t tail = head + run->npages - 1;
 	arena->nactive -= run->npages;
 	run->state = RUN_FREE;
+	run->limit = 0; /* only a slab spans regions (free_fast) */
 	run->ndirty = run->npages;
 	run->nmuzzy = 0;
 	uint64_t now = hm_decay_now_ms();

@@ -55,7 +55,8 @@ struct run_s {
 	uint16_t nfree;    /* slab: free regions (bin lock) */
 	/* Slab geometry, copied here so that free validates a pointer from
 	 * this cache line alone: ceil(2^32 / region size), and the bytes the
-	 * regions span. */
+	 * regions span (0 unless a slab, so that no pointer passes for a
+	 * region of another kind of run). */
 	uint32_t recip;
 	uint32_t limit;
 	uint32_t nmuzzy;   /* free run: pages purged lazily (MADV_FREE),
@@ -180,21 +181,21 @@ arena_lstats_count(arena_t *arena, unsigned szind, int n) {
 }
 
 /* Options. */
-extern unsigned opt_narenas;        /* 0: 4 x CPUs at boot */
+HM_EXTERN unsigned opt_narenas;        /* 0: 4 x CPUs at boot */
 enum { PERCPU_DISABLED, PERCPU_PERCPU, PERCPU_PHYCPU };
-extern unsigned opt_percpu_arena;   /* PERCPU_* */
-extern const char *const hm_percpu_names[3];
+HM_EXTERN unsigned opt_percpu_arena;   /* PERCPU_* */
+HM_EXTERN const char *const hm_percpu_names[3];
 
 /* Arena indexes in use: [0, hm_narenas_auto) automatic ones, which
  * threads are spread over, then those arenas.create made (manual). */
 #define HM_ARENAS_MAX 4095
-extern _Atomic unsigned hm_narenas;
-extern unsigned hm_narenas_auto;
-extern _Atomic(arena_t *) *hm_arenas;
+HM_EXTERN _Atomic unsigned hm_narenas;
+HM_EXTERN unsigned hm_narenas_auto;
+HM_EXTERN _Atomic(arena_t *) *hm_arenas;
 /* arenas.dirty_decay_ms, arenas.muzzy_decay_ms: the settings arenas
  * start with. */
-extern _Atomic ssize_t hm_arenas_dirty_decay_ms;
-extern _Atomic ssize_t hm_arenas_muzzy_decay_ms;
+HM_EXTERN _Atomic ssize_t hm_arenas_dirty_decay_ms;
+HM_EXTERN _Atomic ssize_t hm_arenas_muzzy_decay_ms;
 
 bool hm_arena_boot(void);
 

@@ -12,9 +12,11 @@
 
 size_t opt_lg_chunk = 21;
 size_t hm_chunksize;
+uintptr_t hm_chunk_mask;
 size_t hm_chunk_npages;
 
 _Atomic(_Atomic(uintptr_t) *) *hm_rtree_root;
+_Atomic uintptr_t hm_chunk_epoch;
 
 static mutex_t chunk_lock;
 static base_pool_t chunk_pool; /* chunk_t descriptors (chunk_lock) */
@@ -22,6 +24,7 @@ static base_pool_t chunk_pool; /* chunk_t descriptors (chunk_lock) */
 bool
 hm_chunk_boot(void) {
 	hm_chunksize = (size_t)1 << opt_lg_chunk;
+	hm_chunk_mask = hm_chunksize - 1;
 	hm_chunk_npages = hm_chunksize >> LG_PAGE;
 	chunk_pool.size = sizeof(chunk_t) + hm_chunk_npages * sizeof(void *);
 	if (hm_mutex_init(&chunk_lock, LOCK_RANK_CHUNK, "chunk"))
@@ -96,6 +99,10 @@ fail:
 
 void
 hm_chunk_dalloc(chunk_t *chunk) {
+	/* Before the range can be mapped again: a thread that finds a new
+	 * block there must not take this chunk for its home. */
+	atomic_fetch_add_explicit(&hm_chunk_epoch, CHUNK_EPOCH_STEP,
+	    memory_order_seq_cst);
 	hm_rtree_set(chunk->addr, hm_chunksize, 0);
 	hm_os_unmap(chunk->addr, hm_chunksize);
 	mutex_lock(&chunk_lock);

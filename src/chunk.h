@@ -4,7 +4,7 @@
  * A chunk is a chunk-aligned block of 2^lg_chunk bytes (2 MiB by default)
  * from os.c.  Arena chunks are carved into page runs; each has an
  * out-of-band descriptor (chunk_t) with a per-page map.  Huge allocations
- * are chunk-aligned mappings of their own.
+ * are mappings of their own (huge.h).
  *
  * The chunk map is a two-level radix tree over the address space, keyed by
  * address >> RTREE_LG_KEY (the smallest chunk size, so the shift is a
@@ -41,16 +41,27 @@ struct chunk_s {
 	_Atomic(struct run_s *) map[]; /* chunk_npages entries */
 };
 
-extern size_t opt_lg_chunk;     /* log2 of the chunk size; fixed at boot */
-extern size_t hm_chunksize;
-extern size_t hm_chunk_npages;
+HM_EXTERN size_t opt_lg_chunk;     /* log2 of the chunk size; fixed at boot */
+HM_EXTERN size_t hm_chunksize;
+HM_EXTERN uintptr_t hm_chunk_mask;  /* hm_chunksize - 1 */
+HM_EXTERN size_t hm_chunk_npages;
 
 #define RTREE_LG_KEY 18      /* the smallest lg_chunk */
 #define RTREE_LG_LEAF 12
 #define RTREE_ADDR_BITS 48
 #define RTREE_HUGE_TAG ((uintptr_t)1)
 
-extern _Atomic(_Atomic(uintptr_t) *) *hm_rtree_root;
+HM_EXTERN _Atomic(_Atomic(uintptr_t) *) *hm_rtree_root;
+
+/*
+ * Moves on, by CHUNK_EPOCH_STEP, each time an arena chunk is unmapped:
+ * whoever remembers which chunk an address lies in (the thread caches'
+ * chunk slots, tcache.h) mixes it into the key, so what it remembered
+ * of a chunk that has gone no longer matches.  The step lies above every
+ * chunk number of a valid address (a < 2^48, lg_chunk >= 18).
+ */
+#define CHUNK_EPOCH_STEP ((uintptr_t)1 << (RTREE_ADDR_BITS - RTREE_LG_KEY))
+HM_EXTERN _Atomic uintptr_t hm_chunk_epoch;
 
 bool hm_chunk_boot(void);
 
@@ -73,6 +84,12 @@ rtree_get(const void *addr) {
 /* Sets the entries for [addr, addr + size) (size a multiple of the key
  * granule); false if a leaf could not be allocated. */
 bool hm_rtree_set(const void *addr, size_t size, uintptr_t val);
+
+/* The page of p in its chunk, from the address alone. */
+static HM_ALWAYS_INLINE size_t
+chunk_page_of(const void *p) {
+	return ((uintptr_t)p & hm_chunk_mask) >> LG_PAGE;
+}
 
 static inline size_t
 chunk_page_index(const chunk_t *chunk, const void *p) {

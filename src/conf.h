@@ -47,22 +47,22 @@ typedef struct conf_opt_s {
 	unsigned nnames;
 } conf_opt_t;
 
-extern const conf_opt_t hm_conf_opts[];
-extern const unsigned hm_conf_nopts;
+HM_EXTERN const conf_opt_t hm_conf_opts[];
+HM_EXTERN const unsigned hm_conf_nopts;
 
 /* Options owned by conf.c. */
-extern bool opt_abort;
-extern bool opt_abort_conf;
-extern bool opt_confirm_conf;
-extern unsigned opt_junk;       /* index into hm_junk_names */
-extern bool opt_zero;
-extern bool opt_stats_print;
-extern char opt_stats_print_opts[CONF_STRING_MAX];
-extern const char *const hm_junk_names[4];
+HM_EXTERN bool opt_abort;
+HM_EXTERN bool opt_abort_conf;
+HM_EXTERN bool opt_confirm_conf;
+HM_EXTERN unsigned opt_junk;       /* index into hm_junk_names */
+HM_EXTERN bool opt_zero;
+HM_EXTERN bool opt_stats_print;
+HM_EXTERN char opt_stats_print_opts[CONF_STRING_MAX];
+HM_EXTERN const char *const hm_junk_names[4];
 
 /* Derived from opt_junk and opt_zero: one test on the allocation path. */
-extern bool hm_junk_alloc;
-extern bool hm_junk_free;
+HM_EXTERN bool hm_junk_alloc;
+HM_EXTERN bool hm_junk_free;
 #define JUNK_ALLOC_BYTE 0xa5
 #define JUNK_FREE_BYTE 0x5a
 

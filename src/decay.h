@@ -27,9 +27,9 @@
 
 #include "util.h"
 
-extern ssize_t opt_dirty_decay_ms;
-extern ssize_t opt_muzzy_decay_ms;
-extern bool opt_background_thread;
+HM_EXTERN ssize_t opt_dirty_decay_ms;
+HM_EXTERN ssize_t opt_muzzy_decay_ms;
+HM_EXTERN bool opt_background_thread;
 
 /* Dirty memory, process-wide, that makes the background thread worth
  * having. */
@@ -90,7 +90,7 @@ decay_reset(decay_t *d) {
  * wake; the allocator's slow paths call hm_decay_poke() when they see it,
  * holding no lock.
  */
-extern atomic_bool hm_decay_wanted;
+HM_EXTERN atomic_bool hm_decay_wanted;
 void hm_decay_poke(void);
 
 /* Called by arenas that just gained or purged dirty pages (any lock

@@ -24,7 +24,7 @@
 #include "util.h"
 
 enum { INIT_NONE = 0, INIT_RUNNING = 1, INIT_DONE = 2, INIT_FAILED = 3 };
-extern _Atomic int hm_init_state;
+HM_EXTERN _Atomic int hm_init_state;
 
 /* True if the allocator can serve the call. */
 bool hm_init_hard(void);

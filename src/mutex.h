@@ -68,8 +68,8 @@ bool hm_mutex_init(mutex_t *m, lock_rank_t rank, const char *name);
  * handlers take everything at once and switch the check off for the
  * forking thread meanwhile.
  */
-extern __thread uint32_t hm_lock_held __attribute__((tls_model("initial-exec")));
-extern __thread bool hm_lock_order_off __attribute__((tls_model("initial-exec")));
+HM_EXTERN __thread uint32_t hm_lock_held __attribute__((tls_model("initial-exec")));
+HM_EXTERN __thread bool hm_lock_order_off __attribute__((tls_model("initial-exec")));
 HM_NORETURN HM_COLD void hm_mutex_order_fail(const mutex_t *m);
 
 static inline void

@@ -28,22 +28,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util.h"
+
 enum { DSS_DISABLED, DSS_PRIMARY, DSS_SECONDARY };
-extern unsigned opt_dss;  /* DSS_* */
-extern const char *const hm_dss_names[3];
+HM_EXTERN unsigned opt_dss;  /* DSS_* */
+HM_EXTERN const char *const hm_dss_names[3];
 
 /* Transparent huge pages (opt.thp) for arena chunks and huge blocks,
  * and for metadata (opt.metadata_thp). */
 enum { THP_DEFAULT, THP_ALWAYS, THP_NEVER };
-extern unsigned opt_thp;
-extern const char *const hm_thp_names[3];
+HM_EXTERN unsigned opt_thp;
+HM_EXTERN const char *const hm_thp_names[3];
 enum { METADATA_THP_DISABLED, METADATA_THP_AUTO, METADATA_THP_ALWAYS };
-extern unsigned opt_metadata_thp;
-extern const char *const hm_metadata_thp_names[3];
+HM_EXTERN unsigned opt_metadata_thp;
+HM_EXTERN const char *const hm_metadata_thp_names[3];
 
 /* opt.retain: unmapped memory keeps its address range, purged, for the
  * next mapping. */
-extern bool opt_retain;
+HM_EXTERN bool opt_retain;
 
 /*
  * Maps size bytes (a multiple of the page) of data (an arena chunk or a
@@ -70,7 +72,7 @@ void *hm_os_map_metadata(size_t size, size_t align, bool *zeroed);
  * hm_os_unguard() makes it ordinary memory again, before it is unmapped or
  * retained.
  */
-extern bool hm_os_guard_metadata;
+HM_EXTERN bool hm_os_guard_metadata;
 bool hm_os_guard(void *addr, size_t size);
 void hm_os_unguard(void *addr, size_t size);
 

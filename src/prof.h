@@ -36,16 +36,16 @@
 #define PROF_BT_MAX 128         /* frames kept per stack, as jemalloc */
 #define PROF_THREAD_NAME_MAX 64 /* bytes of a thread name, NUL included */
 
-extern bool opt_prof;
-extern bool opt_prof_active;
-extern bool opt_prof_thread_active_init;
-extern size_t opt_lg_prof_sample;
-extern ssize_t opt_lg_prof_interval;
-extern bool opt_prof_gdump;
-extern bool opt_prof_final;
-extern bool opt_prof_leak;
-extern bool opt_prof_accum;
-extern char opt_prof_prefix[CONF_STRING_MAX];
+HM_EXTERN bool opt_prof;
+HM_EXTERN bool opt_prof_active;
+HM_EXTERN bool opt_prof_thread_active_init;
+HM_EXTERN size_t opt_lg_prof_sample;
+HM_EXTERN ssize_t opt_lg_prof_interval;
+HM_EXTERN bool opt_prof_gdump;
+HM_EXTERN bool opt_prof_final;
+HM_EXTERN bool opt_prof_leak;
+HM_EXTERN bool opt_prof_accum;
+HM_EXTERN char opt_prof_prefix[CONF_STRING_MAX];
 
 typedef struct prof_sample_s prof_sample_t;
 

@@ -35,20 +35,20 @@
 
 #include "util.h"
 
-extern bool opt_secure;
-extern bool opt_slab_random;
-extern bool opt_zero_free;
-extern bool opt_canary;
-extern bool opt_guard;
-extern size_t opt_quarantine;
+HM_EXTERN bool opt_secure;
+HM_EXTERN bool opt_slab_random;
+HM_EXTERN bool opt_zero_free;
+HM_EXTERN bool opt_canary;
+HM_EXTERN bool opt_guard;
+HM_EXTERN size_t opt_quarantine;
 
 /* The process secret (random, odd), set first thing at boot: tags that
  * mark freed blocks are addresses encoded with it, so a program cannot
  * forge one. */
-extern uintptr_t hm_secret;
+HM_EXTERN uintptr_t hm_secret;
 
 /* Derived at boot: a freed block goes through hm_secure_free(). */
-extern bool hm_secure_free_hook;
+HM_EXTERN bool hm_secure_free_hook;
 
 #define CANARY_SIZE sizeof(uint64_t)
 /* Guarded huge blocks at most: a guard splits a mapping, and Linux allows

@@ -31,7 +31,7 @@ typedef struct mutex_stats_s {
 /* An arena's locks, as stats.arenas.<i>.mutexes.<name> reports them. */
 enum { ARENA_MUTEX_BINS, ARENA_MUTEX_ARENA, ARENA_MUTEX_HUGE,
     ARENA_NMUTEXES };
-extern const char *const hm_arena_mutex_names[ARENA_NMUTEXES];
+HM_EXTERN const char *const hm_arena_mutex_names[ARENA_NMUTEXES];
 
 /*
  * One arena's counters, or the sum of several.  "large" is every class

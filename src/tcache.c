@@ -105,12 +105,19 @@ hm_tcache_create(arena_t *arena) {
 		for (unsigned i = 0; i < hm_tcache_nbins; i++) {
 			tc->bins[i].stack = slots;
 			tc->bins[i].ncached_max = tcache_nslots[i];
+			tc->bins[i].ncached_lim = tcache_nslots[i];
 			tc->bins[i].size = (uint32_t)hm_sc_size[i];
 			slots += tcache_nslots[i];
 		}
 	}
 	tc->next = NULL;
 	tc->arena = arena;
+	/* Empty slots: should an address ever match the tag, the NULL
+	 * chunk still sends free to its slow path. */
+	for (unsigned i = 0; i < TCACHE_NCHUNKS; i++) {
+		tc->chunks[i].tag = UINTPTR_MAX;
+		tc->chunks[i].chunk = NULL;
+	}
 	tc->gc_ticker = TCACHE_GC_INTERVAL;
 	tc->gc_bin = 0;
 	return tc;
@@ -145,10 +152,10 @@ tcache_bin_flush(tcache_t *tc, unsigned ind, uint32_t n) {
 static void
 tcache_remote_flush(tcache_t *tc, unsigned ind) {
 	cache_bin_t *bin = &tc->bins[ind];
-	uint32_t n = bin->nremote;
+	uint32_t n = cache_bin_nremote(bin);
 	if (n == 0)
 		return;
-	void **parked = bin->stack + bin->ncached_max - n;
+	void **parked = bin->stack + bin->ncached_lim;
 	if (ind < SC_NBINS) {
 		hm_bin_flush(ind, parked, n);
 	} else {
@@ -159,7 +166,7 @@ tcache_remote_flush(tcache_t *tc, unsigned ind) {
 			hm_large_dalloc(chunk->arena, run, parked[i]);
 		}
 	}
-	bin->nremote = 0;
+	bin->ncached_lim = bin->ncached_max;
 }
 
 void
@@ -180,21 +187,20 @@ hm_tcache_stats_merge(tcache_t *tc) {
 	arena_t *arena = tc->arena;
 	unsigned n = hm_tcache_nbins < SC_NBINS ? hm_tcache_nbins : SC_NBINS;
 	for (unsigned i = 0; i < n; i++) {
-		cache_bin_t *cb = &tc->bins[i];
-		if (cb->nrequests == 0)
+		if (tc->nrequests[i] == 0)
 			continue;
 		bin_t *bin = &arena->bins[i];
 		mutex_lock(&bin->lock);
-		bin->nrequests += cb->nrequests;
+		bin->nrequests += tc->nrequests[i];
 		mutex_unlock(&bin->lock);
-		cb->nrequests = 0;
+		tc->nrequests[i] = 0;
 	}
 	if (hm_tcache_nbins <= SC_NBINS)
 		return;
 	mutex_lock(&arena->lock);
 	for (unsigned i = SC_NBINS; i < hm_tcache_nbins; i++) {
-		arena->lstats[i - SC_NBINS].nrequests += tc->bins[i].nrequests;
-		tc->bins[i].nrequests = 0;
+		arena->lstats[i - SC_NBINS].nrequests += tc->nrequests[i];
+		tc->nrequests[i] = 0;
 	}
 	mutex_unlock(&arena->lock);
 }
@@ -281,17 +287,17 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	 * going to the bin lock.  A few are not reused: they may sit in
 	 * cache lines another thread writes. */
 	unsigned n;
-	if (bin->nremote >= TCACHE_REMOTE_REUSE) {
-		n = bin->nremote;
-		memmove(bin->stack, bin->stack + bin->ncached_max - n,
+	if (cache_bin_nremote(bin) >= TCACHE_REMOTE_REUSE) {
+		n = cache_bin_nremote(bin);
+		memmove(bin->stack, bin->stack + bin->ncached_lim,
 		    n * sizeof(void *));
-		bin->nremote = 0;
+		bin->ncached_lim = bin->ncached_max;
 	} else {
-		if (want > bin->ncached_max - bin->nremote)
-			want = bin->ncached_max - bin->nremote;
+		if (want > bin->ncached_lim)
+			want = bin->ncached_lim;
 		n = hm_bin_fill(tc->arena, ind, bin->stack, want,
-		    bin->nrequests);
-		bin->nrequests = 0;
+		    tc->nrequests[ind]);
+		tc->nrequests[ind] = 0;
 	}
 	if (n == 0) {
 		errno = ENOMEM;
@@ -299,7 +305,7 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	}
 	bin->ncached = n - 1;
 	bin->low_water = bin->ncached;
-	bin->nrequests++;
+	tc->nrequests[ind]++;
 	return bin->stack[n - 1];
 }
 
@@ -308,7 +314,7 @@ hm_tcache_dalloc_flush(tcache_t *tc, unsigned ind, void *ptr) {
 	cache_bin_t *bin = &tc->bins[ind];
 	/* Parked blocks go home first; then the older half of our own. */
 	tcache_remote_flush(tc, ind);
-	if (bin->ncached == bin->ncached_max)
+	if (bin->ncached == bin->ncached_lim)
 		tcache_bin_flush(tc, ind, bin->ncached / 2 + (bin->ncached & 1));
 	tcache_dalloc(tc, ind, ptr);
 }
@@ -335,8 +341,7 @@ hm_tcache_check_double_free(tcache_t *tc, unsigned ind, void *ptr) {
 		if (bin->stack[i] == ptr)
 			hm_check_fail("double free", ptr);
 	}
-	for (uint32_t i = bin->ncached_max - bin->nremote; i < bin->ncached_max;
-	    i++) {
+	for (uint32_t i = bin->ncached_lim; i < bin->ncached_max; i++) {
 		if (bin->stack[i] == ptr)
 			hm_check_fail("double free", ptr);
 	}

@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "chunk.h"
 #include "secure.h"
 #include "sc.h"
 #include "util.h"
@@ -42,21 +43,39 @@
 #define TCACHE_NBINS_MAX (SC_NBINS + 28)
 #define TCACHE_GC_INTERVAL 1024
 
+/* 32 bytes: the fast paths index the array with a shift. */
 typedef struct cache_bin_s {
 	uint32_t ncached;      /* own blocks in stack[0, ncached) */
+	uint32_t ncached_lim;  /* own blocks fit below this: parked blocks
+				  of other arenas are in
+				  stack[ncached_lim, ncached_max) */
 	uint32_t ncached_max;  /* slots in stack[] */
 	uint32_t low_water;    /* least ncached since the last GC visit */
-	uint32_t nremote;      /* parked blocks of other arenas, in
-				  stack[ncached_max - nremote, ncached_max) */
 	uint32_t size;         /* the class's size, for the thread's byte
 				  counters (tsd.h) on the fast paths */
 	void **stack;          /* own blocks: most recently freed on top */
-	uint64_t nrequests;    /* allocations served from the stack since
-				  the last merge into the arena's stats */
 } cache_bin_t;
+
+static inline uint32_t
+cache_bin_nremote(const cache_bin_t *bin) {
+	return bin->ncached_max - bin->ncached_lim;
+}
 
 /* Parked blocks a refill reuses rather than going to the bin. */
 #define TCACHE_REMOTE_REUSE 8
+
+/*
+ * Which chunk the thread's recent frees fell in, direct-mapped by chunk
+ * number: free reads the chunk from here instead of walking the radix
+ * tree, so the block's class is one load away from its address.  tag is
+ * the chunk number xor hm_chunk_epoch at the time (chunk.h).
+ */
+#define TCACHE_NCHUNKS 8
+
+typedef struct chunk_slot_s {
+	uintptr_t tag;
+	chunk_t *chunk;
+} chunk_slot_t;
 
 typedef struct tcache_s tcache_t;
 struct tcache_s {
@@ -64,13 +83,17 @@ struct tcache_s {
 	unsigned gc_bin;       /* bin the next visit looks at */
 	arena_t *arena;        /* fills come from this arena */
 	tcache_t *next;        /* free pool */
+	chunk_slot_t chunks[TCACHE_NCHUNKS];
 	cache_bin_t bins[TCACHE_NBINS_MAX];
+	/* Allocations each bin served from its stack since the last merge
+	 * into the arena's statistics. */
+	uint64_t nrequests[TCACHE_NBINS_MAX];
 	/* the stacks follow */
 };
 
-extern bool opt_tcache;
-extern size_t opt_lg_tcache_max;
-extern unsigned hm_tcache_nbins;   /* classes cached: [0, nbins) */
+HM_EXTERN bool opt_tcache;
+HM_EXTERN size_t opt_lg_tcache_max;
+HM_EXTERN unsigned hm_tcache_nbins;   /* classes cached: [0, nbins) */
 
 bool hm_tcache_boot(void);
 /* The pool's lock, for the fork handlers. */
@@ -115,13 +138,48 @@ void hm_tcache_check_double_free(tcache_t *tc, unsigned ind, void *ptr);
 void hm_tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr);
 
 static HM_ALWAYS_INLINE uintptr_t
+tcache_chunk_tag(uintptr_t a) {
+	return (a >> opt_lg_chunk)
+	    ^ atomic_load_explicit(&hm_chunk_epoch, memory_order_relaxed);
+}
+
+static HM_ALWAYS_INLINE chunk_slot_t *
+tcache_chunk_slot(tcache_t *tc, uintptr_t a) {
+	return &tc->chunks[(a >> opt_lg_chunk) & (TCACHE_NCHUNKS - 1)];
+}
+
+/*
+ * The arena chunk the slots remember for ptr, NULL if none.  A slot may
+ * name a chunk unmapped since (should the epoch have wrapped), or, for an
+ * address outside the radix tree's range, a chunk the address is not in:
+ * callers check that the run they find spans ptr, and descriptors are
+ * never unmapped, so reading a stale one is safe.
+ */
+static HM_ALWAYS_INLINE chunk_t *
+tcache_chunk(tcache_t *tc, const void *ptr) {
+	uintptr_t a = (uintptr_t)ptr;
+	chunk_slot_t *slot = tcache_chunk_slot(tc, a);
+	return slot->tag == tcache_chunk_tag(a) ? slot->chunk : NULL;
+}
+
+/* Remembers chunk for ptr, a live block in it: the chunk cannot go away
+ * while the block is live, so no epoch can pass unseen. */
+static HM_ALWAYS_INLINE void
+tcache_chunk_remember(tcache_t *tc, const void *ptr, chunk_t *chunk) {
+	uintptr_t a = (uintptr_t)ptr;
+	chunk_slot_t *slot = tcache_chunk_slot(tc, a);
+	slot->tag = tcache_chunk_tag(a);
+	slot->chunk = chunk;
+}
+
+static HM_ALWAYS_INLINE uintptr_t
 tcache_tag(const void *ptr) {
 	return (uintptr_t)ptr ^ hm_secret;
 }
 
 /* Pops a block of class ind into *ret; false when the stack is empty. */
 static HM_ALWAYS_INLINE bool
-tcache_alloc(tcache_t *tc, unsigned ind, void **ret) {
+tcache_alloc(tcache_t *tc, size_t ind, void **ret) {
 	cache_bin_t *bin = &tc->bins[ind];
 	uint32_t n = bin->ncached;
 	if (unlikely(n == 0))
@@ -136,16 +194,16 @@ tcache_alloc(tcache_t *tc, unsigned ind, void **ret) {
 	bin->ncached = n;
 	if (unlikely(n < bin->low_water))
 		bin->low_water = n;
-	bin->nrequests++;
+	tc->nrequests[ind]++;
 	return true;
 }
 
 /* Pushes a block of class ind; false when the array is full. */
 static HM_ALWAYS_INLINE bool
-tcache_dalloc(tcache_t *tc, unsigned ind, void *ptr) {
+tcache_dalloc(tcache_t *tc, size_t ind, void *ptr) {
 	cache_bin_t *bin = &tc->bins[ind];
 	uint32_t n = bin->ncached;
-	if (unlikely(n + bin->nremote == bin->ncached_max))
+	if (unlikely(n == bin->ncached_lim))
 		return false;
 	if (config_fast_checks)
 		*(uintptr_t *)ptr = tcache_tag(ptr);
@@ -156,15 +214,15 @@ tcache_dalloc(tcache_t *tc, unsigned ind, void *ptr) {
 
 /* Parks a block of another arena; false when the array is full. */
 static HM_ALWAYS_INLINE bool
-tcache_dalloc_remote(tcache_t *tc, unsigned ind, void *ptr) {
+tcache_dalloc_remote(tcache_t *tc, size_t ind, void *ptr) {
 	cache_bin_t *bin = &tc->bins[ind];
-	uint32_t r = bin->nremote;
-	if (unlikely(bin->ncached + r == bin->ncached_max))
+	uint32_t lim = bin->ncached_lim;
+	if (unlikely(bin->ncached == lim))
 		return false;
 	if (config_fast_checks)
 		*(uintptr_t *)ptr = tcache_tag(ptr);
-	bin->stack[bin->ncached_max - 1 - r] = ptr;
-	bin->nremote = r + 1;
+	bin->stack[lim - 1] = ptr;
+	bin->ncached_lim = lim - 1;
 	return true;
 }
 

@@ -50,7 +50,7 @@ typedef struct tsd_s {
 	bool prof_busy;         /* inside the profiler: no nested samples */
 } tsd_t;
 
-extern __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
+HM_EXTERN __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
 
 bool hm_tsd_boot(void);
 

@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #define HM_EXPORT __attribute__((visibility("default")))
+/* For variables shared between modules: hidden on the declaration too,
+ * so that the compiler addresses them directly, not through the GOT. */
+#define HM_EXTERN extern __attribute__((visibility("hidden")))
 #define HM_ALWAYS_INLINE inline __attribute__((always_inline))
 #define HM_NOINLINE __attribute__((noinline))
 #define HM_COLD __attribute__((cold))

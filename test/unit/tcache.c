@@ -172,7 +172,7 @@ thread_free_remote(void *arg) {
 	cache_bin_t *bin = &tc->bins[ind];
 	uint32_t cached = bin->ncached;
 	hm_free(remote_block);
-	expect_zu_eq(bin->nremote, 1, "a block of another arena waits apart");
+	expect_zu_eq(cache_bin_nremote(bin), 1, "a block of another arena waits apart");
 	expect_zu_eq(bin->ncached, cached, "and is not on the stack");
 	expect_ptr_eq(bin->stack[bin->ncached_max - 1], remote_block,
 	    "parked at the far end");
@@ -181,18 +181,18 @@ thread_free_remote(void *arg) {
 	hm_free(mine);
 	assert_d_eq(hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
 	    "flush");
-	expect_zu_eq(bin->nremote, 0, "flushed back to its arena");
+	expect_zu_eq(cache_bin_nremote(bin), 0, "flushed back to its arena");
 	/* Many parked, own stack empty: the refill reuses them. */
 	for (int i = 0; i < 20; i++)
 		hm_free(remote_many[i]);
-	expect_zu_eq(bin->nremote, 20, "parked");
+	expect_zu_eq(cache_bin_nremote(bin), 20, "parked");
 	expect_zu_eq(bin->ncached, 0, "own stack empty after the flush");
 	void *q = hm_malloc(96);
 	bool reused = false;
 	for (int i = 0; i < 20; i++)
 		reused |= q == remote_many[i];
 	expect_true(reused, "a refill takes parked blocks when many wait");
-	expect_zu_eq(bin->nremote, 0, "all taken");
+	expect_zu_eq(cache_bin_nremote(bin), 0, "all taken");
 	hm_free(q);
 	hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 	return NULL;
