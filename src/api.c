@@ -595,13 +595,13 @@ free_fast_remote(tcache_t *tc, arena_t *arena, unsigned ind, void *ptr) {
 /*
  * The free fast path: the chunk map and the page's slab give the class; a
  * region start of the thread's own arena that does not carry the cached
- * tag goes on the thread cache's stack.  want_ind, when not SC_NSIZES, is
- * the class a sized free claims, which must be the block's.  True if done;
+ * tag goes on the thread cache's stack.  With sized, want_ind is the class
+ * a sized free claims, which must be the block's.  True if done;
  * anything else (NULL, huge and large blocks, a full stack, a GC visit
  * due) is the slow path's.
  */
 static HM_ALWAYS_INLINE bool
-free_fast(void *ptr, unsigned want_ind) {
+free_fast(void *ptr, bool sized, size_t want_ind) {
 	tcache_t *tc = hm_tsd.tcache;
 	if (unlikely(tc == NULL))
 		return false;
@@ -613,13 +613,13 @@ free_fast(void *ptr, unsigned want_ind) {
 	 * stale: tcache_chunk); it fails for any run but a slab (run_t's
 	 * limit). */
 	if (unlikely(run == NULL
-	    || (want_ind != SC_NSIZES && want_ind != run->szind)
+	    || (sized && want_ind != run->szind)
 	    || !slab_is_region_start(run, ptr)
 	    || (config_fast_checks && *(uintptr_t *)ptr == tcache_tag(ptr))
 	    || --tc->gc_ticker < 0))
 		return false;
 	/* A sized free's class needs no load. */
-	size_t ind = want_ind != SC_NSIZES ? want_ind : run->szind;
+	size_t ind = sized ? want_ind : run->szind;
 	if (likely(chunk->arena == tc->arena)
 	    && likely(tcache_dalloc(tc, ind, ptr))) {
 		hm_tsd.deallocated += tc->bins[ind].size;
@@ -631,7 +631,7 @@ free_fast(void *ptr, unsigned want_ind) {
 
 HM_EXPORT void
 HM_PUBLIC(free)(void *ptr) {
-	if (likely(free_fast(ptr, SC_NSIZES)))
+	if (likely(free_fast(ptr, false, 0)))
 		return;
 	free_slow(ptr);
 }
@@ -645,6 +645,13 @@ free_sized_slow(void *ptr, size_t size, size_t align, tcache_t *tc) {
 	isdalloc(ptr, size, align, tc);
 	slow_path_done();
 	errno = saved;
+}
+
+/* With the thread's cache: out of line, so that free_sized's fast path
+ * ends in a tail call. */
+HM_NOINLINE static void
+free_sized_slow_thread(void *ptr, size_t size) {
+	free_sized_slow(ptr, size, 0, tsd_tcache());
 }
 
 HM_EXPORT void *
@@ -740,10 +747,10 @@ HM_PUBLIC(malloc_usable_size)(void *ptr) {
  * path checks against the block's instead of trusting it. */
 HM_EXPORT void
 HM_PUBLIC(free_sized)(void *ptr, size_t size) {
-	if (likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(ptr,
+	if (likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(ptr, true,
 	    hm_sc_lookup[(size - 1) >> LG_QUANTUM])))
 		return;
-	free_sized_slow(ptr, size, 0, tsd_tcache());
+	free_sized_slow_thread(ptr, size);
 }
 
 HM_EXPORT void
@@ -997,7 +1004,7 @@ HM_PUBLIC(dallocx)(void *ptr, int flags) {
 HM_EXPORT void
 HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
 	if (flags == 0 && likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(
-	    ptr, hm_sc_lookup[(size - 1) >> LG_QUANTUM])))
+	    ptr, true, hm_sc_lookup[(size - 1) >> LG_QUANTUM])))
 		return;
 	free_sized_slow(ptr, size, mallocx_align(flags), mallocx_tcache(flags));
 }

@@ -62,6 +62,28 @@ slab_take(bin_t *bin, run_t *slab, unsigned binind) {
 	}
 }
 
+/* Fills out[i, n) from slab's bitmap a word at a time, lowest regions
+ * first; returns the new i. */
+static unsigned
+slab_take_many(run_t *slab, unsigned binind, void **out, unsigned i,
+    unsigned n) {
+	const sc_slab_info_t *info = &hm_sc_slab[binind];
+	unsigned nwords = (info->nregs + 63) / 64;
+	for (unsigned w = 0; w < nwords && i < n && slab->nfree > 0; w++) {
+		uint64_t bits = slab->bitmap[w];
+		char *base = slab->addr + (size_t)w * 64 * info->size;
+		unsigned took = 0;
+		for (; bits != 0 && i < n; took++) {
+			out[i++] = base
+			    + (size_t)__builtin_ctzll(bits) * info->size;
+			bits &= bits - 1;
+		}
+		slab->bitmap[w] = bits;
+		slab->nfree = (uint16_t)(slab->nfree - took);
+	}
+	return i;
+}
+
 void *
 hm_bin_alloc(arena_t *arena, unsigned binind) {
 	bin_t *bin = &arena->bins[binind];
@@ -82,11 +104,6 @@ hm_bin_alloc(arena_t *arena, unsigned binind) {
 	return ret;
 }
 
-/*
- * Frees ptr into its slab under the bin lock; aborts on a pointer that is
- * not a live region.  Returns the slab when it became empty and must go
- * back to the arena.
- */
 /* The region index of ptr in slab, whose region must be live; the bin
  * lock is held (and let go before aborting). */
 static size_t
@@ -107,14 +124,11 @@ bin_live_region(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
 	return idx;
 }
 
+/* slab gained a free region: moves it between the bin's lists; returns
+ * it when it became empty and must go back to the arena. */
 static run_t *
-bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
+bin_dalloc_done(bin_t *bin, unsigned binind, run_t *slab) {
 	const sc_slab_info_t *info = &hm_sc_slab[binind];
-	size_t idx = bin_live_region(bin, binind, slab, ptr);
-	uint64_t bit = (uint64_t)1 << (idx % 64);
-	slab->bitmap[idx / 64] |= bit;
-	slab->nfree++;
-	bin->ndalloc++;
 	if (slab->nfree == info->nregs && slab != bin->slabcur) {
 		/* Empty: back to the arena.  A slab of one region was full,
 		 * so on no list. */
@@ -126,6 +140,20 @@ bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
 	if (slab->nfree == 1 && slab != bin->slabcur)
 		DLIST_PUSH(bin->nonfull, slab);
 	return NULL;
+}
+
+/*
+ * Frees ptr into its slab under the bin lock; aborts on a pointer that is
+ * not a live region.  Returns the slab when it became empty and must go
+ * back to the arena.
+ */
+static run_t *
+bin_dalloc_locked(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
+	size_t idx = bin_live_region(bin, binind, slab, ptr);
+	slab->bitmap[idx / 64] |= (uint64_t)1 << (idx % 64);
+	slab->nfree++;
+	bin->ndalloc++;
+	return bin_dalloc_done(bin, binind, slab);
 }
 
 void
@@ -167,8 +195,12 @@ hm_bin_fill(arena_t *arena, unsigned binind, void **out, unsigned n,
 				break;
 			slab = bin->slabcur;
 		}
-		while (i < n && slab->nfree > 0)
-			out[i++] = slab_take(bin, slab, binind);
+		if (unlikely(opt_slab_random)) {
+			while (i < n && slab->nfree > 0)
+				out[i++] = slab_take_random(bin, slab, binind);
+			continue;
+		}
+		i = slab_take_many(slab, binind, out, i, n);
 	}
 	bin->nmalloc += i;
 	mutex_unlock(&bin->lock);
@@ -191,6 +223,26 @@ bin_slab_of(const void *ptr, arena_t **arena) {
 	return chunk_map_get(chunk, chunk_page_index(chunk, ptr));
 }
 
+/*
+ * A slab region handed back by a thread cache: it came through a free
+ * that checked it starts a region, and the slab cannot go while it is
+ * live, so only a second free (the region's bit already set) is left to
+ * catch.  The bin lock is held.
+ */
+static run_t *
+bin_flush_one(bin_t *bin, unsigned binind, run_t *slab, void *ptr) {
+	size_t off = (size_t)((char *)ptr - slab->addr);
+	size_t idx = (size_t)(((uint64_t)off * hm_sc_slab[binind].recip) >> 32);
+	uint64_t bit = (uint64_t)1 << (idx % 64);
+	if (unlikely(slab->bitmap[idx / 64] & bit)) {
+		mutex_unlock(&bin->lock);
+		hm_check_fail("double free", ptr);
+	}
+	slab->bitmap[idx / 64] |= bit;
+	slab->nfree++;
+	return bin_dalloc_done(bin, binind, slab);
+}
+
 void
 hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 	while (n > 0) {
@@ -198,19 +250,39 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 		bin_slab_of(ptrs[0], &arena);
 		bin_t *bin = &arena->bins[binind];
 		unsigned keep = 0;
+		/* Blocks flushed together mostly share a slab: the last
+		 * slab's range answers without the chunk map. */
+		run_t *slab = NULL;
+		char *lo = NULL;
+		size_t span = 0;
 		mutex_lock(&bin->lock);
 		bin->nflushes++;
 		for (unsigned i = 0; i < n; i++) {
-			arena_t *a;
-			run_t *slab = bin_slab_of(ptrs[i], &a);
-			if (a != arena) {
-				ptrs[keep++] = ptrs[i];
-				continue;
+			void *ptr = ptrs[i];
+			if ((size_t)((char *)ptr - lo) >= span) {
+				arena_t *a;
+				slab = bin_slab_of(ptr, &a);
+				if (a != arena) {
+					ptrs[keep++] = ptr;
+					span = 0;
+					continue;
+				}
+				if (unlikely(slab == NULL
+				    || slab->szind != binind
+				    || !slab_is_region_start(slab, ptr))) {
+					mutex_unlock(&bin->lock);
+					hm_check_fail("invalid free", ptr);
+				}
+				lo = slab->addr;
+				span = slab->limit;
 			}
-			run_t *empty = bin_dalloc_locked(bin, binind, slab, ptrs[i]);
-			if (empty != NULL)
+			run_t *empty = bin_flush_one(bin, binind, slab, ptr);
+			if (empty != NULL) {
+				span = 0; /* the slab goes back to the arena */
 				hm_arena_slab_dalloc(arena, empty);
+			}
 		}
+		bin->ndalloc += n - keep;
 		mutex_unlock(&bin->lock);
 		n = keep;
 	}
