@@ -592,22 +592,26 @@ free_fast_remote(tcache_t *tc, arena_t *arena, unsigned ind, void *ptr) {
 	free_slow(ptr);
 }
 
+/* What free_fast did: freed the block, or left it to a slow path. */
+typedef enum { FREE_DONE, FREE_SLOW, FREE_MISS } free_fast_t;
+
 /*
- * The free fast path: the chunk map and the page's slab give the class; a
- * region start of the thread's own arena that does not carry the cached
- * tag goes on the thread cache's stack.  With sized, want_ind is the class
- * a sized free claims, which must be the block's.  True if done;
- * anything else (NULL, huge and large blocks, a full stack, a GC visit
- * due) is the slow path's.
+ * The free fast path: the thread cache's chunk slot and the page's slab
+ * give the class; a region start of the thread's own arena that does not
+ * carry the cached tag goes on the thread cache's stack.  With sized,
+ * want_ind is the class a sized free claims, which must be the block's.
+ * FREE_MISS when no chunk slot knows ptr's chunk (the caller fills one
+ * and comes back); FREE_SLOW for anything else (NULL, huge and large
+ * blocks, a full stack, a GC visit due).
  */
-static HM_ALWAYS_INLINE bool
+static HM_ALWAYS_INLINE free_fast_t
 free_fast(void *ptr, bool sized, size_t want_ind) {
 	tcache_t *tc = hm_tsd.tcache;
 	if (unlikely(tc == NULL))
-		return false;
+		return FREE_SLOW;
 	chunk_t *chunk = tcache_chunk(tc, ptr);
 	if (unlikely(chunk == NULL))
-		return false;
+		return FREE_MISS;
 	run_t *run = chunk_map_get(chunk, chunk_page_of(ptr));
 	/* The region check is what vouches for ptr (the chunk slot may be
 	 * stale: tcache_chunk); it fails for any run but a slab (run_t's
@@ -617,23 +621,53 @@ free_fast(void *ptr, bool sized, size_t want_ind) {
 	    || !slab_is_region_start(run, ptr)
 	    || (config_fast_checks && *(uintptr_t *)ptr == tcache_tag(ptr))
 	    || --tc->gc_ticker < 0))
-		return false;
+		return FREE_SLOW;
 	/* A sized free's class needs no load. */
 	size_t ind = sized ? want_ind : run->szind;
 	if (likely(chunk->arena == tc->arena)
 	    && likely(tcache_dalloc(tc, ind, ptr))) {
 		hm_tsd.deallocated += tc->bins[ind].size;
-		return true;
+		return FREE_DONE;
 	}
 	free_fast_remote(tc, chunk->arena, ind, ptr);
+	return FREE_DONE;
+}
+
+/* A chunk-slot miss: the slot learns ptr's chunk from the chunk map;
+ * false if ptr is in no arena chunk (a huge block, or not hmalloc's). */
+static bool
+free_slot_fill(const void *ptr) {
+	uintptr_t a = (uintptr_t)ptr;
+	/* The epoch first: if the chunk goes away after this, the slot's
+	 * tag is already out of date. */
+	uintptr_t tag = tcache_chunk_tag(a);
+	uintptr_t v = rtree_get(ptr);
+	if (v == 0 || (v & RTREE_HUGE_TAG) != 0)
+		return false;
+	chunk_slot_t *slot = tcache_chunk_slot(hm_tsd.tcache, a);
+	slot->tag = tag;
+	slot->chunk = (chunk_t *)v;
 	return true;
+}
+
+/* free after a chunk-slot miss: fill the slot, then the fast path again
+ * (a second miss, should a chunk go away meanwhile, is the slow path). */
+HM_NOINLINE static void
+free_miss(void *ptr) {
+	if (free_slot_fill(ptr) && free_fast(ptr, false, 0) == FREE_DONE)
+		return;
+	free_slow(ptr);
 }
 
 HM_EXPORT void
 HM_PUBLIC(free)(void *ptr) {
-	if (likely(free_fast(ptr, false, 0)))
+	free_fast_t r = free_fast(ptr, false, 0);
+	if (likely(r == FREE_DONE))
 		return;
-	free_slow(ptr);
+	if (r == FREE_MISS)
+		free_miss(ptr);
+	else
+		free_slow(ptr);
 }
 
 /* free_sized's slow path, and sdallocx's. */
@@ -652,6 +686,15 @@ free_sized_slow(void *ptr, size_t size, size_t align, tcache_t *tc) {
 HM_NOINLINE static void
 free_sized_slow_thread(void *ptr, size_t size) {
 	free_sized_slow(ptr, size, 0, tsd_tcache());
+}
+
+/* free_sized after a chunk-slot miss (free_miss); size is small. */
+HM_NOINLINE static void
+free_sized_miss(void *ptr, size_t size) {
+	if (free_slot_fill(ptr) && free_fast(ptr, true,
+	    hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE)
+		return;
+	free_sized_slow_thread(ptr, size);
 }
 
 HM_EXPORT void *
@@ -747,9 +790,16 @@ HM_PUBLIC(malloc_usable_size)(void *ptr) {
  * path checks against the block's instead of trusting it. */
 HM_EXPORT void
 HM_PUBLIC(free_sized)(void *ptr, size_t size) {
-	if (likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(ptr, true,
-	    hm_sc_lookup[(size - 1) >> LG_QUANTUM])))
-		return;
+	if (likely(size - 1 < SC_LOOKUP_MAX)) {
+		free_fast_t r = free_fast(ptr, true,
+		    hm_sc_lookup[(size - 1) >> LG_QUANTUM]);
+		if (likely(r == FREE_DONE))
+			return;
+		if (r == FREE_MISS) {
+			free_sized_miss(ptr, size);
+			return;
+		}
+	}
 	free_sized_slow_thread(ptr, size);
 }
 
@@ -1004,7 +1054,7 @@ HM_PUBLIC(dallocx)(void *ptr, int flags) {
 HM_EXPORT void
 HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
 	if (flags == 0 && likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(
-	    ptr, true, hm_sc_lookup[(size - 1) >> LG_QUANTUM])))
+	    ptr, true, hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE))
 		return;
 	free_sized_slow(ptr, size, mallocx_align(flags), mallocx_tcache(flags));
 }

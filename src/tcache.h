@@ -70,7 +70,7 @@ cache_bin_nremote(const cache_bin_t *bin) {
  * tree, so the block's class is one load away from its address.  tag is
  * the chunk number xor hm_chunk_epoch at the time (chunk.h).
  */
-#define TCACHE_NCHUNKS 8
+#define TCACHE_NCHUNKS 32
 
 typedef struct chunk_slot_s {
 	uintptr_t tag;

@@ -223,9 +223,32 @@ TEST_BEGIN(test_remote_free)
 	expect_true(seen, "the block went home to its arena's bin");
 TEST_END
 
+/* Free learns a block's chunk once (a chunk slot); a chunk unmapped
+ * anywhere moves the epoch, and no slot names a chunk from before. */
+TEST_BEGIN(test_chunk_slots)
+	tcache_t *tc = my_tcache();
+	void *p = hm_malloc(64);
+	assert_ptr_not_null(p, "malloc(64)");
+	chunk_t *chunk = (chunk_t *)rtree_get(p);
+	hm_free(p);
+	expect_ptr_eq(tcache_chunk(tc, p), chunk, "the slot knows p's chunk");
+	atomic_fetch_add(&hm_chunk_epoch, CHUNK_EPOCH_STEP);
+	expect_ptr_null(tcache_chunk(tc, p), "out of date after the epoch");
+	void *q = hm_malloc(64);
+	assert_ptr_not_null(q, "malloc(64)");
+	hm_free(q);
+	expect_ptr_eq(tcache_chunk(tc, q), (chunk_t *)rtree_get(q),
+	    "learnt again by the next free");
+	/* A huge block is in no arena chunk: no slot ever names it. */
+	void *h = hm_malloc(4 * MiB);
+	assert_ptr_not_null(h, "malloc(4 MiB)");
+	hm_free(h);
+	expect_ptr_null(tcache_chunk(tc, h), "a huge block's address");
+TEST_END
+
 int
 main(void) {
 	return test(test_fill_and_tag, test_flush_when_full,
 	    test_gc_drains_unused_bin, test_flush_mallctl_and_stats,
-	    test_thread_exit_flushes, test_remote_free);
+	    test_thread_exit_flushes, test_remote_free, test_chunk_slots);
 }
