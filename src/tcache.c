@@ -112,6 +112,10 @@ hm_tcache_create(arena_t *arena) {
 	}
 	tc->next = NULL;
 	tc->arena = arena;
+	for (unsigned i = 0; i < hm_tcache_nbins; i++) {
+		tc->bins[i].lg_fill_div = 1;
+		tc->bins[i].refilled = false;
+	}
 	/* Empty slots: should an address ever match the tag, the NULL
 	 * chunk still sends free to its slow path. */
 	for (unsigned i = 0; i < TCACHE_NCHUNKS; i++) {
@@ -279,7 +283,8 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 		/* Large: one run at a time; frees fill the stack. */
 		return hm_large_alloc(tc->arena, hm_sc_size[ind], PAGE, false);
 	}
-	uint32_t want = bin->ncached_max / 2;
+	bin->refilled = true;
+	uint32_t want = bin->ncached_max >> bin->lg_fill_div;
 	if (want == 0)
 		want = 1;
 	/* When enough blocks of other arenas are parked (a thread freeing
@@ -328,7 +333,13 @@ hm_tcache_gc_event(tcache_t *tc) {
 	if (bin->low_water > 0) {
 		uint32_t n = bin->low_water - bin->low_water / 4;
 		tcache_bin_flush(tc, tc->gc_bin, n);
+		if ((bin->ncached_max >> (bin->lg_fill_div + 1)) > 0)
+			bin->lg_fill_div++;
+	} else if (bin->refilled) {
+		/* In use again: fills go back to half a stack at once. */
+		bin->lg_fill_div = 1;
 	}
+	bin->refilled = false;
 	bin->low_water = bin->ncached;
 	if (++tc->gc_bin >= hm_tcache_nbins)
 		tc->gc_bin = 0;

@@ -9,7 +9,9 @@
  *
  * A cache that goes unused shrinks: every TCACHE_GC_INTERVAL events one
  * bin is visited and three quarters of the blocks it did not need since
- * the last visit (its low-water mark) are flushed.  At thread exit the
+ * the last visit (its low-water mark) are flushed, and its fills halve
+ * (as jemalloc's lg_fill_div); a bin that needed every block and a refill
+ * since the last visit fills half its stack again.  At thread exit the
  * whole cache is flushed and the tcache_t goes to a pool for the next
  * thread.
  *
@@ -53,6 +55,8 @@ typedef struct cache_bin_s {
 	uint32_t low_water;    /* least ncached since the last GC visit */
 	uint32_t size;         /* the class's size, for the thread's byte
 				  counters (tsd.h) on the fast paths */
+	uint16_t lg_fill_div;  /* a fill takes ncached_max >> lg_fill_div */
+	bool refilled;         /* refilled since the last GC visit */
 	void **stack;          /* own blocks: most recently freed on top */
 } cache_bin_t;
 

@@ -96,6 +96,26 @@ TEST_BEGIN(test_gc_drains_unused_bin)
 	}
 	expect_zu_lt(bin->ncached, before / 2,
 	    "an unused bin loses most of its blocks to the GC");
+	expect_zu_gt(bin->lg_fill_div, 1, "and its fills shrink");
+
+	/* A fill is smaller then; a bin that needs all it got and more
+	 * fills half its stack again after the GC's next visit. */
+	flush();
+	unsigned div = bin->lg_fill_div;
+	uint32_t max = bin->ncached_max;
+	void **ptrs = calloc(max, sizeof(void *));
+	assert_ptr_not_null(ptrs, "calloc");
+	ptrs[0] = hm_malloc(256);
+	expect_zu_eq(bin->ncached, (max >> div) - 1, "a fill of max >> %u", div);
+	uint32_t n = 1;
+	while (bin->ncached > 0)
+		ptrs[n++] = hm_malloc(256);
+	tc->gc_bin = ind;
+	hm_tcache_gc_event(tc);
+	expect_u_eq(bin->lg_fill_div, 1, "back to half a stack");
+	for (uint32_t i = 0; i < n; i++)
+		hm_free(ptrs[i]);
+	free(ptrs);
 TEST_END
 
 TEST_BEGIN(test_flush_mallctl_and_stats)
