@@ -61,6 +61,8 @@ def workloads(bindir, scale):
          "1 thread, malloc/free of 64 B (and 16, 256 B): pairs and batches"),
         ("st_random", [b("st_random"), s],
          "1 thread, random 8 B-1 KiB, window of 4096 live objects"),
+        ("larson1", [b("larson"), "1", s],
+         "larson-style server, 1 thread: the 2-thread runs' baseline"),
         ("larson2", [b("larson"), "2", s],
          "larson-style server, 2 threads, blocks freed by other threads"),
         ("larson32", [b("larson"), "32", s],
@@ -311,6 +313,25 @@ def best_peer(med, w, peers, key):
     return min(vals) if vals else (None, None)
 
 
+def scaling_lines(L, allocs, med):
+    """larson1 and larson2 do the same total work: their time ratio is the
+    speedup two threads give (at most 2 on this machine's 2 CPUs)."""
+    if not all((w, a) in med for w in ("larson1", "larson2")
+               for a in allocs):
+        return
+    L.append("## Two threads")
+    L.append("")
+    L.append("Speedup of larson with 2 threads over 1 thread, the same "
+             "total work (median larson1 time / median larson2 time):")
+    L.append("")
+    L.append("| | " + " | ".join(allocs) + " |")
+    L.append("| --- | " + " | ".join("---:" for _ in allocs) + " |")
+    L.append("| speedup | " + " | ".join(
+        "%.2f" % (med[("larson1", a)]["wall"] / med[("larson2", a)]["wall"])
+        for a in allocs) + " |")
+    L.append("")
+
+
 def write_markdown(path, meta, names, descr, allocs, med, runs, chart_files):
     peers = [a for a in allocs if a != "hmalloc"]
     L = []
@@ -372,6 +393,8 @@ def write_markdown(path, meta, names, descr, allocs, med, runs, chart_files):
     table("Wall time (s)", "wall", fmt_t, "Median wall-clock seconds")
     table("Peak RSS (MiB)", "maxrss_kb", fmt_mib,
           "Median peak resident set (ru_maxrss of the process)")
+
+    scaling_lines(L, allocs, med)
 
     extra_keys = sorted({k for d in med.values() for k in d["extra"]})
     if extra_keys:
