@@ -414,7 +414,8 @@ ifree(void *ptr, const block_t *b, tcache_t *tc) {
 		return;
 	if (tc != NULL && b->kind != BLOCK_HUGE) {
 		/* The next free in this chunk takes the fast path. */
-		tcache_chunk_remember(tc, ptr, b->run->chunk);
+		tcache_chunk_remember(tc, ptr,
+		    tcache_chunk_tag((uintptr_t)ptr), b->run->chunk);
 		unsigned ind = b->kind == BLOCK_SMALL ? b->run->szind
 						      : sc_size2index(b->usize);
 		if (ind < hm_tcache_nbins) {
@@ -637,16 +638,13 @@ free_fast(void *ptr, bool sized, size_t want_ind) {
  * false if ptr is in no arena chunk (a huge block, or not hmalloc's). */
 static bool
 free_slot_fill(const void *ptr) {
-	uintptr_t a = (uintptr_t)ptr;
 	/* The epoch first: if the chunk goes away after this, the slot's
 	 * tag is already out of date. */
-	uintptr_t tag = tcache_chunk_tag(a);
+	uintptr_t tag = tcache_chunk_tag((uintptr_t)ptr);
 	uintptr_t v = rtree_get(ptr);
 	if (v == 0 || (v & RTREE_HUGE_TAG) != 0)
 		return false;
-	chunk_slot_t *slot = tcache_chunk_slot(hm_tsd.tcache, a);
-	slot->tag = tag;
-	slot->chunk = (chunk_t *)v;
+	tcache_chunk_remember(hm_tsd.tcache, ptr, tag, (chunk_t *)v);
 	return true;
 }
 

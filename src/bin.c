@@ -253,13 +253,13 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 		/* Blocks flushed together mostly share a slab: the last
 		 * slab's range answers without the chunk map. */
 		run_t *slab = NULL;
-		char *lo = NULL;
+		uintptr_t lo = 0;
 		size_t span = 0;
 		mutex_lock(&bin->lock);
 		bin->nflushes++;
 		for (unsigned i = 0; i < n; i++) {
 			void *ptr = ptrs[i];
-			if ((size_t)((char *)ptr - lo) >= span) {
+			if ((uintptr_t)ptr - lo >= span) {
 				arena_t *a;
 				slab = bin_slab_of(ptr, &a);
 				if (a != arena) {
@@ -273,7 +273,7 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 					mutex_unlock(&bin->lock);
 					hm_check_fail("invalid free", ptr);
 				}
-				lo = slab->addr;
+				lo = (uintptr_t)slab->addr;
 				span = slab->limit;
 			}
 			run_t *empty = bin_flush_one(bin, binind, slab, ptr);

@@ -60,6 +60,8 @@ typedef struct cache_bin_s {
 	void **stack;          /* own blocks: most recently freed on top */
 } cache_bin_t;
 
+_Static_assert(sizeof(cache_bin_t) == 32, "cache_bin_t is 32 bytes");
+
 static inline uint32_t
 cache_bin_nremote(const cache_bin_t *bin) {
 	return bin->ncached_max - bin->ncached_lim;
@@ -71,8 +73,8 @@ cache_bin_nremote(const cache_bin_t *bin) {
 /*
  * Which chunk the thread's recent frees fell in, direct-mapped by chunk
  * number: free reads the chunk from here instead of walking the radix
- * tree, so the block's class is one load away from its address.  tag is
- * the chunk number xor hm_chunk_epoch at the time (chunk.h).
+ * tree, so the block's run is one load from the chunk.  tag is the chunk
+ * number xor hm_chunk_epoch at the time (chunk.h).
  */
 #define TCACHE_NCHUNKS 32
 
@@ -166,13 +168,14 @@ tcache_chunk(tcache_t *tc, const void *ptr) {
 	return slot->tag == tcache_chunk_tag(a) ? slot->chunk : NULL;
 }
 
-/* Remembers chunk for ptr, a live block in it: the chunk cannot go away
- * while the block is live, so no epoch can pass unseen. */
+/* Remembers chunk for ptr, under tag: tcache_chunk_tag() read before
+ * the chunk was looked up, or at any time while ptr is a live block of
+ * the chunk (which cannot go away meanwhile, so no epoch passes unseen). */
 static HM_ALWAYS_INLINE void
-tcache_chunk_remember(tcache_t *tc, const void *ptr, chunk_t *chunk) {
-	uintptr_t a = (uintptr_t)ptr;
-	chunk_slot_t *slot = tcache_chunk_slot(tc, a);
-	slot->tag = tcache_chunk_tag(a);
+tcache_chunk_remember(tcache_t *tc, const void *ptr, uintptr_t tag,
+    chunk_t *chunk) {
+	chunk_slot_t *slot = tcache_chunk_slot(tc, (uintptr_t)ptr);
+	slot->tag = tag;
 	slot->chunk = chunk;
 }
 
