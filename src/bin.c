@@ -259,12 +259,12 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 		bin->nflushes++;
 		for (unsigned i = 0; i < n; i++) {
 			void *ptr = ptrs[i];
-			if ((uintptr_t)ptr - lo >= span) {
+			if (slab == NULL || (uintptr_t)ptr - lo >= span) {
 				arena_t *a;
 				slab = bin_slab_of(ptr, &a);
 				if (a != arena) {
 					ptrs[keep++] = ptr;
-					span = 0;
+					slab = NULL;
 					continue;
 				}
 				if (unlikely(slab == NULL
@@ -278,7 +278,7 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 			}
 			run_t *empty = bin_flush_one(bin, binind, slab, ptr);
 			if (empty != NULL) {
-				span = 0; /* the slab goes back to the arena */
+				slab = NULL; /* it goes back to the arena */
 				hm_arena_slab_dalloc(arena, empty);
 			}
 		}
