@@ -313,6 +313,12 @@ def best_peer(med, w, peers, key):
     return min(vals) if vals else (None, None)
 
 
+def header_rows(first, allocs):
+    """A table's header and alignment rows: one column per allocator."""
+    return ["| %s | " % first + " | ".join(allocs) + " |",
+            "| --- | " + " | ".join("---:" for _ in allocs) + " |"]
+
+
 def scaling_lines(L, allocs, med):
     """larson1 and larson2 do the same total work: their time ratio is the
     speedup two threads give (at most 2 on this machine's 2 CPUs)."""
@@ -324,8 +330,7 @@ def scaling_lines(L, allocs, med):
     L.append("Speedup of larson with 2 threads over 1 thread, the same "
              "total work (median larson1 time / median larson2 time):")
     L.append("")
-    L.append("| | " + " | ".join(allocs) + " |")
-    L.append("| --- | " + " | ".join("---:" for _ in allocs) + " |")
+    L += header_rows("", allocs)
     L.append("| speedup | " + " | ".join(
         "%.2f" % (med[("larson1", a)]["wall"] / med[("larson2", a)]["wall"])
         for a in allocs) + " |")
@@ -426,8 +431,7 @@ def write_markdown(path, meta, names, descr, allocs, med, runs, chart_files):
     L.append("Median system seconds / minor page faults (thousands): where "
              "an allocator returns memory too eagerly, both grow.")
     L.append("")
-    L.append("| workload | " + " | ".join(allocs) + " |")
-    L.append("| --- | " + " | ".join("---:" for _ in allocs) + " |")
+    L += header_rows("workload", allocs)
     for w in names:
         cells = []
         for a in allocs:

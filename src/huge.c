@@ -132,7 +132,7 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 	 * under one key (HUGE_KEY_SIZE).  Huge classes are multiples of
 	 * it; a small block aligned beyond the chunk gives up the rest of
 	 * its key. */
-	size_t cut = (usize + HUGE_KEY_SIZE - 1) & ~(HUGE_KEY_SIZE - 1);
+	size_t cut = ALIGN_UP(usize, HUGE_KEY_SIZE);
 	huge_t *tail = cut < best->usize ? huge_desc_get() : NULL;
 	if (tail == NULL) {
 		hm_os_unmap(best->addr + usize, best->usize - usize);
