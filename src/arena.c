@@ -254,7 +254,8 @@ static void
 stage_insert(arena_t *arena, run_t *run) {
 	arena->ndirty += run->ndirty;
 	arena->nmuzzy += run->nmuzzy;
-	hm_decay_dirty_added(run->ndirty + run->nmuzzy);
+	if (run->ndirty + run->nmuzzy > 0)
+		hm_decay_dirty_added();
 	run_t *list = run->ndirty > 0 ? &arena->dirty
 	    : run->nmuzzy > 0 ? &arena->muzzy : NULL;
 	if (list == NULL)
@@ -270,7 +271,6 @@ static void
 stage_remove(arena_t *arena, run_t *run) {
 	arena->ndirty -= run->ndirty;
 	arena->nmuzzy -= run->nmuzzy;
-	hm_decay_dirty_removed(run->ndirty + run->nmuzzy);
 	if (run->dnext == NULL)
 		return;
 	run->dprev->dnext = run->dnext;
@@ -788,7 +788,6 @@ hm_arena_reset(arena_t *arena) {
 		DLIST_REMOVE(arena->chunks, chunk);
 		arena_chunk_discard(arena, chunk);
 	}
-	hm_decay_dirty_removed(arena->ndirty + arena->nmuzzy);
 	arena->nchunks = 0;
 	arena->ndirty = 0;
 	arena->nmuzzy = 0;
@@ -819,27 +818,27 @@ hm_arena_destroy(arena_t *arena) {
 void
 hm_arena_prefork(arena_t *arena) {
 	for (unsigned i = 0; i < SC_NBINS; i++)
-		mutex_lock(&arena->bins[i].lock);
-	mutex_lock(&arena->lock);
-	mutex_lock(&arena->huge_lock);
+		hm_mutex_prefork(&arena->bins[i].lock);
+	hm_mutex_prefork(&arena->lock);
+	hm_mutex_prefork(&arena->huge_lock);
 }
 
 void
 hm_arena_postfork_parent(arena_t *arena) {
-	mutex_unlock(&arena->huge_lock);
-	mutex_unlock(&arena->lock);
+	hm_mutex_postfork_parent(&arena->huge_lock);
+	hm_mutex_postfork_parent(&arena->lock);
 	for (unsigned i = 0; i < SC_NBINS; i++)
-		mutex_unlock(&arena->bins[i].lock);
+		hm_mutex_postfork_parent(&arena->bins[i].lock);
 }
 
 void
 hm_arenas_prefork(void) {
-	mutex_lock(&arenas_lock);
+	hm_mutex_prefork(&arenas_lock);
 }
 
 void
 hm_arenas_postfork_parent(void) {
-	mutex_unlock(&arenas_lock);
+	hm_mutex_postfork_parent(&arenas_lock);
 }
 
 void

@@ -173,12 +173,12 @@ hm_base_pool_put(base_pool_t *pool, void *p) {
 
 void
 hm_base_prefork(void) {
-	mutex_lock(&base_lock);
+	hm_mutex_prefork(&base_lock);
 }
 
 void
 hm_base_postfork_parent(void) {
-	mutex_unlock(&base_lock);
+	hm_mutex_postfork_parent(&base_lock);
 }
 
 void

@@ -112,12 +112,12 @@ hm_chunk_dalloc(chunk_t *chunk) {
 
 void
 hm_chunk_prefork(void) {
-	mutex_lock(&chunk_lock);
+	hm_mutex_prefork(&chunk_lock);
 }
 
 void
 hm_chunk_postfork_parent(void) {
-	mutex_unlock(&chunk_lock);
+	hm_mutex_postfork_parent(&chunk_lock);
 }
 
 void

@@ -50,12 +50,12 @@ hm_ctl_boot(void) {
 
 void
 hm_ctl_prefork(void) {
-	mutex_lock(&ctl_lock);
+	hm_mutex_prefork(&ctl_lock);
 }
 
 void
 hm_ctl_postfork_parent(void) {
-	mutex_unlock(&ctl_lock);
+	hm_mutex_postfork_parent(&ctl_lock);
 }
 
 void

@@ -3,6 +3,16 @@
  * decay.h).  bg_lock guards the thread's state; it is never held while
  * creating or joining the thread (pthread_create allocates, and the
  * allocation may come back here).
+ *
+ * The thread is created only at a launch point (hm_decay_background_launch):
+ * the library constructor, the background_thread mallctl, and the exit of
+ * one of the program's threads.  Never from an allocation call: malloc and
+ * free are called by libc with its own locks held (an exiting thread frees
+ * its TLS from inside glibc's stack cache, whose lock pthread_create
+ * takes), and a thread created there would wait for its creator forever.
+ * Allocation calls only wake a thread that exists (a condition variable
+ * signal under bg_lock, which nothing holds while it waits for anything
+ * else).
  */
 #include "decay.h"
 
@@ -15,19 +25,21 @@
 
 #include "arena.h"
 #include "huge.h"
+#include "mutex.h"
 
 ssize_t opt_dirty_decay_ms = 5000;
 ssize_t opt_muzzy_decay_ms = 0;
 bool opt_background_thread = true;
 atomic_bool hm_decay_wanted;
 
-/* Dirty pages in all arenas (kept by the arenas, for the start test). */
-static atomic_size_t decay_dirty_pages;
+/* The thread's stack: a pass is a shallow call chain with no allocation. */
+#define BG_STACK_SIZE ((size_t)256 << 10)
 
-static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static mutex_t bg_lock = MUTEX_INITIALIZER(LOCK_RANK_BG);
 static pthread_cond_t bg_cond;
 static bool bg_cond_ready;
-/* Written under bg_lock; atomic because arenas read them without it. */
+/* Written under bg_lock; atomic because arenas and thread exits read them
+ * without it. */
 static atomic_bool bg_started;  /* a thread exists or is being created */
 static atomic_bool bg_idle;     /* waiting with no deadline */
 static bool bg_stop;            /* asked to exit */
@@ -35,9 +47,9 @@ static bool bg_atexit;          /* the exit handler is registered */
 /*
  * Held around atexit(), and taken first by the fork handlers: a fork while
  * another thread is inside atexit() would leave glibc's list of exit
- * handlers locked in the child, whose own registration would then hang.
+ * handlers locked in the child.
  */
-static pthread_mutex_t bg_atexit_lock = PTHREAD_MUTEX_INITIALIZER;
+static mutex_t bg_atexit_lock = MUTEX_INITIALIZER(LOCK_RANK_ATEXIT);
 static bool bg_joinable;        /* bg_thread is set and not yet joined */
 static pthread_t bg_thread;
 /* Passes run, and the clock at the first and the latest (statistics). */
@@ -150,23 +162,12 @@ hm_decay_purged(decay_t *d, size_t npages) {
 }
 
 void
-hm_decay_dirty_added(size_t npages) {
-	size_t total = atomic_fetch_add_explicit(&decay_dirty_pages, npages,
-	    memory_order_relaxed) + npages;
-	if (!opt_background_thread || opt_dirty_decay_ms <= 0)
-		return;
-	/* Racy reads: a missed poke is made up by the next free. */
-	if ((!atomic_load_explicit(&bg_started, memory_order_relaxed)
-	    && (total << LG_PAGE) >= BG_THREAD_MIN_DIRTY)
-	    || atomic_load_explicit(&bg_idle, memory_order_relaxed))
+hm_decay_dirty_added(void) {
+	/* A racy read: a thread that goes idle just after it wakes up for
+	 * the next free's poke. */
+	if (atomic_load_explicit(&bg_idle, memory_order_relaxed))
 		atomic_store_explicit(&hm_decay_wanted, true,
 		    memory_order_relaxed);
-}
-
-void
-hm_decay_dirty_removed(size_t npages) {
-	atomic_fetch_sub_explicit(&decay_dirty_pages, npages,
-	    memory_order_relaxed);
 }
 
 /* One pass over every arena; returns when the next run comes of age. */
@@ -198,17 +199,17 @@ bg_count_run(void) {
 static void *
 bg_main(void *arg) {
 	(void)arg;
-	pthread_mutex_lock(&bg_lock);
+	mutex_lock(&bg_lock);
 	while (!bg_stop) {
-		pthread_mutex_unlock(&bg_lock);
+		mutex_unlock(&bg_lock);
 		uint64_t next = decay_pass();
 		bg_count_run();
-		pthread_mutex_lock(&bg_lock);
+		mutex_lock(&bg_lock);
 		if (bg_stop)
 			break;
 		if (next == UINT64_MAX) {
 			bg_idle = true;
-			pthread_cond_wait(&bg_cond, &bg_lock);
+			pthread_cond_wait(&bg_cond, &bg_lock.lock);
 			bg_idle = false;
 			continue;
 		}
@@ -225,10 +226,10 @@ bg_main(void *arg) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&bg_cond, &bg_lock, &ts);
+		pthread_cond_timedwait(&bg_cond, &bg_lock.lock, &ts);
 	}
 	bg_started = false;
-	pthread_mutex_unlock(&bg_lock);
+	mutex_unlock(&bg_lock);
 	return NULL;
 }
 
@@ -248,7 +249,7 @@ bg_cond_init(void) {
  */
 static void
 bg_stop_thread(bool bounded) {
-	pthread_mutex_lock(&bg_lock);
+	mutex_lock(&bg_lock);
 	if (!bg_cond_ready)
 		bg_cond_init();
 	opt_background_thread = false;
@@ -259,7 +260,7 @@ bg_stop_thread(bool bounded) {
 		bg_stop = true;
 		pthread_cond_signal(&bg_cond);
 	}
-	pthread_mutex_unlock(&bg_lock);
+	mutex_unlock(&bg_lock);
 	if (!join)
 		return;
 	if (!bounded) {
@@ -275,43 +276,71 @@ bg_stop_thread(bool bounded) {
 /*
  * At exit the thread is stopped, so that it is not in the middle of a
  * purge while exit handlers and destructors run (and take the allocator's
- * locks).  Registered when the first thread starts, so that it runs before
- * the handlers the program registered earlier.  The wait is bounded: exit
- * must not hang on a thread held up by a stuck program.
+ * locks).  Registered at the first launch, after the exit-time statistics
+ * report, so that it runs before that.  The wait is bounded: exit must not
+ * hang on a thread held up by a stuck program.
  */
 static void
 bg_exit(void) {
 	bg_stop_thread(true);
 }
 
-/* Starts the thread; bg_lock is not held (see the file comment). */
-static void
-bg_start(void) {
-	pthread_mutex_lock(&bg_lock);
-	bool reg = !bg_atexit;
-	bg_atexit = true;
-	pthread_mutex_unlock(&bg_lock);
-	/* (atexit may allocate: no allocator lock held.) */
+void
+hm_decay_background_launch(void) {
+	if (atomic_load_explicit(&bg_started, memory_order_relaxed)
+	    || !opt_background_thread)
+		return;
+	mutex_lock(&bg_lock);
+	if (!bg_cond_ready)
+		bg_cond_init();
+	bool start = !bg_started && opt_background_thread;
+	bool reg = start && !bg_atexit;
+	if (start) {
+		bg_started = true;
+		bg_stop = false;
+		bg_atexit = true;
+	}
+	mutex_unlock(&bg_lock);
+	if (!start)
+		return;
 	if (reg) {
-		pthread_mutex_lock(&bg_atexit_lock);
+		mutex_lock(&bg_atexit_lock);
 		atexit(bg_exit);
-		pthread_mutex_unlock(&bg_atexit_lock);
+		mutex_unlock(&bg_atexit_lock);
 	}
-	sigset_t all, old;
-	sigfillset(&all);
-	/* The thread takes no signal meant for the program. */
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_t t;
-	int err = pthread_create(&t, NULL, bg_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_mutex_lock(&bg_lock);
-	if (err != 0) {
-		bg_started = false;
-	} else {
-		bg_thread = t;
-		bg_joinable = true;
+	pthread_attr_t attr;
+	int err = pthread_attr_init(&attr);
+	if (err == 0) {
+		/* An explicit stack size also keeps pthread_create from
+		 * reading the process-wide defaults under their lock. */
+		pthread_attr_setstacksize(&attr, BG_STACK_SIZE);
+		sigset_t all, old;
+		sigfillset(&all);
+		/* The thread takes no signal meant for the program. */
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pthread_t t;
+		err = pthread_create(&t, &attr, bg_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+		if (err == 0) {
+			mutex_lock(&bg_lock);
+			bg_thread = t;
+			bg_joinable = true;
+			mutex_unlock(&bg_lock);
+			return;
+		}
 	}
-	pthread_mutex_unlock(&bg_lock);
+	/* No thread (EAGAIN: too many threads, or no memory for a stack):
+	 * the next launch point tries again. */
+	mutex_lock(&bg_lock);
+	bg_started = false;
+	mutex_unlock(&bg_lock);
+}
+
+bool
+hm_decay_background_pending(void) {
+	return opt_background_thread
+	    && !atomic_load_explicit(&bg_started, memory_order_relaxed);
 }
 
 void
@@ -319,20 +348,10 @@ hm_decay_poke(void) {
 	if (!atomic_exchange_explicit(&hm_decay_wanted, false,
 	    memory_order_relaxed))
 		return;
-	bool start = false;
-	pthread_mutex_lock(&bg_lock);
-	if (!bg_cond_ready)
-		bg_cond_init();
-	if (!bg_started && opt_background_thread) {
-		bg_started = true;
-		bg_stop = false;
-		start = true;
-	} else if (bg_idle) {
+	mutex_lock(&bg_lock);
+	if (bg_idle && bg_cond_ready)
 		pthread_cond_signal(&bg_cond);
-	}
-	pthread_mutex_unlock(&bg_lock);
-	if (start)
-		bg_start();
+	mutex_unlock(&bg_lock);
 }
 
 int
@@ -341,22 +360,18 @@ hm_decay_background_set(bool enable) {
 		bg_stop_thread(false);
 		return 0;
 	}
-	pthread_mutex_lock(&bg_lock);
+	mutex_lock(&bg_lock);
 	opt_background_thread = true;
-	bool running = bg_started;
-	pthread_mutex_unlock(&bg_lock);
-	if (!running) {
-		atomic_store(&hm_decay_wanted, true);
-		hm_decay_poke();
-	}
+	mutex_unlock(&bg_lock);
+	hm_decay_background_launch();
 	return 0;
 }
 
 bool
 hm_decay_background_running(void) {
-	pthread_mutex_lock(&bg_lock);
+	mutex_lock(&bg_lock);
 	bool r = bg_started;
-	pthread_mutex_unlock(&bg_lock);
+	mutex_unlock(&bg_lock);
 	return r;
 }
 
@@ -373,39 +388,43 @@ hm_decay_background_stats(uint64_t *nruns, uint64_t *interval_ns) {
 
 void
 hm_decay_prefork_first(void) {
-	pthread_mutex_lock(&bg_atexit_lock);
+	hm_mutex_prefork(&bg_atexit_lock);
 }
 
 void
 hm_decay_postfork_parent_last(void) {
-	pthread_mutex_unlock(&bg_atexit_lock);
+	hm_mutex_postfork_parent(&bg_atexit_lock);
 }
 
 void
 hm_decay_postfork_child_last(void) {
-	pthread_mutex_init(&bg_atexit_lock, NULL);
+	hm_mutex_postfork_child(&bg_atexit_lock);
 }
 
 void
 hm_decay_prefork(void) {
-	pthread_mutex_lock(&bg_lock);
+	hm_mutex_prefork(&bg_lock);
 }
 
 void
 hm_decay_postfork_parent(void) {
-	pthread_mutex_unlock(&bg_lock);
+	hm_mutex_postfork_parent(&bg_lock);
 }
 
 void
 hm_decay_postfork_child(void) {
-	/* The thread did not come along; the child starts one when it
-	 * frees enough memory itself (a child that only execs never gets
-	 * one), and registers the exit handler anew then, so that it runs
-	 * before the handlers the child registers. */
-	pthread_mutex_init(&bg_lock, NULL);
+	/*
+	 * The thread did not come along.  The child is not given one here:
+	 * fork's child handlers may run in a signal handler, and a child
+	 * that only execs or that unshares namespaces must stay single-
+	 * threaded.  It gets one at its next launch point (a thread of its
+	 * own that exits, or the background_thread mallctl); until then its
+	 * own allocation calls purge.  The exit handler registered in the
+	 * parent came along and stops the child's thread.
+	 */
+	hm_mutex_postfork_child(&bg_lock);
 	bg_cond_init();
 	atomic_store_explicit(&hm_decay_wanted, false, memory_order_relaxed);
-	bg_atexit = false;
 	bg_started = false;
 	bg_joinable = false;
 	bg_stop = false;

@@ -11,12 +11,12 @@
  *
  * Passes run on arena events (a run freed, a chunk mapped) and, so that a
  * program that stops allocating still gives memory back, on a background
- * thread: started lazily, outside every allocator lock, the first time the
- * process holds BG_THREAD_MIN_DIRTY of dirty memory (small programs never
- * get one), sleeping until the next step of a curve that holds pages, or
- * indefinitely when nothing is dirty, and stopped at exit.
- * background_thread:false means no thread at all; a forked child starts
- * its own when it needs one.
+ * thread, sleeping until the next step of a curve that holds pages, or
+ * indefinitely when nothing is dirty, and stopped at exit.  The thread is
+ * created at a launch point only, never inside an allocation call (see
+ * decay.c): at load time, by the background_thread mallctl, or when one of
+ * the program's threads exits.  background_thread:false means no thread
+ * at all; a forked child gets its own at its first launch point.
  */
 #ifndef HM_DECAY_H
 #define HM_DECAY_H
@@ -30,10 +30,6 @@
 HM_EXTERN ssize_t opt_dirty_decay_ms;
 HM_EXTERN ssize_t opt_muzzy_decay_ms;
 HM_EXTERN bool opt_background_thread;
-
-/* Dirty memory, process-wide, that makes the background thread worth
- * having. */
-#define BG_THREAD_MIN_DIRTY ((size_t)4 << 20)
 
 /* A coarse monotonic clock in ms (vDSO, no system call). */
 uint64_t hm_decay_now_ms(void);
@@ -86,17 +82,24 @@ decay_reset(decay_t *d) {
 }
 
 /*
- * Set (under arena locks) when the background thread should start or
- * wake; the allocator's slow paths call hm_decay_poke() when they see it,
- * holding no lock.
+ * Set (under arena locks) when the idle background thread should wake;
+ * the allocator's slow paths call hm_decay_poke() when they see it,
+ * holding no lock.  Neither ever creates the thread.
  */
 HM_EXTERN atomic_bool hm_decay_wanted;
 void hm_decay_poke(void);
 
-/* Called by arenas that just gained or purged dirty pages (any lock
- * held). */
-void hm_decay_dirty_added(size_t npages);
-void hm_decay_dirty_removed(size_t npages);
+/* Called by arenas that just gained dirty pages (any lock held). */
+void hm_decay_dirty_added(void);
+
+/*
+ * A launch point: creates the thread if background_thread is on and there
+ * is none.  Called only where the calling thread holds no lock of libc's
+ * or the allocator's: the library constructor, the background_thread
+ * mallctl, a thread's exit (tsd.c) when hm_decay_background_pending().
+ */
+void hm_decay_background_launch(void);
+bool hm_decay_background_pending(void);
 
 /* Before every other fork handler, and after every other one. */
 void hm_decay_prefork_first(void);

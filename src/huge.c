@@ -27,12 +27,12 @@ hm_huge_boot(void) {
 
 void
 hm_huge_prefork(void) {
-	mutex_lock(&huge_pool_lock);
+	hm_mutex_prefork(&huge_pool_lock);
 }
 
 void
 hm_huge_postfork_parent(void) {
-	mutex_unlock(&huge_pool_lock);
+	hm_mutex_postfork_parent(&huge_pool_lock);
 }
 
 void
@@ -94,7 +94,6 @@ static void
 cache_remove(arena_t *arena, huge_t *h) {
 	DLIST_REMOVE(arena->huge_cached, h);
 	arena->huge_cached_bytes -= h->usize;
-	hm_decay_dirty_removed(h->usize >> LG_PAGE);
 }
 
 /* Puts h on the cache (the caller holds huge_lock; h->freed_ms set) and
@@ -103,7 +102,7 @@ static void
 cache_insert(arena_t *arena, huge_t *h) {
 	DLIST_PUSH(arena->huge_cached, h);
 	arena->huge_cached_bytes += h->usize;
-	hm_decay_dirty_added(h->usize >> LG_PAGE);
+	hm_decay_dirty_added();
 }
 
 /*

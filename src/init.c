@@ -19,6 +19,7 @@
 #include "decay.h"
 #include "huge.h"
 #include "log.h"
+#include "mutex.h"
 #include "os.h"
 #include "prof.h"
 #include "sc.h"
@@ -28,16 +29,32 @@
 #include "tsd.h"
 
 _Atomic int hm_init_state;
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static mutex_t init_lock = MUTEX_INITIALIZER(LOCK_RANK_INIT);
 static _Atomic(pthread_t) init_thread;
+
+/*
+ * glibc's lock of its list of streams (exported since glibc 2.2.5; weak,
+ * for other C libraries).  glibc's fork takes it after the prepare
+ * handlers; a thread in fflush(NULL) holds it while it waits for a
+ * stream whose lock is held by a thread in getline(), which is waiting in
+ * realloc for an arena lock.  So the prepare handler takes it before any
+ * lock of the allocator's, as glibc's own malloc is locked after it.
+ */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
 
 /* A program may define hmalloc_post_init(); see hmalloc.h. */
 extern void HM_PUBLIC(hmalloc_post_init)(void) __attribute__((weak));
 
 static void
 init_prefork(void) {
+	/* (A recursive lock: a fork from a signal handler that interrupted
+	 * this thread inside stdio takes it again.) */
+	if (_IO_list_lock != NULL)
+		_IO_list_lock();
 	hm_decay_prefork_first();
-	pthread_mutex_lock(&init_lock);
+	hm_mutex_prefork(&init_lock);
 	hm_lock_order_off = true;
 	/* ctl before the background thread's lock: ctl_refresh takes
 	 * bg_lock under ctl_lock. */
@@ -76,9 +93,10 @@ init_postfork_parent(void) {
 	hm_decay_postfork_parent();
 	hm_ctl_postfork_parent();
 	hm_lock_order_off = false;
-	hm_lock_held = 0;
-	pthread_mutex_unlock(&init_lock);
+	hm_mutex_postfork_parent(&init_lock);
 	hm_decay_postfork_parent_last();
+	if (_IO_list_unlock != NULL)
+		_IO_list_unlock();
 }
 
 static void
@@ -99,9 +117,11 @@ init_postfork_child(void) {
 	hm_decay_postfork_child();
 	hm_ctl_postfork_child();
 	hm_lock_order_off = false;
-	hm_lock_held = 0;
-	pthread_mutex_init(&init_lock, NULL);
+	hm_mutex_postfork_child(&init_lock);
 	hm_decay_postfork_child_last();
+	/* (glibc resets it too, but only when the parent had threads.) */
+	if (_IO_list_resetlock != NULL)
+		_IO_list_resetlock();
 }
 
 static void
@@ -153,10 +173,10 @@ hm_init_hard(void) {
 		errno = ENOMEM;
 		return false;
 	}
-	pthread_mutex_lock(&init_lock);
+	mutex_lock(&init_lock);
 	state = atomic_load_explicit(&hm_init_state, memory_order_acquire);
 	if (state != INIT_NONE) {
-		pthread_mutex_unlock(&init_lock);
+		mutex_unlock(&init_lock);
 		if (state == INIT_FAILED)
 			errno = ENOMEM;
 		return state == INIT_DONE;
@@ -167,7 +187,7 @@ hm_init_hard(void) {
 	bool ok = init_boot();
 	atomic_store_explicit(&hm_init_state, ok ? INIT_DONE : INIT_FAILED,
 	    memory_order_release);
-	pthread_mutex_unlock(&init_lock);
+	mutex_unlock(&init_lock);
 	if (!ok) {
 		errno = ENOMEM;
 		return false;
@@ -176,11 +196,16 @@ hm_init_hard(void) {
 	return true;
 }
 
-/* Initialise at load time too, so that the first malloc is not the one
- * paying for it, whichever comes first. */
+/*
+ * Initialise at load time too, so that the first malloc is not the one
+ * paying for it, whichever comes first.  Load time is also where the
+ * purging thread is started: the constructor runs before main, outside
+ * any lock of libc's, where an allocation call never may.
+ */
 __attribute__((constructor)) static void
 init_constructor(void) {
-	malloc_init();
+	if (malloc_init())
+		hm_decay_background_launch();
 }
 
 HM_EXPORT int

@@ -4,7 +4,8 @@
 #include "check.h"
 #include "log.h"
 
-__thread uint32_t hm_lock_held __attribute__((tls_model("initial-exec")));
+__thread mutex_t *hm_locks_mine[LOCK_NRANKS]
+    __attribute__((tls_model("initial-exec")));
 __thread bool hm_lock_order_off __attribute__((tls_model("initial-exec")));
 
 void
@@ -29,6 +30,19 @@ hm_mutex_init(mutex_t *m, lock_rank_t rank, const char *name) {
 	bool err = pthread_mutex_init(&m->lock, &attr) != 0;
 	pthread_mutexattr_destroy(&attr);
 	return err;
+}
+
+void
+hm_mutex_prefork(mutex_t *m) {
+	m->fork_skipped = hm_locks_mine[m->rank] == m;
+	if (!m->fork_skipped)
+		pthread_mutex_lock(&m->lock);
+}
+
+void
+hm_mutex_postfork_parent(mutex_t *m) {
+	if (!m->fork_skipped)
+		pthread_mutex_unlock(&m->lock);
 }
 
 void

@@ -74,7 +74,7 @@ bool opt_retain = true;
 static atomic_size_t os_mapped;
 
 /* Data segment: [dss_base, dss_end) has been handed out by hmalloc. */
-static pthread_mutex_t dss_lock = PTHREAD_MUTEX_INITIALIZER;
+static mutex_t dss_lock = MUTEX_INITIALIZER(LOCK_RANK_DSS);
 static _Atomic(uintptr_t) dss_base;
 static _Atomic(uintptr_t) dss_end;
 /* Freed brk chunks, linked through their first word (under dss_lock). */
@@ -266,7 +266,7 @@ struct rnode_s {
 	uint64_t prio;   /* a parent's is >= its children's */
 };
 
-static pthread_mutex_t retain_lock = PTHREAD_MUTEX_INITIALIZER;
+static mutex_t retain_lock = MUTEX_INITIALIZER(LOCK_RANK_RETAIN);
 static rnode_t *retain_root;
 static rnode_t *retain_spare;
 static uint64_t retain_prng = 0x9e3779b97f4a7c15ULL;
@@ -435,9 +435,9 @@ static bool
 retain_reserve(void) {
 	if (retain_spare != NULL)
 		return true;
-	pthread_mutex_unlock(&retain_lock);
+	mutex_unlock(&retain_lock);
 	rnode_t *n = hm_base_alloc(sizeof(rnode_t));
-	pthread_mutex_lock(&retain_lock);
+	mutex_lock(&retain_lock);
 	if (n != NULL)
 		rn_spare_put(n);
 	return retain_spare != NULL;
@@ -458,9 +458,9 @@ retained_put(void *addr, size_t size, bool purge) {
 	if (purge && madvise(addr, size, MADV_DONTNEED) != 0)
 		return false;
 	uintptr_t a = (uintptr_t)addr;
-	pthread_mutex_lock(&retain_lock);
+	mutex_lock(&retain_lock);
 	if (!retain_reserve()) {
-		pthread_mutex_unlock(&retain_lock);
+		mutex_unlock(&retain_lock);
 		return false;
 	}
 	rnode_t *l, *r;
@@ -497,7 +497,7 @@ retained_put(void *addr, size_t size, bool purge) {
 	rn_update(n);
 	retain_root = rn_merge(rn_merge(l, n), r);
 	retain_count(size, nranges);
-	pthread_mutex_unlock(&retain_lock);
+	mutex_unlock(&retain_lock);
 	return true;
 }
 
@@ -509,15 +509,15 @@ static void *
 retained_take(size_t size, size_t align) {
 	if (atomic_load_explicit(&retain_bytes, memory_order_relaxed) < size)
 		return NULL;
-	pthread_mutex_lock(&retain_lock);
+	mutex_lock(&retain_lock);
 	/* A range cut in the middle leaves two: one more node. */
 	if (!retain_reserve()) {
-		pthread_mutex_unlock(&retain_lock);
+		mutex_unlock(&retain_lock);
 		return NULL;
 	}
 	rnode_t *n = rn_first_fit(retain_root, size, align);
 	if (n == NULL) {
-		pthread_mutex_unlock(&retain_lock);
+		mutex_unlock(&retain_lock);
 		return NULL;
 	}
 	rn_remove(n);
@@ -543,7 +543,7 @@ retained_take(size_t size, size_t align) {
 	if (n != NULL)
 		rn_spare_put(n);
 	retain_count(-size, nranges);
-	pthread_mutex_unlock(&retain_lock);
+	mutex_unlock(&retain_lock);
 	return (void *)start;
 }
 
@@ -553,10 +553,10 @@ retained_take(size_t size, size_t align) {
  */
 static bool
 retained_take_at(uintptr_t end, size_t need) {
-	pthread_mutex_lock(&retain_lock);
+	mutex_lock(&retain_lock);
 	rnode_t *n = rn_find(retain_root, end);
 	if (n == NULL || n->size < need) {
-		pthread_mutex_unlock(&retain_lock);
+		mutex_unlock(&retain_lock);
 		return false;
 	}
 	rn_remove(n);
@@ -569,7 +569,7 @@ retained_take_at(uintptr_t end, size_t need) {
 		rn_spare_put(n);
 		retain_count(-need, -1);
 	}
-	pthread_mutex_unlock(&retain_lock);
+	mutex_unlock(&retain_lock);
 	return true;
 }
 
@@ -590,26 +590,26 @@ size_t
 hm_os_retained_release(void) {
 	if (atomic_load_explicit(&retain_bytes, memory_order_relaxed) == 0)
 		return 0;
-	pthread_mutex_lock(&retain_lock);
+	mutex_lock(&retain_lock);
 	rnode_t *t = retain_root;
 	size_t bytes = atomic_load_explicit(&retain_bytes,
 	    memory_order_relaxed);
 	retain_root = NULL;
 	atomic_store_explicit(&retain_bytes, 0, memory_order_relaxed);
 	atomic_store_explicit(&retain_nranges, 0, memory_order_relaxed);
-	pthread_mutex_unlock(&retain_lock);
+	mutex_unlock(&retain_lock);
 	if (t == NULL)
 		return 0;
 	/* The system calls without the lock: the ranges are nobody's now. */
 	rnode_t *list = NULL;
 	rn_release(t, &list);
-	pthread_mutex_lock(&retain_lock);
+	mutex_lock(&retain_lock);
 	while (list != NULL) {
 		rnode_t *next = list->left;
 		rn_spare_put(list);
 		list = next;
 	}
-	pthread_mutex_unlock(&retain_lock);
+	mutex_unlock(&retain_lock);
 	return bytes;
 }
 
@@ -627,14 +627,14 @@ os_map_fresh(size_t size, size_t align) {
 
 static void *
 os_dss_alloc(size_t size, size_t align, bool *zeroed) {
-	pthread_mutex_lock(&dss_lock);
+	mutex_lock(&dss_lock);
 	void *ret = NULL;
 	if (dss_free != NULL && dss_free_size == size) {
 		ret = dss_free;
 		dss_free = *(void **)ret;
 		*(void **)ret = NULL;
 		*zeroed = true;
-		pthread_mutex_unlock(&dss_lock);
+		mutex_unlock(&dss_lock);
 		return ret;
 	}
 	for (int tries = 0; tries < 4; tries++) {
@@ -659,7 +659,7 @@ os_dss_alloc(size_t size, size_t align, bool *zeroed) {
 		ret = (void *)start;
 		break;
 	}
-	pthread_mutex_unlock(&dss_lock);
+	mutex_unlock(&dss_lock);
 	if (ret == NULL)
 		errno = ENOMEM;
 	return ret;
@@ -749,12 +749,12 @@ hm_os_unmap(void *addr, size_t size) {
 	atomic_fetch_sub_explicit(&os_mapped, size, memory_order_relaxed);
 	if (hm_os_in_dss(addr)) {
 		hm_os_purge(addr, size);
-		pthread_mutex_lock(&dss_lock);
+		mutex_lock(&dss_lock);
 		/* Only chunks come from brk, so every entry has one size. */
 		dss_free_size = size;
 		*(void **)addr = dss_free;
 		dss_free = addr;
-		pthread_mutex_unlock(&dss_lock);
+		mutex_unlock(&dss_lock);
 		return;
 	}
 	if (opt_retain && retained_put(addr, size, true))
@@ -874,21 +874,20 @@ hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align,
 
 void
 hm_os_prefork(void) {
-	pthread_mutex_lock(&dss_lock);
-	pthread_mutex_lock(&retain_lock);
+	hm_mutex_prefork(&dss_lock);
+	hm_mutex_prefork(&retain_lock);
 }
 
 void
 hm_os_postfork_parent(void) {
-	pthread_mutex_unlock(&retain_lock);
-	pthread_mutex_unlock(&dss_lock);
+	hm_mutex_postfork_parent(&retain_lock);
+	hm_mutex_postfork_parent(&dss_lock);
 }
 
 void
 hm_os_postfork_child(void) {
-	/* As hm_mutex_postfork_child: the forking thread held them. */
-	pthread_mutex_init(&retain_lock, NULL);
-	pthread_mutex_init(&dss_lock, NULL);
+	hm_mutex_postfork_child(&retain_lock);
+	hm_mutex_postfork_child(&dss_lock);
 }
 
 unsigned

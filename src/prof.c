@@ -906,12 +906,12 @@ hm_prof_post_init(void) {
 
 void
 hm_prof_prefork(void) {
-	mutex_lock(&prof_lock);
+	hm_mutex_prefork(&prof_lock);
 }
 
 void
 hm_prof_postfork_parent(void) {
-	mutex_unlock(&prof_lock);
+	hm_mutex_postfork_parent(&prof_lock);
 }
 
 void

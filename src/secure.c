@@ -209,13 +209,13 @@ hm_quarantine_drain(void) {
 void
 hm_secure_prefork(void) {
 	if (opt_quarantine != 0)
-		mutex_lock(&q_lock);
+		hm_mutex_prefork(&q_lock);
 }
 
 void
 hm_secure_postfork_parent(void) {
 	if (opt_quarantine != 0)
-		mutex_unlock(&q_lock);
+		hm_mutex_postfork_parent(&q_lock);
 }
 
 void

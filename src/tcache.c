@@ -75,12 +75,12 @@ hm_tcache_boot(void) {
 
 void
 hm_tcache_prefork(void) {
-	mutex_lock(&tcache_pool_lock);
+	hm_mutex_prefork(&tcache_pool_lock);
 }
 
 void
 hm_tcache_postfork_parent(void) {
-	mutex_unlock(&tcache_pool_lock);
+	hm_mutex_postfork_parent(&tcache_pool_lock);
 }
 
 void

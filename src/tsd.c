@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 
+#include "decay.h"
 #include "init.h"
 #include "prof.h"
 #include "tcache.h"
@@ -24,6 +25,10 @@ tsd_cleanup(void *arg) {
 	tsd->tcache = NULL;
 	if (tc != NULL)
 		hm_tcache_destroy(tc);
+	/* A launch point: glibc runs key destructors holding none of its
+	 * locks (the purging thread of a forked child starts here). */
+	if (hm_decay_background_pending())
+		hm_decay_background_launch();
 }
 
 bool

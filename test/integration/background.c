@@ -1,13 +1,16 @@
 /*
  * The background purging thread (background.env: dirty_decay_ms:300, the
- * thread on): it starts once enough memory is dirty, purges while the
- * program idles, is absent in a forked child until the child needs one,
- * stops on `background_thread` false, and is stopped at exit.  Observed
- * through stats.background_thread.* and /proc/self/task.
+ * thread on): it runs from load time (started by the library's
+ * constructor, never by an allocation call), purges while the program
+ * idles, sleeps when nothing is dirty, is absent in a forked child until
+ * the child reaches a launch point (a thread of its own that exits), stops
+ * on `background_thread` false, and is stopped at exit.  Observed through
+ * stats.background_thread.* and /proc/self/task.
  */
 #include "test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,10 +109,10 @@ preconditions(void) {
 TEST_BEGIN(test_starts_and_purges)
 	if (!preconditions())
 		test_skip("needs dirty_decay_ms:300 and the thread on");
+	expect_u64_eq(bg_stat("num_threads"), 1, "the thread runs from load "
+	    "time, before any memory is dirty");
 	size_t rss0 = test_rss_bytes();
 	size_t total = churn();
-	expect_u64_eq(wait_threads(1), 1, "the thread starts once %zu MiB "
-	    "are dirty", total / MiB);
 	uint64_t runs0 = bg_stat("num_runs");
 	size_t rss = wait_rss_below(rss0 + total / 8);
 	expect_zu_lt(rss, rss0 + total / 8,
@@ -131,6 +134,14 @@ TEST_BEGIN(test_starts_and_purges)
 	    "with nothing to purge the thread sleeps");
 TEST_END
 
+/* A thread that allocates (so that it has thread state to clean up at
+ * exit, where the launch point is) and exits. */
+static void *
+noop_thread(void *arg) {
+	hm_free(hm_malloc(64));
+	return arg;
+}
+
 static void
 fork_child(void) {
 	alarm(30);
@@ -139,6 +150,15 @@ fork_child(void) {
 		_exit(10);
 	size_t rss0 = test_rss_bytes();
 	size_t total = churn();
+	/* No allocation call starts it. */
+	test_sleep_ms(100);
+	if (bg_stat("num_threads") != 0 || ntasks() != 1)
+		_exit(13);
+	/* A thread of the child's that exits is a launch point. */
+	pthread_t t;
+	if (pthread_create(&t, NULL, noop_thread, NULL) != 0
+	    || pthread_join(t, NULL) != 0)
+		_exit(14);
 	if (wait_threads(1) != 1)
 		_exit(11);
 	if (wait_rss_below(rss0 + total / 8) >= rss0 + total / 8)
@@ -158,8 +178,9 @@ TEST_BEGIN(test_survives_fork)
 	int status;
 	assert_d_eq(waitpid(pid, &status, 0), pid, "waitpid");
 	expect_true(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "child: no thread after fork (10), starts its own (11) and purges "
-	    "with it (12): status 0x%x", status);
+	    "child: no thread after fork (10) nor after its frees (13), "
+	    "starts its own when a thread of its exits (11) and purges with "
+	    "it (12): status 0x%x", status);
 	expect_u64_eq(bg_stat("num_threads"), 1,
 	    "the parent's thread is still running");
 	/* And still purges. */
@@ -190,41 +211,47 @@ TEST_BEGIN(test_stops)
 TEST_END
 
 /*
- * At exit: a handler the program registered before the thread started
- * runs after hmalloc's, and must find the thread gone.
+ * At exit: the thread is stopped (joined, the wait bounded) after the
+ * program's exit handlers and destructors and before the exit-time
+ * statistics report, which must find it gone.  The program runs itself
+ * again with stats_print:true, starts the thread working and exits.
  */
 static void
-exit_check(void) {
-	/* Joined, the thread may take a moment to leave the kernel's
-	 * count; a thread left running stays in it. */
-	for (int t = 0; t < 2000 && ntasks() != 1; t += 10)
-		test_sleep_ms(10);
-	_exit(ntasks() == 1 ? 0 : 20);
+exit_child(void *arg) {
+	char *argv[] = {(char *)arg, "--exit-child", NULL};
+	setenv("MALLOC_CONF", "dirty_decay_ms:300,stats_print:true", 1);
+	execv("/proc/self/exe", argv);
+	_exit(23);
 }
+
+static int
+exit_child_main(void) {
+	alarm(30);
+	churn();
+	if (wait_threads(1) != 1)
+		_exit(21);
+	exit(0);
+}
+
+static char *self_name;
 
 TEST_BEGIN(test_stopped_at_exit)
 	if (!preconditions())
 		test_skip("needs dirty_decay_ms:300 and the thread on");
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_d_ge(pid, 0, "fork");
-	if (pid == 0) {
-		alarm(30);
-		atexit(exit_check);
-		churn();
-		if (wait_threads(1) != 1)
-			_exit(21);
-		exit(0);
-	}
-	int status;
-	assert_d_eq(waitpid(pid, &status, 0), pid, "waitpid");
+	static char out[1 << 16];
+	int status = test_fork_capture(exit_child, self_name, out, sizeof(out));
 	expect_true(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "the thread is stopped before the program's exit handlers "
-	    "(20: still running; 21: never started): status 0x%x", status);
+	    "the program exits (21: the thread never ran): status 0x%x",
+	    status);
+	expect_ptr_not_null(strstr(out, "Background threads: 0,"),
+	    "the exit-time report finds the thread stopped:\n%.2000s", out);
 TEST_END
 
 int
-main(void) {
+main(int argc, char **argv) {
+	if (argc > 1 && strcmp(argv[1], "--exit-child") == 0)
+		return exit_child_main();
+	self_name = argv[0];
 	/* TSan does not follow fork with threads running. */
 	if (HM_TEST_SANITIZED)
 		return test(test_starts_and_purges, test_stops);
