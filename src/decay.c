@@ -26,14 +26,16 @@
 #include "arena.h"
 #include "huge.h"
 #include "mutex.h"
+#include "os.h"
 
 ssize_t opt_dirty_decay_ms = 5000;
 ssize_t opt_muzzy_decay_ms = 0;
 bool opt_background_thread = true;
 atomic_bool hm_decay_wanted;
 
-/* The thread's stack: a pass is a shallow call chain with no allocation. */
-#define BG_STACK_SIZE ((size_t)256 << 10)
+/* The thread's stack (address space; what is touched is resident): a pass
+ * needs little, but the exit handlers may run on it (bg_main). */
+#define BG_STACK_SIZE ((size_t)8 << 20)
 
 static mutex_t bg_lock = MUTEX_INITIALIZER(LOCK_RANK_BG);
 static pthread_cond_t bg_cond;
@@ -43,6 +45,7 @@ static bool bg_cond_ready;
 static atomic_bool bg_started;  /* a thread exists or is being created */
 static atomic_bool bg_idle;     /* waiting with no deadline */
 static bool bg_stop;            /* asked to exit */
+static bool bg_exited;          /* a thread of the program is exiting */
 static bool bg_atexit;          /* the exit handler is registered */
 /*
  * Held around atexit(), and taken first by the fork handlers: a fork while
@@ -196,41 +199,129 @@ bg_count_run(void) {
 	atomic_store_explicit(&bg_last_ms, now, memory_order_relaxed);
 }
 
+/*
+ * The process's live threads: the kernel's count less a main thread that
+ * left by pthread_exit and lingers as a zombie leader.  Read from
+ * /proc/self/stat with system calls only; -1 when it cannot be read.
+ */
+static long
+live_threads(void) {
+	char buf[1024];
+	ssize_t n = hm_os_read_file("/proc/self/stat", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, so fields
+	 * are counted from the last ')'; num_threads is field 20. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ')
+		return -1;
+	char state = p[2];
+	unsigned field = 3;
+	p += 2;
+	while (field < 20 && (p = strchr(p, ' ')) != NULL) {
+		p++;
+		field++;
+	}
+	if (p == NULL)
+		return -1;
+	long nthreads = strtol(p, NULL, 10);
+	return state == 'Z' ? nthreads - 1 : nthreads;
+}
+
+/* Waits on bg_cond (bg_lock held) until deadline_ms, or without one. */
+static void
+bg_wait(uint64_t deadline_ms) {
+	if (deadline_ms == UINT64_MAX) {
+		bg_idle = true;
+		pthread_cond_wait(&bg_cond, &bg_lock.lock);
+		bg_idle = false;
+		return;
+	}
+	uint64_t now = hm_decay_now_ms();
+	uint64_t wait_ms = deadline_ms > now ? deadline_ms - now : 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(wait_ms / 1000);
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&bg_cond, &bg_lock.lock, &ts);
+}
+
+/*
+ * After a thread exits, how long the thread watches for being the last
+ * one left: checks 1, 2, 4 ... ms apart, BG_ALONE_CHECKS in all (about 8
+ * s), since the exiting thread is still running when it tells us.
+ */
+#define BG_ALONE_CHECKS 14
+
 static void *
 bg_main(void *arg) {
 	(void)arg;
+	unsigned alone_checks = 0;
+	uint64_t alone_next = UINT64_MAX, alone_step = 1;
 	mutex_lock(&bg_lock);
 	while (!bg_stop) {
+		if (bg_exited) {
+			/* A thread is on its way out: watch anew. */
+			bg_exited = false;
+			alone_checks = BG_ALONE_CHECKS;
+			alone_step = 1;
+			alone_next = hm_decay_now_ms() + alone_step;
+		}
 		mutex_unlock(&bg_lock);
+		uint64_t now = hm_decay_now_ms();
+		if (alone_checks > 0 && now >= alone_next) {
+			/*
+			 * glibc ends the process when its last thread exits;
+			 * with this thread left it would wait for it forever.
+			 * So this thread ends it as glibc would have: exit(0),
+			 * whose handlers include bg_exit (which sees that it
+			 * runs here and joins nothing).
+			 */
+			if (live_threads() == 1)
+				exit(0);
+			alone_checks--;
+			alone_step *= 2;
+			alone_next = alone_checks > 0 ? now + alone_step
+			    : UINT64_MAX;
+		}
 		uint64_t next = decay_pass();
 		bg_count_run();
 		mutex_lock(&bg_lock);
 		if (bg_stop)
 			break;
-		if (next == UINT64_MAX) {
-			bg_idle = true;
-			pthread_cond_wait(&bg_cond, &bg_lock.lock);
-			bg_idle = false;
+		if (bg_exited)
 			continue;
-		}
 		/* Never spin: at least one clock tick between passes. */
-		uint64_t now = hm_decay_now_ms();
-		if (next < now + 5)
+		now = hm_decay_now_ms();
+		if (next != UINT64_MAX && next < now + 5)
 			next = now + 5;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t wait_ms = next - now;
-		ts.tv_sec += (time_t)(wait_ms / 1000);
-		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&bg_cond, &bg_lock.lock, &ts);
+		bg_wait(next < alone_next ? next : alone_next);
 	}
 	bg_started = false;
 	mutex_unlock(&bg_lock);
 	return NULL;
+}
+
+static bool bg_pending(void);
+
+void
+hm_decay_thread_exiting(void) {
+	/* A launch point (a forked child's first thread exit), unless the
+	 * exiting thread is the last: its exit ends the process. */
+	if (bg_pending() && live_threads() > 1)
+		hm_decay_background_launch();
+	if (!atomic_load_explicit(&bg_started, memory_order_relaxed))
+		return;
+	mutex_lock(&bg_lock);
+	bg_exited = true;
+	if (bg_cond_ready)
+		pthread_cond_signal(&bg_cond);
+	mutex_unlock(&bg_lock);
 }
 
 static void
@@ -261,7 +352,8 @@ bg_stop_thread(bool bounded) {
 		pthread_cond_signal(&bg_cond);
 	}
 	mutex_unlock(&bg_lock);
-	if (!join)
+	/* (At exit, exit() may be running on the thread itself.) */
+	if (!join || pthread_equal(t, pthread_self()))
 		return;
 	if (!bounded) {
 		pthread_join(t, NULL);
@@ -337,8 +429,8 @@ hm_decay_background_launch(void) {
 	mutex_unlock(&bg_lock);
 }
 
-bool
-hm_decay_background_pending(void) {
+static bool
+bg_pending(void) {
 	return opt_background_thread
 	    && !atomic_load_explicit(&bg_started, memory_order_relaxed);
 }

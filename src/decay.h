@@ -96,10 +96,19 @@ void hm_decay_dirty_added(void);
  * A launch point: creates the thread if background_thread is on and there
  * is none.  Called only where the calling thread holds no lock of libc's
  * or the allocator's: the library constructor, the background_thread
- * mallctl, a thread's exit (tsd.c) when hm_decay_background_pending().
+ * mallctl, a thread's exit (hm_decay_thread_exiting()).
  */
 void hm_decay_background_launch(void);
-bool hm_decay_background_pending(void);
+
+/*
+ * A thread of the program is exiting (tsd.c, holding no lock): a launch
+ * point when the thread is wanted and the exiting thread is not the last.
+ * Then the purging thread watches for being the last one left, and ends
+ * the process with exit(0), as glibc does when its last thread exits (the
+ * main thread may have called pthread_exit), which the purging thread
+ * would otherwise prevent.
+ */
+void hm_decay_thread_exiting(void);
 
 /* Before every other fork handler, and after every other one. */
 void hm_decay_prefork_first(void);

@@ -21,6 +21,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -888,6 +889,24 @@ void
 hm_os_postfork_child(void) {
 	hm_mutex_postfork_child(&retain_lock);
 	hm_mutex_postfork_child(&dss_lock);
+}
+
+ssize_t
+hm_os_read_file(const char *path, char *buf, size_t size) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)got;
 }
 
 unsigned

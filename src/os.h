@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -126,6 +127,10 @@ void hm_os_postfork_child(void);
 
 /* Number of CPUs this process may run on (sched_getaffinity). */
 unsigned hm_os_ncpus(void);
+
+/* Reads up to size bytes of a file (a /proc file) without allocating;
+ * the count read, or -1. */
+ssize_t hm_os_read_file(const char *path, char *buf, size_t size);
 
 /* Counters for statistics: bytes mapped from the system and in use by
  * hmalloc (data and metadata; not the retained pool), bytes in the

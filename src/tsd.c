@@ -25,10 +25,9 @@ tsd_cleanup(void *arg) {
 	tsd->tcache = NULL;
 	if (tc != NULL)
 		hm_tcache_destroy(tc);
-	/* A launch point: glibc runs key destructors holding none of its
-	 * locks (the purging thread of a forked child starts here). */
-	if (hm_decay_background_pending())
-		hm_decay_background_launch();
+	/* glibc runs key destructors holding none of its locks: a launch
+	 * point (the purging thread of a forked child starts here). */
+	hm_decay_thread_exiting();
 }
 
 bool

@@ -10,6 +10,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -247,6 +248,70 @@ TEST_BEGIN(test_stopped_at_exit)
 	    "the exit-time report finds the thread stopped:\n%.2000s", out);
 TEST_END
 
+/*
+ * glibc ends the process when its last thread exits.  The main thread
+ * calls pthread_exit; a worker that allocates finishes later; the process
+ * must then exit 0 (with stdio flushed), the purging thread left alone
+ * ending it as glibc would have.  The parent's wait is bounded.
+ */
+static void *
+last_worker(void *arg) {
+	(void)arg;
+	test_sleep_ms(200);
+	void *p = hm_malloc(100);
+	hm_free(p);
+	printf("worker done\n");
+	return NULL;
+}
+
+static void
+last_thread_child(void) {
+	pthread_t t;
+	if (pthread_create(&t, NULL, last_worker, NULL) != 0)
+		_exit(30);
+	pthread_exit(NULL);
+}
+
+TEST_BEGIN(test_last_thread_exits)
+	if (!preconditions())
+		test_skip("needs dirty_decay_ms:300 and the thread on");
+	int fds[2];
+	assert_d_eq(pipe(fds), 0, "pipe");
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_d_ge(pid, 0, "fork");
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		last_thread_child();
+	}
+	close(fds[1]);
+	/* (The child cannot time itself out: its only thread left would
+	 * be the purging thread, which takes no signal.) */
+	int status = -1;
+	pid_t w = 0;
+	for (int t = 0; t < DEADLINE_MS && w == 0; t += 20) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == 0)
+			test_sleep_ms(20);
+	}
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	char out[256];
+	ssize_t n = read(fds[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	expect_d_ne(w, 0, "the process ends when its last thread exits, not "
+	    "waiting for the purging thread");
+	expect_true(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status 0x%x", status);
+	expect_ptr_not_null(strstr(out, "worker done"),
+	    "exit(0) flushed stdio: \"%s\"", out);
+TEST_END
+
 int
 main(int argc, char **argv) {
 	if (argc > 1 && strcmp(argv[1], "--exit-child") == 0)
@@ -256,5 +321,5 @@ main(int argc, char **argv) {
 	if (HM_TEST_SANITIZED)
 		return test(test_starts_and_purges, test_stops);
 	return test(test_starts_and_purges, test_survives_fork, test_stops,
-	    test_stopped_at_exit);
+	    test_stopped_at_exit, test_last_thread_exits);
 }
