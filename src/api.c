@@ -740,8 +740,14 @@ HM_PUBLIC(memalign)(size_t align, size_t size) {
 	return memalign_common(align, size);
 }
 
+/* C17 (DR 460), glibc 2.38 and jemalloc: an alignment that is not a power
+ * of two (0 included) is EINVAL. */
 HM_EXPORT void *
 HM_PUBLIC(aligned_alloc)(size_t align, size_t size) {
+	if (!is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	return memalign_common(align, size);
 }
 
@@ -749,12 +755,11 @@ HM_EXPORT int
 HM_PUBLIC(posix_memalign)(void **memptr, size_t align, size_t size) {
 	if (align < sizeof(void *) || !is_pow2(align))
 		return EINVAL;
-	int saved = errno;
+	/* (errno is left ENOMEM on failure, as every peer leaves it and
+	 * glibc's tests read it.) */
 	void *p = ialloc(size, align, false, NULL, tsd_tcache());
-	if (p == NULL) {
-		errno = saved;
+	if (p == NULL)
 		return ENOMEM;
-	}
 	*memptr = p;
 	return 0;
 }
