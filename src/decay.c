@@ -48,9 +48,10 @@ static bool bg_stop;            /* asked to exit */
 static bool bg_exited;          /* a thread of the program is exiting */
 static bool bg_atexit;          /* the exit handler is registered */
 /*
- * Held around atexit(), and taken first by the fork handlers: a fork while
+ * Held around atexit(), and taken by the fork handlers: a fork while
  * another thread is inside atexit() would leave glibc's list of exit
- * handlers locked in the child.
+ * handlers locked in the child.  (The background_thread mallctl launches
+ * the thread under ctl's lock, so it ranks above ctl.)
  */
 static mutex_t bg_atexit_lock = MUTEX_INITIALIZER(LOCK_RANK_ATEXIT);
 static bool bg_joinable;        /* bg_thread is set and not yet joined */
@@ -479,28 +480,15 @@ hm_decay_background_stats(uint64_t *nruns, uint64_t *interval_ns) {
 }
 
 void
-hm_decay_prefork_first(void) {
-	hm_mutex_prefork(&bg_atexit_lock);
-}
-
-void
-hm_decay_postfork_parent_last(void) {
-	hm_mutex_postfork_parent(&bg_atexit_lock);
-}
-
-void
-hm_decay_postfork_child_last(void) {
-	hm_mutex_postfork_child(&bg_atexit_lock);
-}
-
-void
 hm_decay_prefork(void) {
+	hm_mutex_prefork(&bg_atexit_lock);
 	hm_mutex_prefork(&bg_lock);
 }
 
 void
 hm_decay_postfork_parent(void) {
 	hm_mutex_postfork_parent(&bg_lock);
+	hm_mutex_postfork_parent(&bg_atexit_lock);
 }
 
 void
@@ -514,6 +502,7 @@ hm_decay_postfork_child(void) {
 	 * own allocation calls purge.  The exit handler registered in the
 	 * parent came along and stops the child's thread.
 	 */
+	hm_mutex_postfork_child(&bg_atexit_lock);
 	hm_mutex_postfork_child(&bg_lock);
 	bg_cond_init();
 	atomic_store_explicit(&hm_decay_wanted, false, memory_order_relaxed);

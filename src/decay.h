@@ -110,10 +110,6 @@ void hm_decay_background_launch(void);
  */
 void hm_decay_thread_exiting(void);
 
-/* Before every other fork handler, and after every other one. */
-void hm_decay_prefork_first(void);
-void hm_decay_postfork_parent_last(void);
-void hm_decay_postfork_child_last(void);
 void hm_decay_prefork(void);
 void hm_decay_postfork_parent(void);
 void hm_decay_postfork_child(void);

@@ -53,7 +53,6 @@ init_prefork(void) {
 	 * this thread inside stdio takes it again.) */
 	if (_IO_list_lock != NULL)
 		_IO_list_lock();
-	hm_decay_prefork_first();
 	hm_mutex_prefork(&init_lock);
 	hm_lock_order_off = true;
 	/* ctl before the background thread's lock: ctl_refresh takes
@@ -94,7 +93,6 @@ init_postfork_parent(void) {
 	hm_ctl_postfork_parent();
 	hm_lock_order_off = false;
 	hm_mutex_postfork_parent(&init_lock);
-	hm_decay_postfork_parent_last();
 	if (_IO_list_unlock != NULL)
 		_IO_list_unlock();
 }
@@ -118,7 +116,6 @@ init_postfork_child(void) {
 	hm_ctl_postfork_child();
 	hm_lock_order_off = false;
 	hm_mutex_postfork_child(&init_lock);
-	hm_decay_postfork_child_last();
 	/* (glibc resets it too, but only when the parent had threads.) */
 	if (_IO_list_resetlock != NULL)
 		_IO_list_resetlock();

@@ -6,8 +6,8 @@
  * Lock order (lower rank first; a thread holding rank r only takes ranks
  * > r, so it holds at most one lock of each rank), checked in debug builds
  * (HM_DEBUG):
- *   LOCK_RANK_ATEXIT (the purging thread's exit handler) < LOCK_RANK_INIT
- *   < LOCK_RANK_CTL < LOCK_RANK_BG (the purging thread's state)
+ *   LOCK_RANK_INIT < LOCK_RANK_CTL < LOCK_RANK_ATEXIT (the purging
+ *   thread's exit handler) < LOCK_RANK_BG (the purging thread's state)
  *   < LOCK_RANK_ARENAS (creating arenas)
  *   < LOCK_RANK_TCACHES (the pool of thread caches)
  *   < LOCK_RANK_QUARANTINE (secure.c) < LOCK_RANK_PROF (prof.c)
@@ -31,9 +31,9 @@
 #include "util.h"
 
 typedef enum {
-	LOCK_RANK_ATEXIT,
 	LOCK_RANK_INIT,
 	LOCK_RANK_CTL,
+	LOCK_RANK_ATEXIT,
 	LOCK_RANK_BG,
 	LOCK_RANK_ARENAS,
 	LOCK_RANK_TCACHES,
