@@ -45,18 +45,8 @@ on_tick(int sig) {
 	errno = saved;
 }
 
-static void
-watchdog(int sig) {
-	(void)sig;
-	static const char msg[] = "fork_signal: hung (watchdog)\n";
-	if (write(2, msg, sizeof(msg) - 1) < 0) {
-	}
-	_exit(3);
-}
-
 TEST_BEGIN(test_fork_in_handler) {
-	signal(SIGALRM, watchdog);
-	alarm(WATCHDOG_S);
+	stress_watchdog(WATCHDOG_S);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_tick;

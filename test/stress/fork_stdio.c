@@ -74,15 +74,6 @@ flusher(void *arg) {
 	return NULL;
 }
 
-static void
-watchdog(int sig) {
-	(void)sig;
-	static const char msg[] = "fork_stdio: hung (watchdog)\n";
-	if (write(2, msg, sizeof(msg) - 1) < 0) {
-	}
-	_exit(3);
-}
-
 /* In the child: its own allocations work, whatever the threads that did
  * not come along were doing. */
 static void
@@ -104,8 +95,7 @@ child(void) {
 TEST_BEGIN(test_fork_while_stdio) {
 	if (HM_TEST_SANITIZED)
 		test_skip("fork with threads running under a sanitizer");
-	signal(SIGALRM, watchdog);
-	alarm(WATCHDOG_S);
+	stress_watchdog(WATCHDOG_S);
 	snprintf(path, sizeof(path), "/tmp/hm_fork_stdio.%d", (int)getpid());
 	FILE *f = fopen(path, "w");
 	assert_ptr_not_null(f, "fopen %s", path);

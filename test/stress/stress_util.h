@@ -15,6 +15,9 @@
 
 #include "test.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #define STAMP_EDGE 64
 #define STAMP_PAGE 4096
 
@@ -109,6 +112,22 @@ static inline bool
 stress_short(void) {
 	const char *s = getenv("HM_STRESS_SHORT");
 	return s != NULL && *s != '\0' && strcmp(s, "0") != 0;
+}
+
+static inline void
+stress_watchdog_fire(int sig) {
+	(void)sig;
+	static const char msg[] = "hung: the watchdog fired\n";
+	if (write(2, msg, sizeof(msg) - 1) < 0) {
+	}
+	_exit(3);
+}
+
+/* A hang becomes a failure (exit 3) after seconds: SIGALRM's handler. */
+static inline void
+stress_watchdog(unsigned seconds) {
+	signal(SIGALRM, stress_watchdog_fire);
+	alarm(seconds);
 }
 
 /* HM_STRESS_SECONDS, default 90: the time box. */

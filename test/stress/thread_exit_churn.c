@@ -55,24 +55,8 @@ worker(void *arg) {
 	return NULL;
 }
 
-static void
-watchdog(int sig) {
-	(void)sig;
-	static const char msg[] = "thread_exit_churn: hung (watchdog)\n";
-	if (write(2, msg, sizeof(msg) - 1) < 0) {
-	}
-	_exit(3);
-}
-
-static void
-sleep_ms(long ms) {
-	struct timespec ts = {0, ms * 1000000};
-	nanosleep(&ts, NULL);
-}
-
 TEST_BEGIN(test_exit_while_creating) {
-	signal(SIGALRM, watchdog);
-	alarm(WATCHDOG_S);
+	stress_watchdog(WATCHDOG_S);
 	int nwaves = stress_short() ? NWAVES_SHORT : NWAVES;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
@@ -85,14 +69,14 @@ TEST_BEGIN(test_exit_while_creating) {
 			int err;
 			while ((err = pthread_create(&t, &attr, worker, NULL))
 			    == EAGAIN)
-				sleep_ms(1);
+				test_sleep_ms(1);
 			assert_d_eq(err, 0, "pthread_create");
 		}
 		/* No allocation here: the frees that follow the wave's
 		 * exits are glibc's. */
 		while (atomic_load(&nrunning) > 0)
-			sleep_ms(1);
-		sleep_ms(20);
+			test_sleep_ms(1);
+		test_sleep_ms(20);
 	}
 	pthread_barrier_destroy(&freed);
 	pthread_attr_destroy(&attr);
