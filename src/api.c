@@ -473,7 +473,7 @@ iresize_in_place(block_t *b, size_t usize, bool zero) {
 	case BLOCK_HUGE:
 		if (usize <= hm_sc_large_maxclass)
 			return false;
-		return hm_huge_resize(b->huge, usize, false, zero) != NULL;
+		return hm_huge_resize(b->huge, usize, false, 0, zero) != NULL;
 	}
 	return false;
 }
@@ -513,7 +513,7 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 		if (iresize_in_place(&b, usize, zero))
 			p = ptr;
 		else if (b.kind == BLOCK_HUGE && usize > hm_sc_large_maxclass)
-			p = hm_huge_resize(b.huge, usize, true, zero);
+			p = hm_huge_resize(b.huge, usize, true, align, zero);
 		if (p != NULL) {
 			resized(p, &b, usize);
 			hm_tsd.allocated += usable(usize);

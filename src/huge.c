@@ -393,7 +393,8 @@ huge_claim(void *dest, void *arg) {
 }
 
 void *
-hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
+hm_huge_resize(huge_t *h, size_t usize, bool may_move, size_t align,
+    bool zero) {
 	size_t old = h->usize;
 	if (usize == old)
 		return h->addr;
@@ -428,8 +429,8 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, bool zero) {
 	 * leaf exists). */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	huge_claim_t claim = {h, NULL};
-	char *addr = hm_os_move(h->addr, old, usize, hm_chunksize, huge_claim,
-	    &claim);
+	char *addr = hm_os_move(h->addr, old, usize,
+	    align > hm_chunksize ? align : hm_chunksize, huge_claim, &claim);
 	if (addr == NULL || addr == h->addr) {
 		if (claim.dest != NULL)
 			hm_rtree_set(claim.dest, HUGE_KEY_SIZE, 0);

@@ -61,10 +61,12 @@ void *hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero);
 void hm_huge_dalloc(huge_t *huge, void *ptr);
 
 /*
- * Resizes to usize (a Huge class).  may_move: allowed to move (mremap);
+ * Resizes to usize (a Huge class).  may_move: allowed to move (mremap),
+ * to an address aligned to align (a power of two, or 0 for none asked);
  * returns the (possibly new) address, or NULL with the block untouched.
  * New bytes are zero when zero is set.
  */
-void *hm_huge_resize(huge_t *huge, size_t usize, bool may_move, bool zero);
+void *hm_huge_resize(huge_t *huge, size_t usize, bool may_move,
+    size_t align, bool zero);
 
 #endif /* HM_HUGE_H */

@@ -33,6 +33,21 @@
 
 #define SC_LOOKUP_MAX ((size_t)4096)
 
+/*
+ * The user address space a mapping can land in: below 2^47 on x86-64 and
+ * 2^48 on arm64, larger addresses being given only to mmap calls that
+ * ask for them, which hmalloc never makes.  An aligned block starts at a
+ * nonzero multiple of its alignment and ends below this bound, so an
+ * alignment at or past it is impossible.
+ */
+#if defined(__x86_64__)
+#  define SC_VADDR_END ((size_t)1 << 47)
+#elif defined(__aarch64__)
+#  define SC_VADDR_END ((size_t)1 << 48)
+#else
+#  define SC_VADDR_END ((size_t)1 << (sizeof(void *) * 8 - 1))
+#endif
+
 /* Slab regions are tracked in a bitmap of this many bits. */
 #define SLAB_MAXREGS 256
 #define SLAB_MAXPAGES 8
@@ -104,8 +119,13 @@ sc_sa2u(size_t size, size_t align) {
 		size_t s = ALIGN_UP(size, align);
 		return s < size ? 0 : sc_s2u(s);
 	}
-	/* Large or huge: alignment comes from placement, not the class. */
-	return sc_s2u(size < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS : size);
+	/* Large or huge: alignment comes from placement, not the class;
+	 * 0 when no address has room for the block past its alignment. */
+	size_t usize = sc_s2u(size < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS
+						      : size);
+	if (align >= SC_VADDR_END || usize > SC_VADDR_END - align)
+		return 0;
+	return usize;
 }
 
 #endif /* HM_SC_H */

@@ -262,6 +262,110 @@ TEST_BEGIN(test_rallocx_failure_keeps_block)
 	}
 TEST_END
 
+/*
+ * Every resize path keeps the alignment asked for: in place (large runs,
+ * huge blocks shrunk or grown), a cached huge block split, a huge block
+ * moved by mremap, a copy.  Random sizes from 1 byte to 24 MiB against
+ * alignments up to 8 MiB, growing and shrinking, on the same blocks.
+ */
+TEST_BEGIN(test_rallocx_keeps_alignment)
+	uint64_t rng = 0x5eed;
+	enum { NLIVE = 8, NSTEPS = 1000 };
+	void *live[NLIVE] = {0};
+	int live_flags[NLIVE] = {0};
+	uint64_t gen[NLIVE] = {0};
+	for (unsigned step = 0; step < NSTEPS; step++) {
+		unsigned i = (unsigned)(test_rand_next(&rng) % NLIVE);
+		unsigned lg = (unsigned)(test_rand_next(&rng) % 24);
+		/* Sizes spread over every order of magnitude, some near the
+		 * chunk boundaries where the paths change. */
+		unsigned lgsize = (unsigned)(test_rand_next(&rng) % 25);
+		size_t size = ((size_t)1 << lgsize)
+		    + (size_t)(test_rand_next(&rng) % ((size_t)1 << lgsize));
+		int flags = lg == 0 ? 0 : MALLOCX_LG_ALIGN(lg);
+		if (live[i] == NULL) {
+			live[i] = hm_mallocx(size, flags);
+			assert_ptr_not_null(live[i], "mallocx(%zu, lg %u)", size,
+			    lg);
+			gen[i] = step * 100;
+			pattern_fill(live[i], hm_sallocx(live[i], 0), gen[i]);
+		} else if (test_rand_next(&rng) % 16 == 0) {
+			hm_dallocx(live[i], live_flags[i]);
+			live[i] = NULL;
+			continue;
+		} else {
+			live[i] = rallocx_checked(live[i], size, flags, gen[i]);
+			gen[i]++;
+		}
+		live_flags[i] = flags;
+		expect_zu_eq((uintptr_t)live[i] & (((size_t)1 << lg) - 1), 0,
+		    "step %u: %p of %zu not aligned to 2^%u", step, live[i], size,
+		    lg);
+	}
+	for (unsigned i = 0; i < NLIVE; i++)
+		if (live[i] != NULL)
+			hm_dallocx(live[i], live_flags[i]);
+TEST_END
+
+/* The case a shrink of a huge block aligned beyond the chunk once lost. */
+TEST_BEGIN(test_rallocx_huge_shrink_keeps_alignment)
+	for (int round = 0; round < 64; round++) {
+		void *p = hm_mallocx(12 * MiB, MALLOCX_LG_ALIGN(22));
+		assert_ptr_not_null(p, "mallocx(12 MiB, 4 MiB aligned)");
+		expect_zu_eq((uintptr_t)p & (4 * MiB - 1), 0, "mallocx misaligned");
+		pattern_fill(p, 2 * MiB + 1, (uint64_t)round);
+		void *q = hm_rallocx(p, 2 * MiB + 1, MALLOCX_LG_ALIGN(22));
+		assert_ptr_not_null(q, "rallocx(2 MiB + 1, 4 MiB aligned)");
+		expect_zu_eq((uintptr_t)q & (4 * MiB - 1), 0,
+		    "round %d: rallocx gave %p", round, q);
+		expect_zu_eq(pattern_check(q, 2 * MiB + 1, (uint64_t)round),
+		    2 * MiB + 1, "contents");
+		/* Grow again, still aligned: in place or moved. */
+		q = hm_rallocx(q, 20 * MiB, MALLOCX_LG_ALIGN(22));
+		assert_ptr_not_null(q, "rallocx(20 MiB, 4 MiB aligned)");
+		expect_zu_eq((uintptr_t)q & (4 * MiB - 1), 0,
+		    "round %d: grown to %p", round, q);
+		hm_dallocx(q, 0);
+	}
+TEST_END
+
+/*
+ * An alignment no allocation can have (beyond the address space, or so
+ * large that size plus alignment overflows): nallocx 0, mallocx and
+ * rallocx NULL with the block intact, xallocx leaves it as it is.
+ */
+TEST_BEGIN(test_impossible_alignment)
+#if defined(__x86_64__)
+	unsigned lg_first = 47;
+#else
+	unsigned lg_first = 57;
+#endif
+	for (unsigned lg = lg_first; lg < 64; lg++) {
+		int flags = MALLOCX_LG_ALIGN(lg);
+		expect_zu_eq(hm_nallocx(1, flags), 0, "nallocx(1, LG_ALIGN(%u))",
+		    lg);
+		void *p = hm_mallocx(1, flags);
+		expect_ptr_null(p, "mallocx(1, LG_ALIGN(%u))", lg);
+		if (p != NULL)
+			hm_dallocx(p, 0);
+		void *b = hm_mallocx(100, 0);
+		assert_ptr_not_null(b, "mallocx(100)");
+		pattern_fill(b, 100, lg);
+		void *q = hm_rallocx(opaque_ptr(b), 50, flags);
+		expect_ptr_null(q, "rallocx(50, LG_ALIGN(%u))", lg);
+		if (q != NULL) {
+			hm_dallocx(q, 0);
+			continue;
+		}
+		size_t usize = hm_sallocx(b, 0);
+		expect_zu_eq(hm_xallocx(b, 200, 0, flags), usize,
+		    "xallocx(200, LG_ALIGN(%u)) changed the block", lg);
+		expect_zu_eq(hm_sallocx(b, 0), usize, "usable size after xallocx");
+		expect_zu_eq(pattern_check(b, 100, lg), 100, "contents");
+		hm_dallocx(b, 0);
+	}
+TEST_END
+
 /* One xallocx call with its invariants; returns the new usable size. */
 static size_t
 xallocx_checked(void *p, size_t size, size_t extra, int flags, uint64_t gen) {
@@ -426,6 +530,8 @@ main(void) {
 	return test(test_mallocx_plain, test_mallocx_zero, test_mallocx_align,
 	    test_nallocx, test_mallocx_fails_cleanly, test_rallocx,
 	    test_rallocx_zero_after_dirty, test_rallocx_failure_keeps_block,
+	    test_rallocx_keeps_alignment, test_rallocx_huge_shrink_keeps_alignment,
+	    test_impossible_alignment,
 	    test_xallocx, test_xallocx_shrinks_large_in_place, test_sdallocx,
 	    test_arena_and_tcache_flags, test_sallocx_of_standard_blocks);
 }
