@@ -12,6 +12,7 @@
 #include <hmalloc.h>
 
 #include "arena.h"
+#include "check.h"
 #include "chunk.h"
 #include "conf.h"
 #include "decay.h"
@@ -43,8 +44,11 @@ static bool ctl_alive[HM_ARENAS_MAX];
 static arena_stats_t ctl_astats_all, ctl_astats_destroyed;
 static bool ctl_any_destroyed;
 
+static void ctl_shapes_init(void);
+
 bool
 hm_ctl_boot(void) {
+	ctl_shapes_init();
 	return hm_mutex_init(&ctl_lock, LOCK_RANK_CTL, "ctl");
 }
 
@@ -879,6 +883,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"config.stats", ctl_config_stats},
 	{"config.utrace", ctl_config_utrace},
 	{"config.xmalloc", ctl_config_xmalloc},
+	{"opt.*", NULL},
 	{"background_thread", ctl_background_thread},
 	{"max_background_threads", ctl_max_background_threads},
 	{"thread.arena", ctl_thread_arena},
@@ -991,64 +996,147 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.arenas.#.mutexes.huge.num_wait", ctl_amx_huge_wait},
 };
 #define CTL_NNODES HM_ARRAY_SIZE(ctl_nodes)
-/* MIB[0] values from CTL_OPT_BASE on name opt.<conf option>. */
-#define CTL_OPT_BASE 1000
 
 /*
- * Matches name against the patterns; fills mib (one element per
- * component) and returns its length, or 0 if nothing matches.
+ * A MIB is a path in the tree the names make, one component per level,
+ * as jemalloc's: a number where the name has one ("#": an arena, a bin;
+ * "*": an option, by its index in the option table), else the rank of
+ * the name among its siblings in table order (patterns sharing a prefix
+ * are contiguous in the table).  A prefix of a name is an interior node
+ * whose MIB is the prefix of its children's, so a program can take
+ * "arenas.bin" once and fill in the rest.
+ *
+ * ctl_shape[n][d] is leaf n's component d as a MIB holds it (CTL_NUMBER
+ * where the MIB carries a number), derived from the table at boot.
+ */
+#define CTL_NUMBER 0xff
+static uint8_t ctl_shape[CTL_NNODES][CTL_MAX_DEPTH];
+static uint8_t ctl_depth[CTL_NNODES];
+#define CTL_INTERIOR SIZE_MAX
+
+/* Splits a dotted name into at most CTL_MAX_DEPTH components; 0 if it
+ * has more, or an empty one. */
+static size_t
+ctl_split(const char *name, const char **comp, size_t *len) {
+	size_t depth = 0;
+	for (const char *s = name;; depth++) {
+		const char *e = strchr(s, '.');
+		size_t l = e != NULL ? (size_t)(e - s) : strlen(s);
+		if (depth == CTL_MAX_DEPTH || l == 0)
+			return 0;
+		comp[depth] = s;
+		len[depth] = l;
+		if (e == NULL)
+			return depth + 1;
+		s = e + 1;
+	}
+}
+
+static bool
+ctl_comp_is(const char *c, size_t len, char what) {
+	return len == 1 && *c == what;
+}
+
+static void
+ctl_shapes_init(void) {
+	const char *prev[CTL_MAX_DEPTH], *comp[CTL_MAX_DEPTH];
+	size_t prevlen[CTL_MAX_DEPTH], len[CTL_MAX_DEPTH], prevdepth = 0;
+	for (size_t n = 0; n < CTL_NNODES; n++) {
+		size_t depth = ctl_split(ctl_nodes[n].pattern, comp, len);
+		ctl_depth[n] = (uint8_t)depth;
+		/* The first component that differs from the previous leaf
+		 * starts a new sibling there; those after it are first
+		 * children. */
+		size_t f = 0;
+		while (n > 0 && f < depth && f < prevdepth && len[f] == prevlen[f]
+		    && memcmp(comp[f], prev[f], len[f]) == 0)
+			f++;
+		for (size_t d = 0; d < depth; d++) {
+			unsigned v = d < f ? ctl_shape[n - 1][d]
+			    : d == f && n > 0 ? ctl_shape[n - 1][d] + 1u : 0;
+			if (ctl_comp_is(comp[d], len[d], '#')
+			    || ctl_comp_is(comp[d], len[d], '*'))
+				v = CTL_NUMBER;
+			/* A number is its parent's only child. */
+			hm_assert(v <= CTL_NUMBER && (v < CTL_NUMBER || d != f
+			    || n == 0));
+			ctl_shape[n][d] = (uint8_t)v;
+		}
+		memcpy(prev, comp, sizeof(prev));
+		memcpy(prevlen, len, sizeof(prevlen));
+		prevdepth = depth;
+	}
+}
+
+/* A decimal component's value; false if it is not one. */
+static bool
+ctl_number(const char *s, size_t len, size_t *v) {
+	if (len > 19)
+		return false;
+	*v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*v = *v * 10 + (size_t)(s[i] - '0');
+	}
+	return true;
+}
+
+/*
+ * The MIB of name, a leaf or an interior node: its length (0 if no node
+ * has that name), with *leaf the leaf's index or CTL_INTERIOR.
  */
 static size_t
-ctl_lookup(const char *name, size_t *mib) {
-	if (strncmp(name, "opt.", 4) == 0) {
-		const conf_opt_t *o = hm_conf_find(name + 4, strlen(name + 4));
-		if (o == NULL)
-			return 0;
-		mib[0] = CTL_OPT_BASE + (size_t)(o - hm_conf_opts);
-		mib[1] = 0;
-		return 2;
-	}
+ctl_lookup(const char *name, size_t *mib, size_t *leaf) {
+	const char *comp[CTL_MAX_DEPTH], *pcomp[CTL_MAX_DEPTH];
+	size_t len[CTL_MAX_DEPTH], plen[CTL_MAX_DEPTH];
+	size_t depth = ctl_split(name, comp, len);
+	if (depth == 0)
+		return 0;
 	for (size_t n = 0; n < CTL_NNODES; n++) {
-		const char *p = ctl_nodes[n].pattern, *s = name;
-		size_t depth = 0;
-		bool ok = true;
-		mib[0] = n;
-		while (ok) {
-			const char *pe = strchr(p, '.'), *se = strchr(s, '.');
-			size_t plen = pe ? (size_t)(pe - p) : strlen(p);
-			size_t slen = se ? (size_t)(se - s) : strlen(s);
-			if (depth >= CTL_MAX_DEPTH) {
-				ok = false;
-				break;
-			}
-			if (plen == 1 && *p == '#') {
-				size_t v = 0;
-				if (slen == 0 || slen > 19) {
-					ok = false;
+		if (ctl_depth[n] < depth)
+			continue;
+		ctl_split(ctl_nodes[n].pattern, pcomp, plen);
+		size_t d = 0;
+		for (; d < depth; d++) {
+			if (ctl_comp_is(pcomp[d], plen[d], '#')) {
+				if (!ctl_number(comp[d], len[d], &mib[d]))
 					break;
-				}
-				for (size_t i = 0; i < slen && ok; i++) {
-					if (s[i] < '0' || s[i] > '9')
-						ok = false;
-					v = v * 10 + (size_t)(s[i] - '0');
-				}
-				if (depth > 0)
-					mib[depth] = v;
+			} else if (ctl_comp_is(pcomp[d], plen[d], '*')) {
+				const conf_opt_t *o = hm_conf_find(comp[d],
+				    len[d]);
+				if (o == NULL)
+					break;
+				mib[d] = (size_t)(o - hm_conf_opts);
+			} else if (plen[d] == len[d]
+			    && memcmp(pcomp[d], comp[d], len[d]) == 0) {
+				mib[d] = ctl_shape[n][d];
 			} else {
-				ok = plen == slen && memcmp(p, s, plen) == 0;
-				if (depth > 0)
-					mib[depth] = 0;
-			}
-			depth++;
-			if (!ok || (pe == NULL) != (se == NULL))
 				break;
-			if (pe == NULL)
-				return depth;
-			p = pe + 1;
-			s = se + 1;
+			}
+		}
+		if (d == depth) {
+			*leaf = ctl_depth[n] == depth ? n : CTL_INTERIOR;
+			return depth;
 		}
 	}
 	return 0;
+}
+
+/* The leaf a MIB names, or CTL_INTERIOR if none. */
+static size_t
+ctl_leaf(const size_t *mib, size_t miblen) {
+	for (size_t n = 0; n < CTL_NNODES; n++) {
+		if (ctl_depth[n] != miblen)
+			continue;
+		size_t d = 0;
+		while (d < miblen && (ctl_shape[n][d] == CTL_NUMBER
+		    || ctl_shape[n][d] == mib[d]))
+			d++;
+		if (d == miblen)
+			return n;
+	}
+	return CTL_INTERIOR;
 }
 
 static int
@@ -1056,28 +1144,21 @@ ctl_dispatch(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
     void *newp, size_t newlen) {
 	if (!malloc_init())
 		return EAGAIN;
+	size_t n = ctl_leaf(mib, miblen);
+	if (n == CTL_INTERIOR)
+		return ENOENT;
 	ctl_args_t a = {mib, oldp, oldlenp, newp, newlen};
-	if (miblen == 0)
-		return ENOENT;
-	if (mib[0] >= CTL_OPT_BASE) {
-		size_t i = mib[0] - CTL_OPT_BASE;
-		if (i >= hm_conf_nopts || miblen != 2)
+	if (ctl_nodes[n].fn == NULL) {
+		/* opt.*: the option by its index. */
+		if (mib[miblen - 1] >= hm_conf_nopts)
 			return ENOENT;
-		return ctl_opt(&hm_conf_opts[i], &a);
+		return ctl_opt(&hm_conf_opts[mib[miblen - 1]], &a);
 	}
-	if (mib[0] >= CTL_NNODES)
-		return ENOENT;
-	/* The MIB must have as many components as the pattern. */
-	size_t depth = 1;
-	for (const char *p = ctl_nodes[mib[0]].pattern; *p; p++)
-		depth += *p == '.';
-	if (miblen != depth)
-		return ENOENT;
 	mutex_lock(&ctl_lock);
 	/* Statistics read before any "epoch" are those of the first call. */
 	if (unlikely(!ctl_refreshed))
 		ctl_refresh();
-	int err = ctl_nodes[mib[0]].fn(&a);
+	int err = ctl_nodes[n].fn(&a);
 	mutex_unlock(&ctl_lock);
 	return err;
 }
@@ -1088,8 +1169,11 @@ HM_PUBLIC(mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
 	size_t mib[CTL_MAX_DEPTH];
 	if (name == NULL)
 		return EINVAL;
-	size_t miblen = ctl_lookup(name, mib);
-	if (miblen == 0)
+	if (!malloc_init())
+		return EAGAIN;
+	size_t leaf;
+	size_t miblen = ctl_lookup(name, mib, &leaf);
+	if (miblen == 0 || leaf == CTL_INTERIOR)
 		return ENOENT;
 	return ctl_dispatch(mib, miblen, oldp, oldlenp, newp, newlen);
 }
@@ -1101,11 +1185,11 @@ HM_PUBLIC(mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp) {
 		return EINVAL;
 	if (!malloc_init())
 		return EAGAIN;
-	size_t miblen = ctl_lookup(name, mib);
+	size_t leaf;
+	size_t miblen = ctl_lookup(name, mib, &leaf);
 	if (miblen == 0)
 		return ENOENT;
-	/* jemalloc fills at most *miblenp components (a prefix of a name
-	 * gives a partial MIB); a full MIB is what the *bymib call needs. */
+	/* As jemalloc: at most *miblenp components, the first ones. */
 	if (*miblenp < miblen)
 		miblen = *miblenp;
 	memcpy(mibp, mib, miblen * sizeof(size_t));

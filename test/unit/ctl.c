@@ -89,10 +89,12 @@ TEST_END
 
 TEST_BEGIN(test_enoent)
 	unit_boot();
-	static const char *names[] = {"", "nosuch", "no.such.name", "arenas",
-	    "arenas.", "arenas.bin", "arenas.bin.0", "arenas.bin.x.size",
+	/* Interior nodes ("arenas", "arenas.bin.0", "opt") have MIBs:
+	 * test_partial_mibs. */
+	static const char *names[] = {"", "nosuch", "no.such.name",
+	    "arenas.", "arenas.bin.x.size",
 	    "arenas.bin.0.size.extra", "arenas.bin..size", "arenas.bin.-1.size",
-	    "opt.nosuch", "opt.", "opt", "stats.allocated.x", "Epoch",
+	    "opt.nosuch", "opt.", "stats.allocated.x", "Epoch",
 	    "arena.18446744073709551616.purge"};
 	for (size_t i = 0; i < HM_ARRAY_SIZE(names); i++) {
 		size_t v[4], sz = sizeof(size_t);
@@ -298,8 +300,136 @@ TEST_BEGIN(test_mutex_stats)
 	    "read-only");
 TEST_END
 
+/*
+ * A MIB is a path in the name tree: any prefix of a name is an interior
+ * node whose MIB is the prefix of the full one, so a program can take
+ * "arenas.bin" once and fill in the index and the leaf.  Two names that
+ * share k components share k MIB components and differ at the next one
+ * when the names do there (numbers aside).  An interior node is not
+ * readable itself.
+ */
+static const char *const tree_names[] = {
+	"version", "epoch", "background_thread", "config.debug",
+	"config.stats", "opt.narenas", "opt.dirty_decay_ms", "opt.abort",
+	"thread.arena", "thread.tcache.enabled", "thread.tcache.flush",
+	"thread.allocated", "prof.active", "arena.0.dirty_decay_ms",
+	"arena.0.muzzy_decay_ms", "arenas.narenas", "arenas.bin.3.size",
+	"arenas.bin.3.nregs", "arenas.bin.0.slab_size", "arenas.lextent.2.size",
+	"arenas.page", "stats.allocated", "stats.active",
+	"stats.background_thread.num_runs", "stats.mutexes.ctl.num_ops",
+	"stats.mutexes.base.num_wait", "stats.arenas.0.pactive",
+	"stats.arenas.0.small.nmalloc", "stats.arenas.0.large.nmalloc",
+	"stats.arenas.0.bins.2.nmalloc", "stats.arenas.0.bins.2.curregs",
+	"stats.arenas.0.lextents.1.nmalloc",
+	"stats.arenas.0.mutexes.bins.num_ops",
+	"stats.arenas.0.mutexes.huge.num_wait",
+};
+
+/* The number of dotted components name and other share. */
+static size_t
+shared_components(const char *name, const char *other, size_t *depth) {
+	size_t k = 0, d = 1;
+	for (const char *c = name; *c; c++)
+		d += *c == '.';
+	*depth = d;
+	const char *a = name, *b = other;
+	while (k < d) {
+		size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+		if (la != lb || memcmp(a, b, la) != 0)
+			break;
+		k++;
+		if (a[la] == '\0' || b[lb] == '\0')
+			break;
+		a += la + 1;
+		b += lb + 1;
+	}
+	return k;
+}
+
+TEST_BEGIN(test_partial_mibs)
+	unit_boot();
+	size_t full[HM_ARRAY_SIZE(tree_names)][8], len[HM_ARRAY_SIZE(tree_names)];
+	for (size_t i = 0; i < HM_ARRAY_SIZE(tree_names); i++) {
+		const char *name = tree_names[i];
+		len[i] = 8;
+		assert_d_eq(hm_mallctlnametomib(name, full[i], &len[i]), 0,
+		    "mallctlnametomib(%s)", name);
+		size_t depth;
+		shared_components(name, name, &depth);
+		assert_zu_eq(len[i], depth, "%s: MIB length", name);
+		/* Each proper prefix: its MIB, not readable, then completed
+		 * from the full MIB and read as the full name reads. */
+		for (size_t k = 1; k < depth; k++) {
+			char prefix[96];
+			const char *end = name;
+			for (size_t c = 0; c < k; c++)
+				end = strchr(end, '.') + 1;
+			snprintf(prefix, sizeof(prefix), "%.*s",
+			    (int)(end - name - 1), name);
+			size_t mib[8], miblen = 8;
+			expect_d_eq(hm_mallctlnametomib(prefix, mib, &miblen), 0,
+			    "mallctlnametomib(%s)", prefix);
+			expect_zu_eq(miblen, k, "%s: MIB length", prefix);
+			for (size_t c = 0; c < k && c < miblen; c++)
+				expect_zu_eq(mib[c], full[i][c],
+				    "%s: component %zu vs %s", prefix, c, name);
+			uint64_t v[2];
+			size_t sz = sizeof(v[0]);
+			expect_d_eq(hm_mallctl(prefix, v, &sz, NULL, 0), ENOENT,
+			    "mallctl(%s), an interior node", prefix);
+			expect_d_eq(hm_mallctlbymib(mib, miblen, v, &sz, NULL, 0),
+			    ENOENT, "mallctlbymib(%s), an interior node", prefix);
+		}
+	}
+	for (size_t i = 0; i < HM_ARRAY_SIZE(tree_names); i++) {
+		for (size_t j = 0; j < HM_ARRAY_SIZE(tree_names); j++) {
+			size_t depth, other;
+			size_t k = shared_components(tree_names[i], tree_names[j],
+			    &depth);
+			shared_components(tree_names[j], tree_names[j], &other);
+			for (size_t c = 0; c < k; c++)
+				expect_zu_eq(full[i][c], full[j][c],
+				    "%s and %s: component %zu", tree_names[i],
+				    tree_names[j], c);
+			if (i != j && k < depth && k < other)
+				expect_zu_ne(full[i][k], full[j][k],
+				    "%s and %s: component %zu", tree_names[i],
+				    tree_names[j], k);
+		}
+	}
+	/* The usual use: the prefix once, the index filled in each time. */
+	size_t mib[8], miblen = 2, leaf[8], leaflen = 8;
+	assert_d_eq(hm_mallctlnametomib("arenas.bin", mib, &miblen), 0,
+	    "mallctlnametomib(arenas.bin)");
+	assert_zu_eq(miblen, 2, "arenas.bin: MIB length");
+	assert_d_eq(hm_mallctlnametomib("arenas.bin.0.size", leaf, &leaflen), 0,
+	    "mallctlnametomib(arenas.bin.0.size)");
+	mib[3] = leaf[3];
+	for (unsigned b = 0; b < SC_NBINS; b++) {
+		mib[2] = b;
+		size_t size = 0, sz = sizeof(size);
+		expect_d_eq(hm_mallctlbymib(mib, 4, &size, &sz, NULL, 0), 0,
+		    "arenas.bin.%u.size by a partial MIB", b);
+		expect_zu_eq(size, hm_sc_slab[b].size, "bin %u", b);
+	}
+	/* Options: "opt" is an interior node, each option a leaf under it. */
+	size_t opt[8], optlen = 8, narenas_mib[8], nlen = 8;
+	assert_d_eq(hm_mallctlnametomib("opt", opt, &optlen), 0, "opt");
+	expect_zu_eq(optlen, 1, "opt: MIB length");
+	assert_d_eq(hm_mallctlnametomib("opt.narenas", narenas_mib, &nlen), 0,
+	    "opt.narenas");
+	opt[1] = narenas_mib[1];
+	unsigned n1 = 0, n2 = 1;
+	size_t sz = sizeof(n1);
+	expect_d_eq(hm_mallctlbymib(opt, 2, &n1, &sz, NULL, 0), 0,
+	    "opt.narenas by MIB");
+	expect_d_eq(hm_mallctl("opt.narenas", &n2, &sz, NULL, 0), 0,
+	    "opt.narenas by name");
+	expect_u_eq(n1, n2, "opt.narenas");
+TEST_END
+
 int
 main(void) {
 	return test(test_mutex_stats, test_bin_mibs, test_lextent_mibs, test_enoent,
-	    test_einval_eperm, test_purge, test_thread_arena);
+	    test_einval_eperm, test_purge, test_thread_arena, test_partial_mibs);
 }

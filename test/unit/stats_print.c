@@ -286,7 +286,6 @@ TEST_BEGIN(test_text_sections)
 		"  opt.dss: \"",
 		"  opt.dirty_decay_ms: ",
 		" (arenas.dirty_decay_ms: ",
-		"  opt.background_thread: false (background_thread: false)\n",
 		"  opt.stats_print_opts: \"",
 		"\nArenas: ",
 		"\nQuantum size: 16\n",
@@ -298,7 +297,7 @@ TEST_BEGIN(test_text_sections)
 		"\nAllocated: ",
 		", active: ", ", metadata: ", ", resident: ", ", mapped: ",
 		", retained: ",
-		"\nBackground threads: 0, num_runs: 0, run_interval: 0 ns\n",
+		"\nBackground threads: ",
 		"n_lock_ops (#/sec)       n_waiting (#/sec)\n",
 		"\nctl  ",
 		"\narenas[0]:\nassigned threads: ",
@@ -317,6 +316,22 @@ TEST_BEGIN(test_text_sections)
 	};
 	for (size_t i = 0; i < HM_ARRAY_SIZE(want); i++)
 		expect_true(has(r, want[i]), "report lacks \"%s\"", want[i]);
+	/* The purging thread's state as the mallctls give it (it runs
+	 * from load time unless the options say otherwise). */
+	bool bg_opt, bg_on;
+	size_t sz = sizeof(bool);
+	assert_d_eq(hm_mallctl("opt.background_thread", &bg_opt, &sz, NULL, 0),
+	    0, "opt.background_thread");
+	assert_d_eq(hm_mallctl("background_thread", &bg_on, &sz, NULL, 0), 0,
+	    "background_thread");
+	char line[128];
+	snprintf(line, sizeof(line),
+	    "  opt.background_thread: %s (background_thread: %s)\n",
+	    bg_opt ? "true" : "false", bg_on ? "true" : "false");
+	expect_true(has(r, line), "report lacks \"%s\"", line);
+	snprintf(line, sizeof(line), "\nBackground threads: %u, num_runs: ",
+	    bg_on ? 1u : 0u);
+	expect_true(has(r, line), "report lacks \"%s\"", line);
 	expect_true(has(r, "\n   muzzy: "), "muzzy decay row");
 	expect_true(has(r, "  opt.muzzy_decay_ms: ") ==
 	    has(r, " (arenas.muzzy_decay_ms: "), "muzzy_decay_ms note");
