@@ -699,10 +699,17 @@ HM_EXPORT void *
 HM_PUBLIC(realloc)(void *ptr, size_t size) {
 	if (ptr == NULL)
 		return HM_PUBLIC(malloc)(size);
-	if (size == 0) {
-		/* glibc frees and returns NULL. */
-		HM_PUBLIC(free)(ptr);
-		return NULL;
+	if (unlikely(size == 0)) {
+		atomic_fetch_add_explicit(&hm_stats_zero_reallocs, 1,
+		    memory_order_relaxed);
+		if (opt_zero_realloc == ZERO_REALLOC_FREE) {
+			HM_PUBLIC(free)(ptr);
+			return NULL;
+		}
+		if (opt_zero_realloc == ZERO_REALLOC_ABORT)
+			hm_check_fail("realloc with size 0 "
+			    "(opt.zero_realloc:abort)", ptr);
+		size = 1; /* as malloc(0) */
 	}
 	void *p = irealloc(ptr, size, 0, false, NULL);
 	slow_path_done();

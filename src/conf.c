@@ -24,6 +24,8 @@ bool opt_zero = false;
 bool opt_stats_print = false;
 char opt_stats_print_opts[CONF_STRING_MAX];
 const char *const hm_junk_names[4] = {"false", "true", "alloc", "free"};
+unsigned opt_zero_realloc = ZERO_REALLOC_FREE;
+const char *const hm_zero_realloc_names[3] = {"free", "alloc", "abort"};
 bool hm_junk_alloc;
 bool hm_junk_free;
 
@@ -49,6 +51,8 @@ const conf_opt_t hm_conf_opts[] = {
 	{"background_thread", CONF_BOOL, &opt_background_thread, 0, 1, NULL, 0},
 	{"junk", CONF_ENUM, &opt_junk, 0, 0, hm_junk_names, 4},
 	{"zero", CONF_BOOL, &opt_zero, 0, 1, NULL, 0},
+	{"zero_realloc", CONF_ENUM, &opt_zero_realloc, 0, 0,
+	    hm_zero_realloc_names, 3},
 	{"tcache", CONF_BOOL, &opt_tcache, 0, 1, NULL, 0},
 	{"lg_tcache_max", CONF_SIZE, &opt_lg_tcache_max, 0, 21, NULL, 0},
 	{"secure", CONF_BOOL, &opt_secure, 0, 1, NULL, 0},

@@ -59,6 +59,15 @@ HM_EXTERN bool opt_zero;
 HM_EXTERN bool opt_stats_print;
 HM_EXTERN char opt_stats_print_opts[CONF_STRING_MAX];
 HM_EXTERN const char *const hm_junk_names[4];
+/* realloc(ptr, 0), as jemalloc 5.3's opt.zero_realloc: free ptr and
+ * return NULL (glibc's answer), an allocation of size 0, or abort. */
+typedef enum {
+	ZERO_REALLOC_FREE,
+	ZERO_REALLOC_ALLOC,
+	ZERO_REALLOC_ABORT,
+} zero_realloc_t;
+HM_EXTERN unsigned opt_zero_realloc; /* a zero_realloc_t */
+HM_EXTERN const char *const hm_zero_realloc_names[3];
 
 /* Derived from opt_junk and opt_zero: one test on the allocation path. */
 HM_EXTERN bool hm_junk_alloc;

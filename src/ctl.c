@@ -203,6 +203,8 @@ CTL_RO(ctl_stats_metadata, size_t, ctl_stats.metadata)
 CTL_RO(ctl_stats_resident, size_t, ctl_stats.resident)
 CTL_RO(ctl_stats_mapped, size_t, ctl_stats.mapped)
 CTL_RO(ctl_stats_retained, size_t, ctl_stats.retained)
+CTL_RO(ctl_stats_zero_reallocs, size_t, atomic_load_explicit(
+    &hm_stats_zero_reallocs, memory_order_relaxed))
 CTL_RO(ctl_stats_bg_num_threads, size_t, ctl_bg.num_threads)
 CTL_RO(ctl_stats_bg_num_runs, uint64_t, ctl_bg.num_runs)
 CTL_RO(ctl_stats_bg_run_interval, uint64_t, ctl_bg.run_interval)
@@ -935,6 +937,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.resident", ctl_stats_resident},
 	{"stats.mapped", ctl_stats_mapped},
 	{"stats.retained", ctl_stats_retained},
+	{"stats.zero_reallocs", ctl_stats_zero_reallocs},
 	{"stats.background_thread.num_threads", ctl_stats_bg_num_threads},
 	{"stats.background_thread.num_runs", ctl_stats_bg_num_runs},
 	{"stats.background_thread.run_interval", ctl_stats_bg_run_interval},

@@ -14,6 +14,8 @@
 #include "init.h"
 #include "os.h"
 
+atomic_size_t hm_stats_zero_reallocs;
+
 const char *const hm_arena_mutex_names[ARENA_NMUTEXES] = {"bins", "arena",
     "huge"};
 

@@ -7,6 +7,7 @@
 #ifndef HM_STATS_H
 #define HM_STATS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,9 @@ typedef struct arena_stats_s {
 
 /* Adds a lock's counters to *out. */
 void hm_stats_mutex_read(const mutex_t *m, mutex_stats_t *out);
+
+/* realloc calls with size 0 (stats.zero_reallocs). */
+HM_EXTERN atomic_size_t hm_stats_zero_reallocs;
 
 typedef struct stats_s {
 	size_t allocated;  /* bytes in live allocations (usable sizes) */

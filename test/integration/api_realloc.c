@@ -1,13 +1,16 @@
 /*
  * realloc and reallocarray: contents survive growing and shrinking across
  * small, large and huge sizes; realloc(NULL, n) is malloc(n); realloc(p, 0)
- * frees p and returns NULL, as glibc (REALLOC_ZERO_BYTES_FREES); an
+ * frees p and returns NULL, as glibc (REALLOC_ZERO_BYTES_FREES), unless
+ * opt.zero_realloc says alloc (a block of size 0) or abort; an
  * impossible size fails with ENOMEM and leaves the block as it was;
  * reallocarray checks n * size for overflow.
  */
 #include "api_util.h"
 
 #include <malloc.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 
 /*
  * Resizes p (holding `size` bytes of pattern gen) to new_size, checks the
@@ -76,6 +79,115 @@ TEST_BEGIN(test_realloc_zero_frees)
 	size_t after = bytes_in_use();
 	expect_zu_ge(before, after + N * MiB / 2,
 	    "mallinfo2 in-use bytes before/after realloc(p, 0) of %d MiB", N);
+TEST_END
+
+static size_t
+zero_reallocs(void) {
+	size_t n = 0, sz = sizeof(n);
+	uint64_t epoch = 1;
+	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	if (hm_mallctl("stats.zero_reallocs", &n, &sz, NULL, 0) != 0)
+		return SIZE_MAX;
+	return n;
+}
+
+static const char *
+zero_realloc_mode(void) {
+	const char *mode = NULL;
+	size_t sz = sizeof(mode);
+	if (hm_mallctl("opt.zero_realloc", &mode, &sz, NULL, 0) != 0)
+		return "(none)";
+	return mode;
+}
+
+/* The default is glibc's answer, counted in stats.zero_reallocs. */
+TEST_BEGIN(test_zero_realloc_default)
+	expect_str_eq(zero_realloc_mode(), "free", "opt.zero_realloc");
+	size_t before = zero_reallocs();
+	for (int i = 0; i < 3; i++) {
+		void *p = hm_malloc(50);
+		assert_ptr_not_null(p, "malloc");
+		expect_ptr_null(hm_realloc(p, opaque_zu(0)), "realloc(p, 0)");
+	}
+	expect_zu_eq(zero_reallocs(), before + 3, "stats.zero_reallocs");
+TEST_END
+
+/*
+ * The other modes need the option from start-up: the program runs itself
+ * again with HMALLOC_CONF=zero_realloc:<mode> and "--zero-realloc".
+ */
+static char *self_name;
+
+static void
+zero_realloc_exec(void *mode) {
+	char conf[64];
+	snprintf(conf, sizeof(conf), "zero_realloc:%s", (const char *)mode);
+	setenv("HMALLOC_CONF", conf, 1);
+	char *argv[] = {self_name, "--zero-realloc", NULL};
+	execv("/proc/self/exe", argv);
+	_exit(23);
+}
+
+/* The child's side: exit status 0 when alloc behaves, else the check
+ * that failed; under abort it should not return from realloc. */
+static int
+zero_realloc_child(void) {
+	alarm(20);
+	const char *mode = zero_realloc_mode();
+	char *p = hm_malloc(100);
+	if (p == NULL)
+		return 2;
+	memset(p, 0x33, 100);
+	printf("block %p\n", (void *)p);
+	fflush(stdout);
+	char *q = hm_realloc(p, opaque_zu(0));
+	if (strcmp(mode, "alloc") != 0)
+		return 3; /* abort did not abort */
+	if (q == NULL)
+		return 4;
+	/* A live block of the smallest class: usable, freeable, and
+	 * counted. */
+	size_t usize = hm_malloc_usable_size(q);
+	if (usize == 0 || usize != hm_nallocx(0, 0))
+		return 5;
+	memset(q, 0x44, usize);
+	if (zero_reallocs() != 1)
+		return 6;
+	hm_free(q);
+	/* Repeated: no leak (a block per call would grow the heap). */
+	for (int i = 0; i < 100000; i++) {
+		void *r = hm_realloc(hm_malloc(1000), opaque_zu(0));
+		if (r == NULL)
+			return 7;
+		hm_free(r);
+	}
+	return 0;
+}
+
+TEST_BEGIN(test_zero_realloc_alloc)
+	char out[4096];
+	int status = test_fork_capture(zero_realloc_exec, "alloc", out,
+	    sizeof(out));
+	expect_true(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "zero_realloc:alloc child: status 0x%x (exit code names the "
+	    "check), output:\n%s", status, out);
+TEST_END
+
+TEST_BEGIN(test_zero_realloc_abort)
+	char out[4096];
+	int status = test_fork_capture(zero_realloc_exec, "abort", out,
+	    sizeof(out));
+	expect_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+	    "zero_realloc:abort child: status 0x%x, output:\n%s", status, out);
+	void *p = NULL;
+	const char *line = strstr(out, "block ");
+	assert_ptr_not_null(line, "the child's block address:\n%s", out);
+	sscanf(line, "block %p", &p);
+	char want[128];
+	snprintf(want, sizeof(want),
+	    "<hmalloc>: realloc with size 0 (opt.zero_realloc:abort): %p\n", p);
+	expect_ptr_not_null(strstr(out, want), "the message \"%s\" in:\n%s",
+	    want, out);
 TEST_END
 
 TEST_BEGIN(test_realloc_across_ranges)
@@ -266,8 +378,13 @@ TEST_BEGIN(test_realloc_aligned_blocks)
 TEST_END
 
 int
-main(void) {
+main(int argc, char **argv) {
+	self_name = argv[0];
+	if (argc > 1 && strcmp(argv[1], "--zero-realloc") == 0)
+		return zero_realloc_child();
 	return test(test_realloc_null_is_malloc, test_realloc_zero_frees,
+	    test_zero_realloc_default, test_zero_realloc_alloc,
+	    test_zero_realloc_abort,
 	    test_realloc_across_ranges, test_realloc_random_walk,
 	    test_realloc_enomem_keeps_block, test_realloc_huge_grow_shrink,
 	    test_realloc_same_class, test_reallocarray,
