@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -899,7 +900,12 @@ HM_PUBLIC(malloc_stats)(void) {
 	    "in use bytes     = %zu\nmax mmap regions = 0\n"
 	    "max mmap bytes   = 0\n", hm_narenas, st.mapped, st.allocated,
 	    st.mapped, st.allocated);
+	/* write(2) is a cancellation point; glibc's malloc_stats is not
+	 * one, and a thread cancelled half-way would leave half a report. */
+	int state;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
 	hm_write(buf);
+	pthread_setcancelstate(state, NULL);
 }
 
 HM_EXPORT int

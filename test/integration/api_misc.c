@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 /* Allocates, fills, checks and frees a spread of sizes. */
@@ -256,6 +257,45 @@ TEST_BEGIN(test_malloc_stats_writes_stderr)
 	hm_free(keep);
 TEST_END
 
+/*
+ * malloc_stats is not a cancellation point (glibc's is not): a thread
+ * with a cancel pending comes back from it and is cancelled at the next
+ * point instead.
+ */
+static volatile int cancel_reached;
+
+static void *
+cancel_thread(void *arg) {
+	(void)arg;
+	pthread_cancel(pthread_self());
+	hm_malloc_stats();
+	cancel_reached = 1;
+	pthread_testcancel();
+	cancel_reached = 2;
+	return NULL;
+}
+
+TEST_BEGIN(test_malloc_stats_not_cancellable)
+	fflush(stderr);
+	int saved = dup(2);
+	assert_d_ge(saved, 0, "dup(2)");
+	int null = open("/dev/null", O_WRONLY);
+	assert_d_ge(null, 0, "open /dev/null");
+	dup2(null, 2);
+	close(null);
+	pthread_t t;
+	void *ret = NULL;
+	int err = pthread_create(&t, NULL, cancel_thread, NULL);
+	if (err == 0)
+		pthread_join(t, &ret);
+	dup2(saved, 2);
+	close(saved);
+	assert_d_eq(err, 0, "pthread_create");
+	expect_ptr_eq(ret, PTHREAD_CANCELED, "the thread was cancelled");
+	expect_d_eq(cancel_reached, 1,
+	    "cancelled inside malloc_stats (0) or not at all (2)");
+TEST_END
+
 TEST_BEGIN(test_mallopt)
 	/* M_ARENA_MAX is meaningful to hmalloc and accepted. */
 	expect_d_eq(hm_mallopt(M_ARENA_MAX, 8), 1, "mallopt(M_ARENA_MAX, 8)");
@@ -279,5 +319,5 @@ main(void) {
 	return test(test_malloc_trim, test_mallinfo2_tracks_allocation,
 	    test_mallinfo_tracks_allocation, test_malloc_info,
 	    test_xml_balance_checker, test_malloc_stats_writes_stderr,
-	    test_mallopt);
+	    test_malloc_stats_not_cancellable, test_mallopt);
 }
