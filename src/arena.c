@@ -322,15 +322,16 @@ run_split(arena_t *arena, run_t *run, size_t npages) {
 	return tail;
 }
 
-/* A new free run spanning a fresh chunk. */
+/* A new free run spanning a fresh chunk (for_slab: chunk.h). */
 static run_t *
-arena_chunk_run(arena_t *arena) {
+arena_chunk_run(arena_t *arena, bool for_slab) {
 	run_t *run = hm_base_pool_get(&arena->run_pool);
 	if (run == NULL)
 		return NULL;
 	bool zeroed = false;
 	chunk_t *chunk = hm_chunk_alloc(arena,
-	    atomic_load_explicit(&arena->dss, memory_order_relaxed), &zeroed);
+	    atomic_load_explicit(&arena->dss, memory_order_relaxed), for_slab,
+	    &zeroed);
 	if (chunk == NULL) {
 		hm_base_pool_put(&arena->run_pool, run);
 		return NULL;
@@ -359,10 +360,11 @@ arena_chunk_release(arena_t *arena, run_t *run) {
 
 /*
  * Takes npages (aligned to align bytes, a power of two >= PAGE) from the
- * free runs or a new chunk.  The run comes back detached, state unset.
+ * free runs or a new chunk (for_slab: a slab's, which may have the
+ * reserve, chunk.h).  The run comes back detached, state unset.
  */
 static run_t *
-run_alloc(arena_t *arena, size_t npages, size_t align) {
+run_alloc(arena_t *arena, size_t npages, size_t align, bool for_slab) {
 	size_t want = npages + ((align - PAGE) >> LG_PAGE);
 	if (want > hm_chunk_npages) {
 		errno = ENOMEM;
@@ -373,7 +375,7 @@ run_alloc(arena_t *arena, size_t npages, size_t align) {
 	if (!fresh) {
 		run_free_remove(arena, run);
 	} else {
-		run = arena_chunk_run(arena);
+		run = arena_chunk_run(arena, for_slab);
 		if (run == NULL)
 			return NULL;
 	}
@@ -546,6 +548,10 @@ run_dalloc(arena_t *arena, run_t *run) {
 		}
 	}
 	run_free_insert(arena, run);
+	/* Under an address-space limit a wholly free chunk goes back at
+	 * once (os.h). */
+	if (unlikely(run->npages == hm_chunk_npages) && hm_os_limited())
+		arena_purge_run(arena, run, false);
 	/* Event-driven decay: a pass when a decay step has passed (at once
 	 * with dirty_decay_ms:0). */
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
@@ -563,7 +569,7 @@ run_t *
 hm_arena_slab_alloc(arena_t *arena, unsigned binind) {
 	const sc_slab_info_t *info = &hm_sc_slab[binind];
 	mutex_lock(&arena->lock);
-	run_t *run = run_alloc(arena, info->npages, PAGE);
+	run_t *run = run_alloc(arena, info->npages, PAGE, true);
 	if (run == NULL) {
 		mutex_unlock(&arena->lock);
 		return NULL;
@@ -630,7 +636,7 @@ hm_arena_large_alloc(arena_t *arena, size_t usize, size_t align,
 	if (align < PAGE)
 		align = PAGE;
 	mutex_lock(&arena->lock);
-	run_t *run = run_alloc(arena, (usize + guard) >> LG_PAGE, align);
+	run_t *run = run_alloc(arena, (usize + guard) >> LG_PAGE, align, false);
 	if (run != NULL) {
 		*zeroed = run->ndirty == 0 && run->nmuzzy == 0;
 		run->state = RUN_LARGE;

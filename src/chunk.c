@@ -20,6 +20,7 @@ _Atomic uintptr_t hm_chunk_epoch;
 
 static mutex_t chunk_lock;
 static base_pool_t chunk_pool; /* chunk_t descriptors (chunk_lock) */
+static _Atomic(char *) chunk_reserve; /* chunk.h; written under chunk_lock */
 
 bool
 hm_chunk_boot(void) {
@@ -35,7 +36,41 @@ hm_chunk_boot(void) {
 	bool zeroed;
 	hm_rtree_root = hm_os_map_metadata(PAGE_CEILING(nroot * sizeof(void *)),
 	    PAGE, &zeroed);
-	return hm_rtree_root == NULL;
+	if (hm_rtree_root == NULL)
+		return true;
+	/* Without room for it, hmalloc works without it. */
+	atomic_store_explicit(&chunk_reserve, hm_os_map(hm_chunksize,
+	    hm_chunksize, DSS_DISABLED, &zeroed), memory_order_relaxed);
+	return false;
+}
+
+/* The reserve, if it is there and the caller may have it. */
+static char *
+chunk_reserve_take(bool for_slab) {
+	if (!for_slab)
+		return NULL;
+	mutex_lock(&chunk_lock);
+	char *addr = atomic_load_explicit(&chunk_reserve, memory_order_relaxed);
+	atomic_store_explicit(&chunk_reserve, NULL, memory_order_relaxed);
+	mutex_unlock(&chunk_lock);
+	return addr;
+}
+
+/* Keeps addr (a chunk nobody uses) as the reserve if there is none. */
+static bool
+chunk_reserve_fill(char *addr) {
+	if (atomic_load_explicit(&chunk_reserve, memory_order_relaxed) != NULL)
+		return false;
+	/* Purged first: the reserve holds no memory, and reads as zero. */
+	hm_os_purge(addr, hm_chunksize);
+	mutex_lock(&chunk_lock);
+	bool kept = atomic_load_explicit(&chunk_reserve, memory_order_relaxed)
+	    == NULL;
+	if (kept)
+		atomic_store_explicit(&chunk_reserve, addr,
+		    memory_order_relaxed);
+	mutex_unlock(&chunk_lock);
+	return kept;
 }
 
 static bool
@@ -72,13 +107,18 @@ hm_rtree_set(const void *addr, size_t size, uintptr_t val) {
 }
 
 chunk_t *
-hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool *zeroed) {
+hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool for_slab,
+    bool *zeroed) {
 	mutex_lock(&chunk_lock);
 	chunk_t *chunk = hm_base_pool_get(&chunk_pool);
 	mutex_unlock(&chunk_lock);
 	if (chunk == NULL)
 		return NULL;
-	void *addr = hm_os_map(hm_chunksize, hm_chunksize, dss, zeroed);
+	char *addr = hm_os_map(hm_chunksize, hm_chunksize, dss, zeroed);
+	if (addr == NULL) {
+		addr = chunk_reserve_take(for_slab);
+		*zeroed = true;
+	}
 	if (addr == NULL)
 		goto fail;
 	chunk->arena = arena;
@@ -104,7 +144,8 @@ hm_chunk_dalloc(chunk_t *chunk) {
 	atomic_fetch_add_explicit(&hm_chunk_epoch, CHUNK_EPOCH_STEP,
 	    memory_order_seq_cst);
 	hm_rtree_set(chunk->addr, hm_chunksize, 0);
-	hm_os_unmap(chunk->addr, hm_chunksize);
+	if (hm_os_in_dss(chunk->addr) || !chunk_reserve_fill(chunk->addr))
+		hm_os_unmap(chunk->addr, hm_chunksize);
 	mutex_lock(&chunk_lock);
 	hm_base_pool_put(&chunk_pool, chunk);
 	mutex_unlock(&chunk_lock);

@@ -106,12 +106,25 @@ chunk_map_set(chunk_t *chunk, size_t page, struct run_s *run) {
 	atomic_store_explicit(&chunk->map[page], run, memory_order_release);
 }
 
-/* Maps a new arena chunk (from brk as dss, a DSS_* value, says) and
+/*
+ * Maps a new arena chunk (from brk as dss, a DSS_* value, says) and
  * registers it.  NULL (errno ENOMEM) on failure.  *zeroed: the memory is
- * known to be zero. */
-chunk_t *hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool *zeroed);
+ * known to be zero.  for_slab: the chunk is for a slab, which may take
+ * the reserve when the system refuses a mapping.
+ *
+ * The reserve is one chunk of address space mapped at boot and left
+ * untouched (no memory, counted as mapped).  When the address space is
+ * used up (a limit reached, overcommit refused) by large blocks, the
+ * first block of a size class with no slab yet still needs one, as
+ * glibc, jemalloc and the others serve it from room they keep; the
+ * reserve is that room.  Only slabs may take it (a large block would use
+ * it up and leave small ones nothing); taken, it is an ordinary chunk of
+ * the arena, and a chunk given back while it is empty refills it.
+ */
+chunk_t *hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool for_slab,
+    bool *zeroed);
 
-/* Unregisters and unmaps an arena chunk. */
+/* Unregisters and unmaps an arena chunk (or keeps it as the reserve). */
 void hm_chunk_dalloc(chunk_t *chunk);
 
 void hm_chunk_prefork(void);

@@ -177,6 +177,8 @@ hm_decay_dirty_added(void) {
 /* One pass over every arena; returns when the next run comes of age. */
 static uint64_t
 decay_pass(void) {
+	/* A limit set since the last mapping: the pool goes now. */
+	hm_os_limit_check();
 	uint64_t now = hm_decay_now_ms(), next = UINT64_MAX;
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);

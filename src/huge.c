@@ -306,7 +306,8 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	/* Unregistered even while cached: a second free is an invalid one. */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
-	if (decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK || h->guard != 0) {
+	if (decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK || h->guard != 0
+	    || hm_os_limited()) {
 		cache_drop(h);
 		return;
 	}

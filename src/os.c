@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "base.h"
@@ -614,10 +615,36 @@ hm_os_retained_release(void) {
 	return bytes;
 }
 
+atomic_bool hm_os_limited_now;
+
+static bool
+os_limit_set(int resource) {
+	struct rlimit rl;
+	return getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+}
+
+bool
+hm_os_limit_check(void) {
+	bool limited = os_limit_set(RLIMIT_AS) || os_limit_set(RLIMIT_DATA);
+	if (limited != hm_os_limited())
+		atomic_store_explicit(&hm_os_limited_now, limited,
+		    memory_order_relaxed);
+	if (limited)
+		hm_os_retained_release();
+	return limited;
+}
+
+/* Whether a range given back goes to the retained pool. */
+static bool
+os_retaining(void) {
+	return opt_retain && !hm_os_limit_check();
+}
+
 /* New address space; when the kernel refuses, the retained pool is given
  * back and the request tried again. */
 static void *
 os_map_fresh(size_t size, size_t align) {
+	hm_os_limit_check();
 	void *p = os_map_aligned(size, align);
 	if (p == NULL && hm_os_retained_release() != 0)
 		p = os_map_aligned(size, align);
@@ -758,7 +785,7 @@ hm_os_unmap(void *addr, size_t size) {
 		mutex_unlock(&dss_lock);
 		return;
 	}
-	if (opt_retain && retained_put(addr, size, true))
+	if (os_retaining() && retained_put(addr, size, true))
 		return;
 	os_munmap(addr, size);
 }
@@ -867,7 +894,7 @@ hm_os_move(void *addr, size_t oldsize, size_t newsize, size_t align,
 	 * retained ranges around it, which could then never coalesce, and
 	 * under a churn of reallocs the address space would grow without
 	 * bound. */
-	if (opt_retain && os_mmap_at((uintptr_t)addr, oldsize)
+	if (os_retaining() && os_mmap_at((uintptr_t)addr, oldsize)
 	    && !retained_put(addr, oldsize, false))
 		os_munmap(addr, oldsize);
 	return p;

@@ -25,6 +25,7 @@
 #ifndef HM_OS_H
 #define HM_OS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -47,6 +48,28 @@ HM_EXTERN const char *const hm_metadata_thp_names[3];
 /* opt.retain: unmapped memory keeps its address range, purged, for the
  * next mapping. */
 HM_EXTERN bool opt_retain;
+
+/*
+ * An address-space limit (RLIMIT_AS, or RLIMIT_DATA, which counts private
+ * writable mappings): address space that hmalloc keeps for reuse holds
+ * room the rest of the process may need (thread stacks, libraries, other
+ * allocators' mappings), and their mmap failures never reach hmalloc.  So
+ * while the process has one, nothing is retained (the pool is given back
+ * and unmapped ranges are unmapped), and wholly free chunks and freed huge
+ * blocks are given back at once rather than over the decay time.
+ *
+ * hm_os_limit_check() reads the limits (two system calls) and returns
+ * whether there is one, releasing the pool if so; it runs before each
+ * fresh mapping, at each unmapping, and on each pass of the purging
+ * thread.  hm_os_limited() is its last answer, for the free paths.
+ */
+bool hm_os_limit_check(void);
+HM_EXTERN atomic_bool hm_os_limited_now;
+
+static inline bool
+hm_os_limited(void) {
+	return atomic_load_explicit(&hm_os_limited_now, memory_order_relaxed);
+}
 
 /*
  * Maps size bytes (a multiple of the page) of data (an arena chunk or a

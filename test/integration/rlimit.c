@@ -12,12 +12,22 @@
  * fail cleanly with ENOMEM, or EINVAL for an invalid alignment, leaving the
  * original block intact for realloc.
  *
- * The RLIMIT_AS test is skipped under sanitizers: they reserve terabytes of
- * shadow address space.
+ * test_threads_after_free: under the limit, once everything is freed, new
+ * threads can map their stacks (hmalloc keeps no address space for reuse
+ * while there is a limit: stats.retained stays 0).
+ *
+ * test_first_small_block: with the address space used up by large
+ * blocks, a first block of each small size class (in an arena that has no
+ * slab yet) is still served, from the reserve chunk, and again after
+ * everything was freed and used up once more (the reserve refilled).
+ *
+ * The RLIMIT_AS tests are skipped under sanitizers: they reserve terabytes
+ * of shadow address space.
  */
 #include "test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -233,6 +243,134 @@ TEST_BEGIN(test_rlimit_as)
 	exhaust(16 * MiB, "huge", &rng);
 TEST_END
 
+static size_t
+stat_size(const char *name) {
+	uint64_t epoch = 1;
+	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
+	size_t v = 0, sz = sizeof(v);
+	assert_d_eq(hm_mallctl(name, &v, &sz, NULL, 0), 0, "%s", name);
+	return v;
+}
+
+/* Allocates blocks of size (with flags) until refused; a list. */
+static struct node *
+use_up(size_t size, int flags, size_t *n) {
+	struct node *head = NULL;
+	*n = 0;
+	for (size_t total = 0; total <= 16 * HEADROOM; total += size) {
+		struct node *p = hm_mallocx(size, flags);
+		if (p == NULL)
+			break;
+		node_fill(p, size, head);
+		head = p;
+		(*n)++;
+	}
+	return head;
+}
+
+static void *
+thread_stack_user(void *arg) {
+	(void)arg;
+	void *p = hm_malloc(1000);
+	if (p != NULL)
+		memset(p, 1, 1000);
+	return p;
+}
+
+TEST_BEGIN(test_threads_after_free)
+	if (HM_TEST_SANITIZED)
+		test_skip("sanitizers reserve huge shadow mappings");
+	hm_free(hm_malloc(1));
+	static const size_t sizes[] = {MiB, 64 << 10, 64};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct rlimit old;
+		assert_d_eq(getrlimit(RLIMIT_AS, &old), 0, "getrlimit");
+		size_t vm0 = test_proc_status_kb("VmSize:") * 1024;
+		set_as_limit((rlim_t)(vm0 + HEADROOM));
+		size_t n;
+		struct node *head = use_up(sizes[i], 0, &n);
+		expect_zu_gt(n, 0, "%zu-byte blocks", sizes[i]);
+		expect_zu_eq(free_list(head), 0, "%zu-byte blocks: corrupted",
+		    sizes[i]);
+		/* Cached blocks go back too, as at thread exit. */
+		hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+		expect_zu_eq(stat_size("stats.retained"), 0,
+		    "%zu-byte blocks: address space retained under the limit",
+		    sizes[i]);
+		/* Each thread maps a stack of several MiB; all at once. */
+		enum { NTHREADS = 8 };
+		pthread_t t[NTHREADS];
+		int err[NTHREADS];
+		for (int j = 0; j < NTHREADS; j++)
+			err[j] = pthread_create(&t[j], NULL, thread_stack_user,
+			    NULL);
+		for (int j = 0; j < NTHREADS; j++) {
+			expect_d_eq(err[j], 0, "after %zu-byte blocks: "
+			    "pthread_create %d of %d", sizes[i], j + 1,
+			    NTHREADS);
+			if (err[j] == 0) {
+				void *p;
+				pthread_join(t[j], &p);
+				expect_ptr_not_null(p, "the thread's malloc");
+				hm_free(p);
+			}
+		}
+		printf("rlimit: %zu-byte blocks: %zu before NULL; VmSize %zu "
+		    "MiB after freeing (limit %zu MiB)\n", sizes[i], n,
+		    test_proc_status_kb("VmSize:") >> 10,
+		    (vm0 + HEADROOM) >> 20);
+		set_as_limit(old.rlim_cur);
+	}
+TEST_END
+
+TEST_BEGIN(test_first_small_block)
+	if (HM_TEST_SANITIZED)
+		test_skip("sanitizers reserve huge shadow mappings");
+	unsigned arena, nbins;
+	size_t sz = sizeof(arena);
+	assert_d_eq(hm_mallctl("arenas.create", &arena, &sz, NULL, 0), 0,
+	    "arenas.create");
+	sz = sizeof(nbins);
+	assert_d_eq(hm_mallctl("arenas.nbins", &nbins, &sz, NULL, 0), 0,
+	    "arenas.nbins");
+	int flags = MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE;
+	for (int round = 0; round < 2; round++) {
+		static const size_t large[] = {MiB, 64 << 10};
+		for (size_t k = 0; k < 2; k++) {
+			struct rlimit old;
+			assert_d_eq(getrlimit(RLIMIT_AS, &old), 0, "getrlimit");
+			size_t vm0 = test_proc_status_kb("VmSize:") * 1024;
+			set_as_limit((rlim_t)(vm0 + HEADROOM));
+			size_t n;
+			struct node *head = use_up(large[k], flags, &n);
+			expect_zu_gt(n, 0, "%zu-byte blocks", large[k]);
+			/* A first block of every small class. */
+			struct node *small = NULL;
+			unsigned served = 0;
+			for (unsigned b = 0; b < nbins; b++) {
+				char name[64];
+				snprintf(name, sizeof(name), "arenas.bin.%u.size",
+				    b);
+				size_t size = stat_size(name);
+				if (size < sizeof(struct node) + 8)
+					size = sizeof(struct node) + 8;
+				struct node *p = hm_mallocx(size, flags);
+				if (p == NULL)
+					continue;
+				node_fill(p, size, small);
+				small = p;
+				served++;
+			}
+			expect_u_eq(served, nbins, "round %d, after %zu-byte "
+			    "blocks: small classes served", round, large[k]);
+			expect_zu_eq(free_list(small), 0, "small blocks");
+			expect_zu_eq(free_list(head), 0, "%zu-byte blocks",
+			    large[k]);
+			set_as_limit(old.rlim_cur);
+		}
+	}
+TEST_END
+
 static void
 expect_enomem(void *p, int err, const char *what) {
 	expect_true(p == NULL, "%s returned %p", what, p);
@@ -360,5 +498,6 @@ TEST_END
 
 int
 main(void) {
-	return test(test_rlimit_as, test_overflow);
+	return test(test_rlimit_as, test_threads_after_free,
+	    test_first_small_block, test_overflow);
 }
