@@ -118,63 +118,92 @@ TEST_BEGIN(test_gc_drains_unused_bin)
 	free(ptrs);
 TEST_END
 
+/* stats.allocated after an epoch; the calls must succeed. */
+static size_t
+allocated_now(void) {
+	uint64_t e = 1;
+	size_t sz = sizeof(size_t), a = 0;
+	assert_d_eq(hm_mallctl("epoch", NULL, NULL, &e, sizeof(e)), 0, "epoch");
+	assert_d_eq(hm_mallctl("stats.allocated", &a, &sz, NULL, 0), 0,
+	    "stats.allocated");
+	return a;
+}
+
 TEST_BEGIN(test_flush_mallctl_and_stats)
 	my_tcache();
-	size_t sz = sizeof(size_t);
-	uint64_t e = 1;
 	flush();
-	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
-	size_t a0;
-	hm_mallctl("stats.allocated", &a0, &sz, NULL, 0);
+	size_t a0 = allocated_now();
 	void *ps[50];
 	for (int i = 0; i < 50; i++)
 		ps[i] = hm_malloc(1000);
 	for (int i = 0; i < 50; i++)
 		hm_free(ps[i]);
-	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
-	size_t a1;
-	hm_mallctl("stats.allocated", &a1, &sz, NULL, 0);
+	size_t a1 = allocated_now();
 	expect_zu_gt(a1, a0, "cached blocks count as allocated");
 	flush();
-	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
-	size_t a2;
-	hm_mallctl("stats.allocated", &a2, &sz, NULL, 0);
-	expect_zu_eq(a2, a0, "after thread.tcache.flush");
+	expect_zu_eq(allocated_now(), a0, "after thread.tcache.flush");
 TEST_END
+
+/* A size glibc's own per-thread allocations do not use. */
+#define THREAD_FILL_SIZE 3000
 
 static void *
 thread_fill(void *arg) {
 	(void)arg;
 	void *ps[100];
 	for (int i = 0; i < 100; i++)
-		ps[i] = hm_malloc(48);
+		ps[i] = hm_malloc(THREAD_FILL_SIZE);
 	for (int i = 0; i < 100; i++)
 		hm_free(ps[i]);
+	/* The blocks are on this thread's cache now. */
 	return hm_tsd.tcache;
+}
+
+/* Blocks on any bin of tc (its stacks and the remote blocks parked). */
+static size_t
+tcache_holding(const tcache_t *tc) {
+	size_t n = 0;
+	for (unsigned i = 0; i < hm_tcache_nbins; i++)
+		n += tc->bins[i].ncached + cache_bin_nremote(&tc->bins[i]);
+	return n;
+}
+
+/* Regions of THREAD_FILL_SIZE's class taken from slabs, all arenas (a
+ * cached block counts as taken). */
+static size_t
+fill_class_curregs(void) {
+	char name[80];
+	snprintf(name, sizeof(name), "stats.arenas.%u.bins.%u.curregs",
+	    MALLCTL_ARENAS_ALL, sc_size2index(THREAD_FILL_SIZE));
+	uint64_t e = 1;
+	size_t sz = sizeof(size_t), n = 0;
+	assert_d_eq(hm_mallctl("epoch", NULL, NULL, &e, sizeof(e)), 0, "epoch");
+	assert_d_eq(hm_mallctl(name, &n, &sz, NULL, 0), 0, "%s", name);
+	return n;
 }
 
 TEST_BEGIN(test_thread_exit_flushes)
 	my_tcache();
-	pthread_t t;
-	void *tc0, *tc1, *tc2;
-	/* A first thread leaves what glibc keeps for the next one (its
-	 * stack cache holds the thread's DTV). */
-	assert_d_eq(pthread_create(&t, NULL, thread_fill, NULL), 0, "create");
-	pthread_join(t, &tc0);
 	flush();
-	size_t sz = sizeof(size_t), a0, a1;
-	uint64_t e = 1;
-	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
-	hm_mallctl("stats.allocated", &a0, &sz, NULL, 0);
-	assert_d_eq(pthread_create(&t, NULL, thread_fill, NULL), 0, "create");
-	pthread_join(t, &tc1);
-	hm_mallctl("epoch", NULL, NULL, &e, sizeof(e));
-	hm_mallctl("stats.allocated", &a1, &sz, NULL, 0);
-	expect_zu_lt(a1, a0 + 100 * 48, "an exited thread's cache is flushed");
-	expect_ptr_eq(tc1, tc0, "the next thread reuses the cache");
-	assert_d_eq(pthread_create(&t, NULL, thread_fill, NULL), 0, "create");
-	pthread_join(t, &tc2);
-	expect_ptr_eq(tc2, tc1, "the next thread reuses the cache");
+	/* Before any thread runs. */
+	size_t c0 = fill_class_curregs();
+	pthread_t t;
+	void *tc[3];
+	for (int i = 0; i < 3; i++) {
+		assert_d_eq(pthread_create(&t, NULL, thread_fill, NULL), 0,
+		    "create");
+		pthread_join(t, &tc[i]);
+		assert_ptr_not_null(tc[i], "thread %d had a cache", i);
+		/* The cache went back to the pool, every bin empty, and its
+		 * blocks to their slabs. */
+		expect_zu_eq(tcache_holding(tc[i]), 0,
+		    "thread %d: its cache still holds blocks after its exit", i);
+		expect_zu_eq(fill_class_curregs(), c0,
+		    "thread %d: its blocks are still taken after its exit", i);
+		if (i > 0)
+			expect_ptr_eq(tc[i], tc[i - 1],
+			    "the next thread reuses the cache");
+	}
 TEST_END
 
 static void *remote_block;
