@@ -215,7 +215,8 @@ thread_free_remote(void *arg) {
 	/* Bind to an arena other than the main thread's. */
 	unsigned other = (tsd_arena()->ind + 1) % hm_narenas, cur;
 	size_t sz = sizeof(cur);
-	hm_mallctl("thread.arena", &cur, &sz, &other, sizeof(other));
+	assert_d_eq(hm_mallctl("thread.arena", &cur, &sz, &other,
+	    sizeof(other)), 0, "thread.arena");
 	tcache_t *tc = hm_tsd.tcache;
 	unsigned ind = sc_size2index(96);
 	cache_bin_t *bin = &tc->bins[ind];
@@ -243,7 +244,7 @@ thread_free_remote(void *arg) {
 	expect_true(reused, "a refill takes parked blocks when many wait");
 	expect_zu_eq(cache_bin_nremote(bin), 0, "all taken");
 	hm_free(q);
-	hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	flush();
 	return NULL;
 }
 
