@@ -58,7 +58,10 @@ info_field() {
 	cli info "$1" | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }'
 }
 
-# Start the server.
+# Start the server.  Memory goes back to the system only when asked
+# (no decay, no purging thread), so that the check after MEMORY PURGE sees
+# the purge's work alone.
+export HMALLOC_CONF="dirty_decay_ms:-1,background_thread:false${HMALLOC_CONF:+,$HMALLOC_CONF}"
 args=(--port 0 --unixsocket "$sock" --unixsocketperm 700 --save "" --appendonly no
 	--dir "$pt_tmp" --logfile "$log" --daemonize no --loglevel notice)
 if [ -x "$wrapper" ]; then
@@ -276,8 +279,8 @@ pt_log "ok: after FLUSHALL allocator_allocated $(mib "$alloc"), resident $(mib "
 # older spelling of arena.4096.purge (all arenas).
 out=$(cli memory purge) || die "MEMORY PURGE: redis-cli failed"
 [ "$out" = OK ] || die "MEMORY PURGE answered: $out"
-# The freed pages are back with the system (decay may have returned them
-# already).
+# The freed pages are back with the system (only the purge returns them
+# here).
 wait_mem "c < $loaded_resident - $bytes / 2" ||
 	die "allocator_resident $resident after MEMORY PURGE: not below $loaded_resident - $bytes / 2"
 pt_log "ok: MEMORY PURGE; allocator_resident $(mib "$resident"), active $(mib "$active")"
