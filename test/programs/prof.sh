@@ -306,7 +306,7 @@ run off - "$pt_tmp/off.heap"
 off_rc=$(sed -n 's/^prof.dump: //p' "$pt_tmp/off.out")
 [ -n "$off_rc" ] || pt_fail "off: the program printed no prof.dump answer: $(cat "$pt_tmp/off.out")"
 [ "$off_rc" != 0 ] || pt_fail "off: prof.dump succeeded with profiling off"
-[ "$off_rc" = 2 ] || pt_log "warning: off: prof.dump returned $off_rc, not ENOENT (2)"
+[ "$off_rc" = 2 ] || pt_fail "off: prof.dump returned $off_rc, not ENOENT (2)"
 [ ! -e "$pt_tmp/off.heap" ] || pt_fail "off: prof.dump wrote $pt_tmp/off.heap with profiling off"
 pt_log "ok: profiling off: prof.dump returned $off_rc, no file"
 
