@@ -70,6 +70,17 @@
 #ifndef HM_TEST_SANITIZED
 #  define HM_TEST_SANITIZED 0
 #endif
+/* ThreadSanitizer in particular. */
+#if defined(__SANITIZE_THREAD__)
+#  define HM_TEST_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define HM_TEST_TSAN 1
+#  endif
+#endif
+#ifndef HM_TEST_TSAN
+#  define HM_TEST_TSAN 0
+#endif
 
 typedef void test_fn_t(void);
 
