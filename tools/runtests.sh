@@ -1,22 +1,59 @@
 #!/usr/bin/env bash
-# Runs tests and prints one line per test and a closing summary line
-# "N passed, N failed, N skipped".
+# Runs tests and prints one line per test program and a closing summary
+# line: "N passed, N failed, N skipped" counting test functions (each
+# TEST_BEGIN of a program, a script as one), then the programs' counts.
 #
 # Each argument is a test: an executable, or a .sh script run with bash.
 # A file NAME.env beside a test's source (test/DIR/NAME.env) is sourced
 # first: it sets MALLOC_CONF and the like, as jemalloc's .sh files do.
 # Exit status 77 means skipped.  Output goes to $HM_LOGDIR/NAME.log and
-# is shown for failures.
+# is shown for failures.  A program's functions are counted from its last
+# line ("FILE: N passed, N failed, N skipped"); a program that ends
+# otherwise than its count says (a crash, a sanitizer's report) counts one
+# failure more.
+#
+# Skips are gated: every skipped function (and skipped script) must match
+# a line of test/expected-skips (see there); one that does not fails.
 #
 # Environment: HM_LIB (the shared library under test), HM_BUILD (build
 # directory), HM_TIMEOUT (seconds per test, default 600), HM_CROSS_CONFS
-# (option strings for the crossed runs, see below).
+# (option strings for the crossed runs, see below), HM_STRICT_SKIPS=1 (CI:
+# entries of the skip list marked "local" do not apply).
 set -u
 logdir=${HM_LOGDIR:-build/test-logs}
 mkdir -p "$logdir"
 timeout_s=${HM_TIMEOUT:-600}
-pass=0 fail=0 skip=0
+pass=0 fail=0 skip=0     # programs
+fpass=0 ffail=0 fskip=0  # functions
 failed=()
+
+# The build the tests come from, as the skip list names it.
+build_name=$(basename "${HM_BUILD:-build}")
+[ "$build_name" = build ] && build_name=default
+skiplist=$(dirname "$0")/../test/expected-skips
+
+# expected_skip TEST CONF FUNCTION: whether the skip list allows it.
+expected_skip() {
+	local b t c f reason
+	[ -f "$skiplist" ] || return 1
+	while read -r b t c f reason; do
+		case "$b" in ''|'#'*) continue ;; esac
+		[ -n "$reason" ] || continue
+		if [ "${HM_STRICT_SKIPS:-0}" = 1 ]; then
+			case "$reason" in local:*) continue ;; esac
+		fi
+		# shellcheck disable=SC2254
+		case "$build_name" in $b) ;; *) continue ;; esac
+		# shellcheck disable=SC2254
+		case "$1" in $t) ;; *) continue ;; esac
+		# shellcheck disable=SC2254
+		case "$2" in $c) ;; *) continue ;; esac
+		# shellcheck disable=SC2254
+		case "$3" in $f) ;; *) continue ;; esac
+		return 0
+	done <"$skiplist"
+	return 1
+}
 
 # Tests after "--cross" run once more per option string in HM_CROSS_CONFS
 # (space-separated), added to their MALLOC_CONF.
@@ -67,11 +104,49 @@ for run in "${runs[@]}"; do
 	) >"$log" 2>&1 </dev/null
 	rc=$?
 	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+	# Function counts, and the skipped functions' names.
+	counts= skipped_fns=()
+	case "$t" in
+	*.sh) ;;
+	*)
+		counts=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" |
+			tail -n 1 | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/')
+		mapfile -t skipped_fns < <(sed -n -E 's/^[^ ]+: ([A-Za-z0-9_]+): skip$/\1/p' "$log")
+		;;
+	esac
+	if [ -n "$counts" ]; then
+		read -r np nf ns <<<"$counts"
+	else
+		case $rc in
+		0) np=1 nf=0 ns=0 ;;
+		77) np=0 nf=0 ns=1; skipped_fns=(-) ;;
+		*) np=0 nf=1 ns=0 ;;
+		esac
+	fi
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$nf" -eq 0 ]; then
+		nf=1
+	fi
+	# The gate: a skip nobody listed is a failure.
+	unexpected=()
+	for fn in "${skipped_fns[@]}"; do
+		expected_skip "${name%% \[*}" "${conf:--}" "$fn" || unexpected+=("$fn")
+	done
+	if [ ${#unexpected[@]} -gt 0 ]; then
+		nf=$((nf + ${#unexpected[@]}))
+		[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] && rc=1
+	fi
+	fpass=$((fpass + np)) ffail=$((ffail + nf)) fskip=$((fskip + ns))
 	case $rc in
-	0) pass=$((pass + 1)); printf 'PASS  %-45s %6ss\n' "$name" "$secs" ;;
+	0) pass=$((pass + 1)); printf 'PASS  %-45s %6ss\n' "$name" "$secs"
+	   [ "$ns" -eq 0 ] || printf '      %d of %d functions skipped: %s\n' "$ns" \
+		"$((np + ns))" "$(grep -m1 ': skipped: ' "$log" | cut -c1-70)" ;;
 	77) skip=$((skip + 1)); printf 'SKIP  %-45s %s\n' "$name" "$(grep -m1 -i 'skip' "$log" | cut -c1-60)" ;;
 	*) fail=$((fail + 1)); failed+=("$name")
 	   printf 'FAIL  %-45s (exit %d)\n' "$name" "$rc"
+	   if [ ${#unexpected[@]} -gt 0 ]; then
+		printf '    | skipped, and not in test/expected-skips (%s %s %s): %s\n' \
+			"$build_name" "${name%% \[*}" "${conf:--}" "${unexpected[*]}"
+	   fi
 	   tail -n 25 "$log" | sed 's/^/    | /' ;;
 	esac
 done
@@ -82,10 +157,12 @@ fi
 # the sanitizer builds first); the summary is then of them all.
 if [ -n "${HM_TALLY:-}" ]; then
 	if [ -f "$HM_TALLY" ]; then
-		read -r p0 f0 s0 <"$HM_TALLY"
+		read -r p0 f0 s0 fp0 ff0 fs0 <"$HM_TALLY"
 		pass=$((pass + p0)) fail=$((fail + f0)) skip=$((skip + s0))
+		fpass=$((fpass + ${fp0:-0})) ffail=$((ffail + ${ff0:-0}))
+		fskip=$((fskip + ${fs0:-0}))
 	fi
-	echo "$pass $fail $skip" >"$HM_TALLY"
+	echo "$pass $fail $skip $fpass $ffail $fskip" >"$HM_TALLY"
 fi
-echo "$pass passed, $fail failed, $skip skipped"
+echo "$fpass passed, $ffail failed, $fskip skipped (test functions; programs: $pass passed, $fail failed, $skip skipped)"
 [ "$fail" -eq 0 ]

@@ -57,6 +57,16 @@ test_run_all(const char *file, test_fn_t **fns, const char **names, int n) {
 	/* volatile: the loop survives longjmp out of a test. */
 	volatile int npass = 0, nfail = 0, nskip = 0;
 	setvbuf(stdout, NULL, _IONBF, 0);
+	/* A filter that names no test is a mistake, not a pass. */
+	bool found = only == NULL;
+	for (int i = 0; i < n && !found; i++)
+		found = strcmp(only, names[i]) == 0;
+	if (!found) {
+		printf("%s: HM_TEST=%s names no test of this program\n", file,
+		    only);
+		printf("%s: 0 passed, 1 failed, 0 skipped\n", file);
+		return 1;
+	}
 	for (volatile int i = 0; i < n; i++) {
 		if (only != NULL && strcmp(only, names[i]) != 0)
 			continue;

@@ -69,7 +69,7 @@ check_arena_block(void *p, size_t size, run_state_t state) {
 }
 
 TEST_BEGIN(test_arena_blocks)
-	unit_boot();
+	unit_boot_exact();
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
 	static const size_t small[] = {1, 16, 17, 100, 1024, 4096,

@@ -269,7 +269,7 @@ class_of(size_t size) {
  * large.*, which hmalloc's Huge range also reports into.
  */
 TEST_BEGIN(test_exact_counters)
-	unit_boot();
+	unit_boot_exact();
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
 	unsigned a = tsd_arena()->ind;
@@ -409,7 +409,7 @@ TEST_END
  * associated with the arena".
  */
 TEST_BEGIN(test_arena_lifecycle)
-	unit_boot();
+	unit_boot_exact();
 	unsigned narenas0 = RD_U("arenas.narenas"), ind = 0;
 	size_t len = sizeof(ind);
 	assert_d_eq(hm_mallctl("arenas.create", &ind, &len, NULL, 0), 0,
@@ -521,7 +521,7 @@ TEST_END
  * return an identifier that can be passed to the MALLOCX_TCACHE(tc)
  * macro"; flush and destroy take that identifier. */
 TEST_BEGIN(test_explicit_tcache)
-	unit_boot();
+	unit_boot_exact();
 	unsigned tc = 0;
 	size_t len = sizeof(tc);
 	int err = hm_mallctl("tcache.create", &tc, &len, NULL, 0);

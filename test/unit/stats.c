@@ -43,7 +43,7 @@ check_delta(size_t size) {
 TEST_BEGIN(test_allocated_delta)
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
-	unit_boot();
+	unit_boot_exact();
 	check_delta(100 * KiB);
 	check_delta(100);
 	check_delta(SC_SMALL_MAXCLASS);
@@ -57,7 +57,7 @@ TEST_END
 TEST_BEGIN(test_allocated_many)
 	if (test_canary_on())
 		test_skip("canary: Small classes keep a word for it");
-	unit_boot();
+	unit_boot_exact();
 	static const size_t sizes[] = {1, 17, 4000, 20000, 100 * KiB, 3 * MiB};
 	void *p[HM_ARRAY_SIZE(sizes)];
 	size_t a0 = stat_zu("stats.allocated"), total = 0;

@@ -27,6 +27,7 @@ flush(void) {
 }
 
 TEST_BEGIN(test_fill_and_tag)
+	unit_boot_exact();
 	tcache_t *tc = my_tcache();
 	unsigned ind = sc_size2index(64);
 	cache_bin_t *bin = &tc->bins[ind];
@@ -49,6 +50,7 @@ TEST_BEGIN(test_fill_and_tag)
 TEST_END
 
 TEST_BEGIN(test_flush_when_full)
+	unit_boot_exact();
 	tcache_t *tc = my_tcache();
 	unsigned ind = sc_size2index(128);
 	cache_bin_t *bin = &tc->bins[ind];
@@ -80,6 +82,7 @@ TEST_BEGIN(test_flush_when_full)
 TEST_END
 
 TEST_BEGIN(test_gc_drains_unused_bin)
+	unit_boot_exact();
 	tcache_t *tc = my_tcache();
 	unsigned ind = sc_size2index(256);
 	cache_bin_t *bin = &tc->bins[ind];
@@ -249,6 +252,7 @@ thread_free_remote(void *arg) {
 }
 
 TEST_BEGIN(test_remote_free)
+	unit_boot_exact();
 	my_tcache();
 	if (hm_narenas < 2)
 		test_skip("needs two arenas");
