@@ -12,6 +12,8 @@
  */
 #include "unit_util.h"
 
+#include <limits.h>
+
 #include "bin.h"
 #include "chunk.h"
 #include "secure.h"
@@ -65,14 +67,20 @@ fill_slab(arena_t *arena, unsigned i) {
 }
 
 /*
- * These tests watch whole slabs: they need an arena no thread cache draws
- * from, which narenas:1 cannot give.
+ * These tests watch whole slabs: they need an arena no thread is bound to
+ * and no thread cache draws from, one arenas.create makes (once).
  */
 static arena_t *
 bin_test_arena(void) {
-	arena_t *arena = unit_test_arena();
-	if (hm_narenas < 2)
-		test_skip("needs an arena of its own (narenas >= 2)");
+	unit_boot();
+	static unsigned ind = UINT_MAX;
+	if (ind == UINT_MAX) {
+		size_t sz = sizeof(ind);
+		assert_d_eq(hm_mallctl("arenas.create", &ind, &sz, NULL, 0), 0,
+		    "arenas.create");
+	}
+	arena_t *arena = hm_arena_get(ind, false);
+	assert_ptr_not_null(arena, "arena %u", ind);
 	return arena;
 }
 
