@@ -265,12 +265,12 @@ TEST_END
 /*
  * Every resize path keeps the alignment asked for: in place (large runs,
  * huge blocks shrunk or grown), a cached huge block split, a huge block
- * moved by mremap, a copy.  Random sizes from 1 byte to 24 MiB against
+ * moved by mremap, a copy.  Random sizes from 1 byte to 16 MiB against
  * alignments up to 8 MiB, growing and shrinking, on the same blocks.
  */
 TEST_BEGIN(test_rallocx_keeps_alignment)
 	uint64_t rng = 0x5eed;
-	enum { NLIVE = 8, NSTEPS = 1000 };
+	enum { NLIVE = 8, NSTEPS = 800 };
 	void *live[NLIVE] = {0};
 	int live_flags[NLIVE] = {0};
 	uint64_t gen[NLIVE] = {0};
@@ -279,7 +279,7 @@ TEST_BEGIN(test_rallocx_keeps_alignment)
 		unsigned lg = (unsigned)(test_rand_next(&rng) % 24);
 		/* Sizes spread over every order of magnitude, some near the
 		 * chunk boundaries where the paths change. */
-		unsigned lgsize = (unsigned)(test_rand_next(&rng) % 25);
+		unsigned lgsize = (unsigned)(test_rand_next(&rng) % 24);
 		size_t size = ((size_t)1 << lgsize)
 		    + (size_t)(test_rand_next(&rng) % ((size_t)1 << lgsize));
 		int flags = lg == 0 ? 0 : MALLOCX_LG_ALIGN(lg);
