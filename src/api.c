@@ -64,6 +64,7 @@ typedef struct block_s {
  */
 static inline bool
 block_lookup(const void *ptr, block_t *b) {
+	vg_awake();
 	uintptr_t v = rtree_get(ptr);
 	b->run = NULL;
 	b->huge = NULL;
@@ -206,6 +207,7 @@ alloc_sample(void *p, size_t usize, size_t asize, const uintptr_t *bt,
  */
 static void *
 ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
+	vg_awake();
 	bool thread_arena = arena == NULL;
 	if (thread_arena) {
 		arena = tsd_arena();
@@ -267,7 +269,8 @@ sample_failed:;
 		return NULL;
 	/* A block fresh from its bin or run may still carry the tag of an
 	 * earlier free life (tcache.h); a live block must not. */
-	if (config_fast_checks && asize <= hm_sc_large_maxclass
+	if (config_fast_checks && !config_valgrind
+	    && asize <= hm_sc_large_maxclass
 	    && unlikely(*(uintptr_t *)p == tcache_tag(p)))
 		*(uintptr_t *)p = 0;
 	if (unlikely(sampled) && !alloc_sample(p, usize, asize, bt, btlen)) {
@@ -275,15 +278,21 @@ sample_failed:;
 		goto sample_failed;
 	}
 	hm_tsd.allocated += usable(usize);
+	/* Announced before the writes below: the memory may have been part
+	 * of a freed block, which memcheck keeps inaccessible. */
+	vg_malloc(p, usize, zero || opt_zero);
 	if (!zeroed) {
-		if (zero)
+		if (zero) {
 			memset(p, 0, usize);
-		else if (unlikely(hm_junk_alloc || opt_zero))
+		} else if (unlikely(hm_junk_alloc || opt_zero)) {
 			alloc_fill(p, usize);
+			/* Junk is not a value the program wrote. */
+			if (!opt_zero)
+				vg_undefined(p, usize);
+		}
 	}
 	if (unlikely(opt_canary) && usize <= SC_SMALL_MAXCLASS)
 		canary_write(p, usize);
-	vg_malloc(p, usize, zero || opt_zero);
 	return p;
 }
 
@@ -300,8 +309,10 @@ idalloc_block(void *ptr, const block_t *b, bool announce) {
 	if (unlikely(hm_junk_free))
 		memset(ptr, JUNK_FREE_BYTE, b->usize);
 	/* Marked freed, as the thread caches mark theirs, so that a second
-	 * free of it looks closer (free_check_tagged). */
-	if (b->kind == BLOCK_SMALL)
+	 * free of it looks closer (free_check_tagged); not under memcheck,
+	 * which finds double frees itself (and the block may be freed
+	 * already). */
+	if (b->kind == BLOCK_SMALL && !config_valgrind)
 		*(uintptr_t *)ptr = tcache_tag(ptr);
 	if (announce)
 		vg_free(ptr);
@@ -331,7 +342,9 @@ free_now(void *ptr) {
  * freed now. */
 HM_NOINLINE HM_COLD static bool
 ifree_secure(void *ptr, const block_t *b) {
-	if (b->kind != BLOCK_HUGE)
+	/* (memcheck finds double frees itself, and the word read here may
+	 * be one the program never wrote.) */
+	if (b->kind != BLOCK_HUGE && !config_valgrind)
 		hm_secure_check_parked(ptr);
 	/* By class, not by kind: a sampled Small block lives in a Large run
 	 * and has its canary all the same. */
@@ -376,7 +389,9 @@ free_check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
 
 static inline void
 check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
-	if (b->kind != BLOCK_HUGE
+	/* Valgrind builds cache nothing, so tag nothing; the word is the
+	 * program's, maybe never written, which memcheck would report. */
+	if (!config_valgrind && b->kind != BLOCK_HUGE
 	    && unlikely(*(uintptr_t *)ptr == tcache_tag(ptr)))
 		free_check_tagged(ptr, b, tc);
 }
@@ -405,6 +420,12 @@ free_sampled(const block_t *b) {
  */
 static void
 ifree(void *ptr, const block_t *b, tcache_t *tc) {
+	/* Under memcheck a second free is memcheck's to report (as
+	 * "Invalid free()"), and nothing more is done. */
+	if (config_valgrind && vg_inaccessible(ptr)) {
+		vg_free(ptr);
+		return;
+	}
 	check_tagged(ptr, b, tc);
 	hm_tsd.deallocated += usable(b->usize);
 	if (unlikely(b->prof != NULL)) {
@@ -432,10 +453,23 @@ ifree(void *ptr, const block_t *b, tcache_t *tc) {
 	idalloc_block(ptr, b, true);
 }
 
+/*
+ * A free after the metadata was hidden at exit (vg.c): announced only, the
+ * block left out of use.  True if so.
+ */
+static inline bool
+vg_exit_free(void *ptr) {
+	(void)ptr;
+	if (!config_valgrind || likely(!vg_hidden()))
+		return false;
+	vg_free(ptr);
+	return true;
+}
+
 /* free's slow path: everything the fast path in free() did not take. */
 HM_NOINLINE static void
 free_slow(void *ptr) {
-	if (ptr == NULL)
+	if (ptr == NULL || vg_exit_free(ptr))
 		return;
 	int saved = errno; /* free keeps errno (POSIX 2024) */
 	block_t b;
@@ -521,9 +555,12 @@ irealloc(void *ptr, size_t size, size_t align, bool zero, arena_t *arena) {
 			hm_tsd.deallocated += usable(b.usize);
 			if (p == ptr) {
 				vg_resize(p, b.usize, usize);
+				/* The grown part was zeroed as asked. */
+				if (zero && usize > b.usize)
+					vg_defined(p + b.usize, usize - b.usize);
 			} else {
 				vg_free(ptr);
-				vg_malloc(p, usize, false);
+				vg_malloc(p, usize, zero);
 				vg_defined(p, b.usize < usize ? b.usize : usize);
 			}
 			return p;
@@ -672,7 +709,7 @@ HM_PUBLIC(free)(void *ptr) {
 /* free_sized's slow path, and sdallocx's. */
 HM_NOINLINE static void
 free_sized_slow(void *ptr, size_t size, size_t align, tcache_t *tc) {
-	if (ptr == NULL)
+	if (ptr == NULL || vg_exit_free(ptr))
 		return;
 	int saved = errno;
 	isdalloc(ptr, size, align, tc);
@@ -822,6 +859,7 @@ HM_PUBLIC(free_aligned_sized)(void *ptr, size_t align, size_t size) {
 HM_EXPORT int
 HM_PUBLIC(malloc_trim)(size_t pad) {
 	(void)pad; /* nothing is kept at the top of a heap */
+	vg_awake();
 	if (!malloc_init())
 		return 0;
 	size_t n = 0;
@@ -837,6 +875,7 @@ HM_PUBLIC(malloc_trim)(size_t pad) {
 
 static void
 stats_now(stats_t *st) {
+	vg_awake();
 	if (!malloc_init()) {
 		memset(st, 0, sizeof(*st));
 		return;
@@ -1042,6 +1081,8 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 		hm_tsd.allocated += usable(usize);
 		hm_tsd.deallocated += usable(b.usize);
 		vg_resize(ptr, b.usize, usize);
+		if (zero && usize > b.usize)
+			vg_defined((char *)ptr + b.usize, usize - b.usize);
 	}
 	return usable(usize);
 }
@@ -1054,7 +1095,7 @@ HM_PUBLIC(sallocx)(const void *ptr, int flags) {
 
 HM_EXPORT void
 HM_PUBLIC(dallocx)(void *ptr, int flags) {
-	if (flags == 0 || ptr == NULL) {
+	if (flags == 0 || ptr == NULL || vg_exit_free(ptr)) {
 		HM_PUBLIC(free)(ptr);
 		return;
 	}

@@ -26,6 +26,7 @@
 #include "stats.h"
 #include "tcache.h"
 #include "tsd.h"
+#include "vg.h"
 
 static mutex_t ctl_lock;
 static uint64_t ctl_epoch = 1;
@@ -1145,6 +1146,7 @@ ctl_leaf(const size_t *mib, size_t miblen) {
 static int
 ctl_dispatch(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
     void *newp, size_t newlen) {
+	vg_awake();
 	if (!malloc_init())
 		return EAGAIN;
 	size_t n = ctl_leaf(mib, miblen);

@@ -12,6 +12,7 @@
 #include "decay.h"
 #include "os.h"
 #include "secure.h"
+#include "vg.h"
 
 /* A huge block is registered under the key of its first byte only. */
 #define HUGE_KEY_SIZE ((size_t)1 << RTREE_LG_KEY)
@@ -265,8 +266,10 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 			return NULL;
 		}
 		/* Reused pages hold old data; fresh ones below are zero. */
-		if (zero)
+		if (zero) {
+			vg_undefined(h->addr, usize);
 			memset(h->addr, 0, usize);
+		}
 		huge_link(arena, h);
 		return h->addr;
 	}

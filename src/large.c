@@ -6,6 +6,7 @@
 #include "check.h"
 #include "os.h"
 #include "secure.h"
+#include "vg.h"
 
 /* The guard option guards one Large block in GUARD_LARGE_EVERY per
  * thread, while fewer than GUARD_LARGE_MAX are guarded. */
@@ -41,8 +42,10 @@ hm_large_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 		run = hm_arena_large_alloc(arena, usize, align, 0, &zeroed);
 	if (run == NULL)
 		return NULL;
-	if (zero && !zeroed)
+	if (zero && !zeroed) {
+		vg_undefined(run->addr, usize);
 		memset(run->addr, 0, usize);
+	}
 	return run->addr;
 }
 
@@ -65,7 +68,9 @@ hm_large_resize(arena_t *arena, run_t *run, size_t oldsize, size_t usize,
 		return false; /* the guard sits at the end: realloc moves */
 	if (!hm_arena_large_resize(arena, run, usize, &zeroed_tail))
 		return false;
-	if (usize > oldsize && zero && !zeroed_tail)
+	if (usize > oldsize && zero && !zeroed_tail) {
+		vg_undefined(run->addr + oldsize, usize - oldsize);
 		memset(run->addr + oldsize, 0, usize - oldsize);
+	}
 	return true;
 }

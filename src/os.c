@@ -33,6 +33,7 @@
 #include "base.h"
 #include "mutex.h"
 #include "util.h"
+#include "vg.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 /* Before Linux 4.17 the flag is unknown and the address only a hint: the
@@ -764,11 +765,14 @@ hm_os_map_metadata(size_t size, size_t align, bool *zeroed) {
 		}
 		atomic_fetch_add_explicit(&os_mapped, size + 2 * PAGE,
 		    memory_order_relaxed);
+		hm_vg_metadata_mapped(g + PAGE, size);
 		return g + PAGE;
 	}
 	void *p = os_map_fresh(size, align);
-	if (p != NULL)
+	if (p != NULL) {
 		atomic_fetch_add_explicit(&os_mapped, size, memory_order_relaxed);
+		hm_vg_metadata_mapped(p, size);
+	}
 	return p;
 }
 

@@ -17,7 +17,7 @@ bool opt_slab_random = false;
 bool opt_zero_free = false;
 bool opt_canary = false;
 bool opt_guard = false;
-size_t opt_quarantine = 0;
+size_t opt_quarantine = VG_QUARANTINE;
 bool hm_secure_free_hook;
 uintptr_t hm_secret;
 
@@ -102,9 +102,12 @@ hm_secure_random(uint64_t *state) {
  * beyond it if it was zeroed, else something wrote to it after free. */
 static void
 q_verify(const qentry_t *e) {
-	/* Announced freed (vg.h): hmalloc's own reads are not the
-	 * program's. */
-	vg_defined(e->ptr, e->usize);
+	/* Under memcheck, which watches freed blocks itself, nothing was
+	 * written: the block is made accessible again for its free. */
+	if (config_valgrind) {
+		vg_undefined(e->ptr, e->usize);
+		return;
+	}
 	const uintptr_t *w = e->ptr;
 	bool ok = w[0] == q_tag(e->ptr);
 	if (ok && opt_zero_free) {
@@ -166,7 +169,8 @@ hm_secure_free(void *ptr, size_t usize, void (*free_fn)(void *ptr)) {
 		memset(ptr, 0, usize);
 	if (!park)
 		return false;
-	*(uintptr_t *)ptr = q_tag(ptr);
+	if (!config_valgrind)
+		*(uintptr_t *)ptr = q_tag(ptr);
 	qentry_t batch[QUARANTINE_BATCH];
 	mutex_lock(&q_lock);
 	q_free_fn = free_fn;
