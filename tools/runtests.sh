@@ -12,8 +12,9 @@
 # otherwise than its count says (a crash, a sanitizer's report) counts one
 # failure more.
 #
-# Skips are gated: every skipped function (and skipped script) must match
-# a line of test/expected-skips (see there); one that does not fails.
+# Skips are gated: every skipped function (and skipped script), by its
+# reason, must match a line of test/expected-skips (see there); one that
+# does not fails.
 #
 # Environment: HM_LIB (the shared library under test), HM_BUILD (build
 # directory), HM_TIMEOUT (seconds per test, default 600), HM_CROSS_CONFS
@@ -32,25 +33,25 @@ build_name=$(basename "${HM_BUILD:-build}")
 [ "$build_name" = build ] && build_name=default
 skiplist=$(dirname "$0")/../test/expected-skips
 
-# expected_skip TEST CONF FUNCTION: whether the skip list allows it.
+# expected_skip TEST CONF REASON: whether the skip list allows a skip of
+# TEST (e.g. unit/tcache) under CONF (- for none) for REASON (see the list).
+shopt -s extglob
 expected_skip() {
-	local b t c f reason
+	local line local_only b t c reason
 	[ -f "$skiplist" ] || return 1
-	while read -r b t c f reason; do
-		case "$b" in ''|'#'*) continue ;; esac
-		[ -n "$reason" ] || continue
-		if [ "${HM_STRICT_SKIPS:-0}" = 1 ]; then
-			case "$reason" in local:*) continue ;; esac
+	while read -r line; do
+		case "$line" in ''|'#'*) continue ;; esac
+		local_only=0
+		if [ "${line%% *}" = local ]; then
+			local_only=1
+			line=${line#local }
 		fi
-		# shellcheck disable=SC2254
-		case "$build_name" in $b) ;; *) continue ;; esac
-		# shellcheck disable=SC2254
-		case "$1" in $t) ;; *) continue ;; esac
-		# shellcheck disable=SC2254
-		case "$2" in $c) ;; *) continue ;; esac
-		# shellcheck disable=SC2254
-		case "$3" in $f) ;; *) continue ;; esac
-		return 0
+		read -r b t c reason <<<"$line"
+		[ -n "$reason" ] || continue
+		[ "$local_only" = 1 ] && [ "${HM_STRICT_SKIPS:-0}" = 1 ] && continue
+		# shellcheck disable=SC2053
+		[[ $build_name == $b && $1 == $t && $2 == $c && $3 == $reason ]] &&
+			return 0
 	done <"$skiplist"
 	return 1
 }
@@ -111,7 +112,7 @@ for run in "${runs[@]}"; do
 	*)
 		counts=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" |
 			tail -n 1 | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/')
-		mapfile -t skipped_fns < <(sed -n -E 's/^[^ ]+: ([A-Za-z0-9_]+): skip$/\1/p' "$log")
+		mapfile -t skipped_fns < <(sed -n -E 's/^[A-Za-z0-9_]+: skipped: //p' "$log")
 		;;
 	esac
 	if [ -n "$counts" ]; then
@@ -119,14 +120,16 @@ for run in "${runs[@]}"; do
 	else
 		case $rc in
 		0) np=1 nf=0 ns=0 ;;
-		77) np=0 nf=0 ns=1; skipped_fns=(-) ;;
+		77) np=0 nf=0 ns=1
+		    skipped_fns=("$(grep -m1 -i 'skip' "$log" | sed -E 's/^.*skip(ped)?: *//I')") ;;
 		*) np=0 nf=1 ns=0 ;;
 		esac
 	fi
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "$nf" -eq 0 ]; then
 		nf=1
 	fi
-	# The gate: a skip nobody listed is a failure.
+	# The gate: a skip nobody listed is a failure (skipped_fns holds the
+	# reasons given).
 	unexpected=()
 	for fn in "${skipped_fns[@]}"; do
 		expected_skip "${name%% \[*}" "${conf:--}" "$fn" || unexpected+=("$fn")
@@ -144,8 +147,8 @@ for run in "${runs[@]}"; do
 	*) fail=$((fail + 1)); failed+=("$name")
 	   printf 'FAIL  %-45s (exit %d)\n' "$name" "$rc"
 	   if [ ${#unexpected[@]} -gt 0 ]; then
-		printf '    | skipped, and not in test/expected-skips (%s %s %s): %s\n' \
-			"$build_name" "${name%% \[*}" "${conf:--}" "${unexpected[*]}"
+		printf '    | a skip test/expected-skips does not list (%s %s %s): %s\n' \
+			"$build_name" "${name%% \[*}" "${conf:--}" "${unexpected[@]}"
 	   fi
 	   tail -n 25 "$log" | sed 's/^/    | /' ;;
 	esac
