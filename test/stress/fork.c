@@ -1,8 +1,8 @@
 /*
  * fork() in a multithreaded program: NTHREADS threads allocate, verify and
  * free continuously (small, large and huge sizes, handing blocks to each
- * other through a shared pool) while the main thread forks NFORKS times
- * (HM_STRESS_SHORT: fewer).  Each child runs under an alarm(10) watchdog: it
+ * other through a shared pool) while the main thread forks 100 times (50
+ * with threads in the children; HM_STRESS_SHORT: 40 and 20).  Each child runs under an alarm(10) watchdog: it
  * frees the pool blocks it inherited (allocated by threads that do not exist
  * in the child), mallocs, verifies, reallocs and frees a mix of sizes, and
  * _exit(0)s.  HM_STRESS_SECONDS (default 90) time-boxes each test.  The parent fails on any other exit status or signal; SIGALRM
@@ -312,8 +312,8 @@ run_forks(bool with_threads) {
 		    "sanitizers");
 	seed = test_seed();
 	bool is_short = stress_short();
-	int nforks = with_threads ? (is_short ? 20 : 100)
-	    : (is_short ? 40 : 200);
+	int nforks = with_threads ? (is_short ? 20 : 50)
+	    : (is_short ? 40 : 100);
 	uint64_t rng = seed;
 
 	/* The parent itself has a deadline: its threads must not hang. */

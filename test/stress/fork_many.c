@@ -1,5 +1,5 @@
 /*
- * fork() 1,000 times (HM_STRESS_SHORT: 200) while NTHREADS threads keep the
+ * fork() 500 times (HM_STRESS_SHORT: 200) while NTHREADS threads keep the
  * allocator's locks busy, and check that no child deadlocks.  fork.c runs
  * fewer, heavier children over random sizes; here the children are many
  * and light, and each one goes through every lock the parent's threads
@@ -37,7 +37,7 @@
 
 #define NTHREADS 3
 #define NSLOTS 256
-#define NFORKS 1000
+#define NFORKS 500
 #define NFORKS_SHORT 200
 #define CHILD_WATCHDOG_S 10
 #define PARENT_WATCHDOG_S 30
