@@ -19,6 +19,7 @@
 #include <hmalloc.h>
 
 #include "arena.h"
+#include "background.h"
 #include "bin.h"
 #include "check.h"
 #include "chunk.h"
@@ -43,7 +44,7 @@ static inline void
 slow_path_done(void) {
 	if (unlikely(atomic_load_explicit(&hm_decay_wanted,
 	    memory_order_relaxed)))
-		hm_decay_poke();
+		hm_background_poke();
 }
 
 /* What the chunk map says about a live block. */

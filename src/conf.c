@@ -8,6 +8,7 @@
 #include <hmalloc.h>
 
 #include "arena.h"
+#include "background.h"
 #include "chunk.h"
 #include "secure.h"
 #include "decay.h"

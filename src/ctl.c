@@ -12,6 +12,7 @@
 #include <hmalloc.h>
 
 #include "arena.h"
+#include "background.h"
 #include "check.h"
 #include "chunk.h"
 #include "conf.h"
@@ -137,8 +138,8 @@ ctl_refresh(void) {
 	}
 	if (ctl_alive[0])
 		ctl_astats_all.uptime_ns = ctl_astats[0]->uptime_ns;
-	ctl_bg.num_threads = hm_decay_background_running();
-	hm_decay_background_stats(&ctl_bg.num_runs, &ctl_bg.run_interval);
+	ctl_bg.num_threads = hm_background_running();
+	hm_background_stats(&ctl_bg.num_runs, &ctl_bg.run_interval);
 	/* Last: the snapshots' own metadata counts. */
 	hm_stats_read(&ctl_stats);
 	ctl_refreshed = true;
@@ -535,7 +536,7 @@ ctl_background_thread(const ctl_args_t *a) {
 		return err;
 	bool old = opt_background_thread;
 	if (a->newp != NULL)
-		hm_decay_background_set(v);
+		hm_background_set(v);
 	return ctl_read(a, &old, sizeof(old));
 }
 

@@ -1,5 +1,5 @@
 /*
- * decay.h: giving freed memory back over time.
+ * decay.h: giving freed memory back over time: the clock and the curve.
  *
  * A page run that becomes free is dirty: its pages are still resident and
  * cheap to reuse.  Over dirty_decay_ms, on the curve described below,
@@ -11,12 +11,8 @@
  *
  * Passes run on arena events (a run freed, a chunk mapped) and, so that a
  * program that stops allocating still gives memory back, on a background
- * thread, sleeping until the next step of a curve that holds pages, or
- * indefinitely when nothing is dirty, and stopped at exit.  The thread is
- * created at a launch point only, never inside an allocation call (see
- * decay.c): at load time, by the background_thread mallctl, or when one of
- * the program's threads exits.  background_thread:false means no thread
- * at all; a forked child gets its own at its first launch point.
+ * thread (background.h).  This module is a leaf: arenas and the huge
+ * cache keep their curves here; the thread that walks them sits above.
  */
 #ifndef HM_DECAY_H
 #define HM_DECAY_H
@@ -29,7 +25,6 @@
 
 HM_EXTERN ssize_t opt_dirty_decay_ms;
 HM_EXTERN ssize_t opt_muzzy_decay_ms;
-HM_EXTERN bool opt_background_thread;
 
 /* A coarse monotonic clock in ms (vDSO, no system call). */
 uint64_t hm_decay_now_ms(void);
@@ -82,43 +77,16 @@ decay_reset(decay_t *d) {
 }
 
 /*
- * Set (under arena locks) when the idle background thread should wake;
- * the allocator's slow paths call hm_decay_poke() when they see it,
- * holding no lock.  Neither ever creates the thread.
+ * The background thread's wake-up (background.c): hm_decay_idle is set
+ * while it waits with no deadline; an arena that gains dirty pages then
+ * sets hm_decay_wanted (under its locks), and the allocator's slow paths,
+ * holding no lock, see it and signal the thread (hm_background_poke()).
+ * Nothing here creates the thread.
  */
 HM_EXTERN atomic_bool hm_decay_wanted;
-void hm_decay_poke(void);
+HM_EXTERN atomic_bool hm_decay_idle;
 
 /* Called by arenas that just gained dirty pages (any lock held). */
 void hm_decay_dirty_added(void);
-
-/*
- * A launch point: creates the thread if background_thread is on and there
- * is none.  Called only where the calling thread holds no lock of libc's
- * or the allocator's: the library constructor, the background_thread
- * mallctl, a thread's exit (hm_decay_thread_exiting()).
- */
-void hm_decay_background_launch(void);
-
-/*
- * A thread of the program is exiting (tsd.c, holding no lock): a launch
- * point when the thread is wanted and the exiting thread is not the last.
- * Then the purging thread watches for being the last one left, and ends
- * the process with exit(0), as glibc does when its last thread exits (the
- * main thread may have called pthread_exit), which the purging thread
- * would otherwise prevent.
- */
-void hm_decay_thread_exiting(void);
-
-void hm_decay_prefork(void);
-void hm_decay_postfork_parent(void);
-void hm_decay_postfork_child(void);
-
-/* background_thread mallctl: starts or stops the thread. */
-int hm_decay_background_set(bool enable);
-bool hm_decay_background_running(void);
-/* Passes the thread ran (every thread since start-up), and the mean
- * interval between them (0 before two). */
-void hm_decay_background_stats(uint64_t *nruns, uint64_t *interval_ns);
 
 #endif /* HM_DECAY_H */

@@ -12,11 +12,11 @@
 #include <hmalloc.h>
 
 #include "arena.h"
+#include "background.h"
 #include "base.h"
 #include "chunk.h"
 #include "conf.h"
 #include "ctl.h"
-#include "decay.h"
 #include "huge.h"
 #include "log.h"
 #include "mutex.h"
@@ -58,7 +58,7 @@ init_prefork(void) {
 	/* ctl before the background thread's lock: ctl_refresh takes
 	 * bg_lock under ctl_lock. */
 	hm_ctl_prefork();
-	hm_decay_prefork();
+	hm_background_prefork();
 	hm_arenas_prefork();
 	hm_tcache_prefork();
 	hm_secure_prefork();
@@ -89,7 +89,7 @@ init_postfork_parent(void) {
 	hm_secure_postfork_parent();
 	hm_tcache_postfork_parent();
 	hm_arenas_postfork_parent();
-	hm_decay_postfork_parent();
+	hm_background_postfork_parent();
 	hm_ctl_postfork_parent();
 	hm_lock_order_off = false;
 	hm_mutex_postfork_parent(&init_lock);
@@ -112,7 +112,7 @@ init_postfork_child(void) {
 	hm_secure_postfork_child();
 	hm_tcache_postfork_child();
 	hm_arenas_postfork_child();
-	hm_decay_postfork_child();
+	hm_background_postfork_child();
 	hm_ctl_postfork_child();
 	hm_lock_order_off = false;
 	hm_mutex_postfork_child(&init_lock);
@@ -202,7 +202,7 @@ hm_init_hard(void) {
 __attribute__((constructor)) static void
 init_constructor(void) {
 	if (malloc_init())
-		hm_decay_background_launch();
+		hm_background_launch();
 }
 
 HM_EXPORT int

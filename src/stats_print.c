@@ -57,6 +57,7 @@
 #include <hmalloc.h>
 
 #include "arena.h"
+#include "background.h"
 #include "chunk.h"
 #include "conf.h"
 #include "decay.h"
@@ -549,9 +550,9 @@ print_totals(emitter_t *e, bool mutex) {
 	    "resident: %zu, mapped: %zu, retained: %zu\n", st.allocated,
 	    st.active, st.metadata, st.resident, st.mapped, st.retained);
 
-	unsigned nbg = hm_decay_background_running() ? 1 : 0;
+	unsigned nbg = hm_background_running() ? 1 : 0;
 	uint64_t nruns, interval;
-	hm_decay_background_stats(&nruns, &interval);
+	hm_background_stats(&nruns, &interval);
 	j_obj(e, "background_thread");
 	j_kv(e, "num_threads", VU(nbg));
 	j_kv(e, "num_runs", VU(nruns));

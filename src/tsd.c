@@ -3,7 +3,7 @@
 
 #include <pthread.h>
 
-#include "decay.h"
+#include "background.h"
 #include "init.h"
 #include "prof.h"
 #include "tcache.h"
@@ -27,7 +27,7 @@ tsd_cleanup(void *arg) {
 		hm_tcache_destroy(tc);
 	/* glibc runs key destructors holding none of its locks: a launch
 	 * point (the purging thread of a forked child starts here). */
-	hm_decay_thread_exiting();
+	hm_background_thread_exiting();
 }
 
 bool
