@@ -1099,9 +1099,9 @@ ctl_lookup(const char *name, size_t *mib, size_t *leaf) {
 	if (depth == 0)
 		return 0;
 	for (size_t n = 0; n < CTL_NNODES; n++) {
-		if (ctl_depth[n] < depth)
+		if (ctl_depth[n] < depth
+		    || ctl_split(ctl_nodes[n].pattern, pcomp, plen) < depth)
 			continue;
-		ctl_split(ctl_nodes[n].pattern, pcomp, plen);
 		size_t d = 0;
 		for (; d < depth; d++) {
 			if (ctl_comp_is(pcomp[d], plen[d], '#')) {
