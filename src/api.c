@@ -884,27 +884,13 @@ stats_now(stats_t *st) {
 	hm_stats_read(st);
 }
 
-static size_t
-huge_mapped_now(void) {
-	size_t n = 0;
-	for (unsigned i = 0; i < hm_narenas; i++) {
-		arena_t *arena = hm_arena_get(i, false);
-		if (arena == NULL)
-			continue;
-		mutex_lock(&arena->huge_lock);
-		n += arena->huge_allocated;
-		mutex_unlock(&arena->huge_lock);
-	}
-	return n;
-}
-
 HM_EXPORT struct mallinfo2
 HM_PUBLIC(mallinfo2)(void) {
 	stats_t st;
 	stats_now(&st);
 	struct mallinfo2 mi;
 	memset(&mi, 0, sizeof(mi));
-	size_t huge = huge_mapped_now();
+	size_t huge = st.huge;
 	mi.arena = st.mapped - huge;       /* non-mmapped space: chunks */
 	mi.hblks = 0;
 	mi.hblkhd = huge;                  /* space in huge mappings */
@@ -956,7 +942,7 @@ HM_PUBLIC(malloc_info)(int options, FILE *stream) {
 	}
 	stats_t st;
 	stats_now(&st);
-	size_t huge = huge_mapped_now();
+	size_t huge = st.huge;
 	fprintf(stream, "<malloc version=\"1\">\n");
 	fprintf(stream, "<heap nr=\"0\">\n<sizes>\n</sizes>\n"
 	    "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"

@@ -126,6 +126,7 @@ hm_stats_read(stats_t *out) {
 		huge += as.huge_active;
 	}
 	out->active = (pactive << LG_PAGE) + huge;
+	out->huge = huge;
 	/* Metadata in use, as jemalloc counts it; all of base's mappings
 	 * count as mapped. */
 	out->metadata = hm_base_allocated();
