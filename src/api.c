@@ -201,10 +201,68 @@ alloc_sample(void *p, size_t usize, size_t asize, const uintptr_t *bt,
 }
 
 /*
+ * Takes a block for a request of usize (a sampled one is served as Large:
+ * *asize is what it takes): from the thread cache (tc, when the class has
+ * a stack and the alignment needs nothing more), a bin, a Large run or
+ * the huge allocator, with one retry when the system refused memory and
+ * reclaiming what is kept for reuse freed some.  *arena may change to the
+ * CPU's (percpu_arena).  *zeroed: cleared as zero asked.
+ */
+static inline void *
+ialloc_take(arena_t **arena, bool thread_arena, tcache_t *tc, size_t usize,
+    size_t align, bool zero, bool sampled, size_t *asize, bool *zeroed) {
+	*asize = sampled && usize < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS
+						      : usize;
+	unsigned ind = *asize <= hm_sc_large_maxclass ? sc_size2index(*asize)
+						      : SC_NSIZES;
+	/* Cached blocks are aligned to their class (small) or the page. */
+	bool cached = tc != NULL && ind < hm_tcache_nbins && align <= PAGE
+	    && !sampled;
+	if (!cached && unlikely(opt_percpu_arena != PERCPU_DISABLED)
+	    && thread_arena) {
+		hm_tsd_percpu_update();
+		if (hm_tsd.state == TSD_NOMINAL)
+			*arena = hm_tsd.arena;
+	}
+	void *p;
+	*zeroed = false; /* large and huge clear what needs it */
+	for (int attempt = 0;; attempt++) {
+		if (cached) {
+			if (!tcache_alloc(tc, ind, &p))
+				p = hm_tcache_alloc_refill(tc, ind);
+		} else if (*asize <= SC_SMALL_MAXCLASS) {
+			p = hm_bin_alloc(*arena, ind);
+		} else if (*asize <= hm_sc_large_maxclass && (align <= PAGE
+		    || *asize + align - PAGE <= hm_chunksize)) {
+			p = hm_large_alloc(*arena, *asize, align, zero);
+			*zeroed = zero;
+		} else {
+			p = hm_huge_alloc(*arena, *asize, align, zero);
+			*zeroed = zero;
+		}
+		if (likely(p != NULL) || attempt > 0 || !alloc_reclaim())
+			break;
+	}
+	return p;
+}
+
+/* A block fresh from its bin or run may still carry the tag of an earlier
+ * free life (tcache.h); a live block must not. */
+static inline void
+ialloc_untag(void *p, size_t asize) {
+	if (config_fast_checks && !config_valgrind
+	    && asize <= hm_sc_large_maxclass
+	    && unlikely(*(uintptr_t *)p == tcache_tag(p)))
+		*(uintptr_t *)p = 0;
+}
+
+/*
  * The allocation flow: align is a power of two (0 or <= QUANTUM for none),
  * arena the thread's when NULL, tc the thread cache to use (or NULL).  The
  * arena comes first: binding the thread initialises hmalloc, size-class
- * tables included.
+ * tables included.  Then the class, the heap profiler's decision, the
+ * block (ialloc_take), and the finish: counters, zeroing or junk, the
+ * canary, the announcement to memcheck.
  */
 static void *
 ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
@@ -222,7 +280,6 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p;
 	/* The heap profiler's sample: a Small one is served as Large.  Its
 	 * stack is taken here, as few frames from the entry point as can
 	 * be (each costs the unwinder), before any lock. */
@@ -232,51 +289,20 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	    && hm_prof_event(usize);
 	if (unlikely(sampled))
 		btlen = hm_prof_backtrace(bt);
-sample_failed:;
-	size_t asize = sampled && usize < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS
-							    : usize;
-	unsigned ind = asize <= hm_sc_large_maxclass ? sc_size2index(asize)
-						     : SC_NSIZES;
-	/* Cached blocks are aligned to their class (small) or the page. */
-	bool cached = tc != NULL && ind < hm_tcache_nbins && align <= PAGE
-	    && !sampled;
-	if (!cached && unlikely(opt_percpu_arena != PERCPU_DISABLED)
-	    && thread_arena) {
-		hm_tsd_percpu_update();
-		if (hm_tsd.state == TSD_NOMINAL)
-			arena = hm_tsd.arena;
-	}
-	/* One retry when the system refused memory and reclaiming what is
-	 * kept for reuse freed some. */
-	bool zeroed = false; /* large and huge clear what needs it */
-	for (int attempt = 0;; attempt++) {
-		if (cached) {
-			if (!tcache_alloc(tc, ind, &p))
-				p = hm_tcache_alloc_refill(tc, ind);
-		} else if (asize <= SC_SMALL_MAXCLASS) {
-			p = hm_bin_alloc(arena, ind);
-		} else if (asize <= hm_sc_large_maxclass
-		    && (align <= PAGE || asize + align - PAGE <= hm_chunksize)) {
-			p = hm_large_alloc(arena, asize, align, zero);
-			zeroed = zero;
-		} else {
-			p = hm_huge_alloc(arena, asize, align, zero);
-			zeroed = zero;
-		}
-		if (likely(p != NULL) || attempt > 0 || !alloc_reclaim())
+	size_t asize;
+	bool zeroed;
+	void *p;
+	for (;;) {
+		p = ialloc_take(&arena, thread_arena, tc, usize, align, zero,
+		    sampled, &asize, &zeroed);
+		if (p == NULL)
+			return NULL;
+		ialloc_untag(p, asize);
+		if (likely(!sampled) || alloc_sample(p, usize, asize, bt, btlen))
 			break;
-	}
-	if (p == NULL)
-		return NULL;
-	/* A block fresh from its bin or run may still carry the tag of an
-	 * earlier free life (tcache.h); a live block must not. */
-	if (config_fast_checks && !config_valgrind
-	    && asize <= hm_sc_large_maxclass
-	    && unlikely(*(uintptr_t *)p == tcache_tag(p)))
-		*(uintptr_t *)p = 0;
-	if (unlikely(sampled) && !alloc_sample(p, usize, asize, bt, btlen)) {
+		/* No memory for the sample's record: the promoted block
+		 * went back, and the request is served unsampled. */
 		sampled = false;
-		goto sample_failed;
 	}
 	hm_tsd.allocated += usable(usize);
 	/* Announced before the writes below: the memory may have been part
