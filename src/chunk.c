@@ -20,7 +20,7 @@ _Atomic uintptr_t hm_chunk_epoch;
 
 static mutex_t chunk_lock;
 static base_pool_t chunk_pool; /* chunk_t descriptors (chunk_lock) */
-static _Atomic(char *) chunk_reserve; /* chunk.h; written under chunk_lock */
+static _Atomic(char *) chunk_reserve; /* chunk.h */
 
 bool
 hm_chunk_boot(void) {
@@ -47,13 +47,8 @@ hm_chunk_boot(void) {
 /* The reserve, if it is there and the caller may have it. */
 static char *
 chunk_reserve_take(bool for_slab) {
-	if (!for_slab)
-		return NULL;
-	mutex_lock(&chunk_lock);
-	char *addr = atomic_load_explicit(&chunk_reserve, memory_order_relaxed);
-	atomic_store_explicit(&chunk_reserve, NULL, memory_order_relaxed);
-	mutex_unlock(&chunk_lock);
-	return addr;
+	return for_slab ? atomic_exchange_explicit(&chunk_reserve, NULL,
+	    memory_order_acquire) : NULL;
 }
 
 /* Keeps addr (a chunk nobody uses) as the reserve if there is none. */
@@ -63,14 +58,9 @@ chunk_reserve_fill(char *addr) {
 		return false;
 	/* Purged first: the reserve holds no memory, and reads as zero. */
 	hm_os_purge(addr, hm_chunksize);
-	mutex_lock(&chunk_lock);
-	bool kept = atomic_load_explicit(&chunk_reserve, memory_order_relaxed)
-	    == NULL;
-	if (kept)
-		atomic_store_explicit(&chunk_reserve, addr,
-		    memory_order_relaxed);
-	mutex_unlock(&chunk_lock);
-	return kept;
+	char *none = NULL;
+	return atomic_compare_exchange_strong_explicit(&chunk_reserve, &none,
+	    addr, memory_order_release, memory_order_relaxed);
 }
 
 static bool

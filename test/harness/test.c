@@ -165,6 +165,21 @@ test_sleep_ms(long ms) {
 	nanosleep(&ts, NULL);
 }
 
+size_t
+test_stat_size(const char *fmt, ...) {
+	char name[128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	uint64_t epoch = 1;
+	size_t v = 0, sz = sizeof(v);
+	expect_d_eq(hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch)), 0,
+	    "epoch");
+	expect_d_eq(hm_mallctl(name, &v, &sz, NULL, 0), 0, "%s", name);
+	return v;
+}
+
 bool
 test_frees_altered(void) {
 	bool zero = false;

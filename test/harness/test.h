@@ -229,6 +229,11 @@ void test_sleep_ms(long ms);
  * skip then. */
 bool test_frees_altered(void);
 
+/* A size_t statistic (printf-style name, e.g. "stats.arenas.%u.mapped")
+ * after an "epoch" refresh; the calls must succeed. */
+size_t test_stat_size(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /* True with canary (secure.h): Small blocks keep a word for it, so size
  * classes are not the bare ladder; tests of the ladder skip then. */
 bool test_canary_on(void);

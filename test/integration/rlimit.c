@@ -243,15 +243,6 @@ TEST_BEGIN(test_rlimit_as)
 	exhaust(16 * MiB, "huge", &rng);
 TEST_END
 
-static size_t
-stat_size(const char *name) {
-	uint64_t epoch = 1;
-	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
-	size_t v = 0, sz = sizeof(v);
-	assert_d_eq(hm_mallctl(name, &v, &sz, NULL, 0), 0, "%s", name);
-	return v;
-}
-
 /* Allocates blocks of size (with flags) until refused; a list. */
 static struct node *
 use_up(size_t size, int flags, size_t *n) {
@@ -294,7 +285,7 @@ TEST_BEGIN(test_threads_after_free)
 		    sizes[i]);
 		/* Cached blocks go back too, as at thread exit. */
 		hm_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-		expect_zu_eq(stat_size("stats.retained"), 0,
+		expect_zu_eq(test_stat_size("stats.retained"), 0,
 		    "%zu-byte blocks: address space retained under the limit",
 		    sizes[i]);
 		/* Each thread maps a stack of several MiB; all at once. */
@@ -348,10 +339,8 @@ TEST_BEGIN(test_first_small_block)
 			struct node *small = NULL;
 			unsigned served = 0;
 			for (unsigned b = 0; b < nbins; b++) {
-				char name[64];
-				snprintf(name, sizeof(name), "arenas.bin.%u.size",
-				    b);
-				size_t size = stat_size(name);
+				size_t size = test_stat_size(
+				    "arenas.bin.%u.size", b);
 				if (size < sizeof(struct node) + 8)
 					size = sizeof(struct node) + 8;
 				struct node *p = hm_mallocx(size, flags);

@@ -121,30 +121,19 @@ TEST_BEGIN(test_gc_drains_unused_bin)
 	free(ptrs);
 TEST_END
 
-/* stats.allocated after an epoch; the calls must succeed. */
-static size_t
-allocated_now(void) {
-	uint64_t e = 1;
-	size_t sz = sizeof(size_t), a = 0;
-	assert_d_eq(hm_mallctl("epoch", NULL, NULL, &e, sizeof(e)), 0, "epoch");
-	assert_d_eq(hm_mallctl("stats.allocated", &a, &sz, NULL, 0), 0,
-	    "stats.allocated");
-	return a;
-}
-
 TEST_BEGIN(test_flush_mallctl_and_stats)
 	my_tcache();
 	flush();
-	size_t a0 = allocated_now();
+	size_t a0 = test_stat_size("stats.allocated");
 	void *ps[50];
 	for (int i = 0; i < 50; i++)
 		ps[i] = hm_malloc(1000);
 	for (int i = 0; i < 50; i++)
 		hm_free(ps[i]);
-	size_t a1 = allocated_now();
+	size_t a1 = test_stat_size("stats.allocated");
 	expect_zu_gt(a1, a0, "cached blocks count as allocated");
 	flush();
-	expect_zu_eq(allocated_now(), a0, "after thread.tcache.flush");
+	expect_zu_eq(test_stat_size("stats.allocated"), a0, "after thread.tcache.flush");
 TEST_END
 
 /* A size glibc's own per-thread allocations do not use. */
@@ -175,14 +164,8 @@ tcache_holding(const tcache_t *tc) {
  * cached block counts as taken). */
 static size_t
 fill_class_curregs(void) {
-	char name[80];
-	snprintf(name, sizeof(name), "stats.arenas.%u.bins.%u.curregs",
+	return test_stat_size("stats.arenas.%u.bins.%u.curregs",
 	    MALLCTL_ARENAS_ALL, sc_size2index(THREAD_FILL_SIZE));
-	uint64_t e = 1;
-	size_t sz = sizeof(size_t), n = 0;
-	assert_d_eq(hm_mallctl("epoch", NULL, NULL, &e, sizeof(e)), 0, "epoch");
-	assert_d_eq(hm_mallctl(name, &n, &sz, NULL, 0), 0, "%s", name);
-	return n;
 }
 
 TEST_BEGIN(test_thread_exit_flushes)
