@@ -24,6 +24,7 @@
 #include "check.h"
 #include "chunk.h"
 #include "conf.h"
+#include "ctl.h"
 #include "decay.h"
 #include "huge.h"
 #include "init.h"
@@ -209,7 +210,7 @@ alloc_sample(void *p, size_t usize, size_t asize, const uintptr_t *bt,
  * CPU's (percpu_arena).  *zeroed: cleared as zero asked.
  */
 static inline void *
-ialloc_take(arena_t **arena, bool thread_arena, tcache_t *tc, size_t usize,
+ialloc_take(arena_t **arena, bool own_arena, tcache_t *tc, size_t usize,
     size_t align, bool zero, bool sampled, size_t *asize, bool *zeroed) {
 	*asize = sampled && usize < SC_LARGE_MINCLASS ? SC_LARGE_MINCLASS
 						      : usize;
@@ -219,7 +220,7 @@ ialloc_take(arena_t **arena, bool thread_arena, tcache_t *tc, size_t usize,
 	bool cached = tc != NULL && ind < hm_tcache_nbins && align <= PAGE
 	    && !sampled;
 	if (!cached && unlikely(opt_percpu_arena != PERCPU_DISABLED)
-	    && thread_arena) {
+	    && own_arena) {
 		hm_tsd_percpu_update();
 		if (hm_tsd.state == TSD_NOMINAL)
 			*arena = hm_tsd.arena;
@@ -267,9 +268,9 @@ ialloc_untag(void *p, size_t asize) {
 static void *
 ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	vg_awake();
-	bool thread_arena = arena == NULL;
-	if (thread_arena) {
-		arena = tsd_arena();
+	bool own_arena = arena == NULL;
+	if (own_arena) {
+		arena = thread_arena();
 		if (unlikely(arena == NULL)) {
 			errno = ENOMEM;
 			return NULL;
@@ -293,7 +294,7 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 	bool zeroed;
 	void *p;
 	for (;;) {
-		p = ialloc_take(&arena, thread_arena, tc, usize, align, zero,
+		p = ialloc_take(&arena, own_arena, tc, usize, align, zero,
 		    sampled, &asize, &zeroed);
 		if (p == NULL)
 			return NULL;
@@ -326,7 +327,7 @@ ialloc(size_t size, size_t align, bool zero, arena_t *arena, tcache_t *tc) {
 /* The thread's cache, for calls that did not come by the fast path. */
 static inline tcache_t *
 tsd_tcache(void) {
-	return tsd_arena() != NULL ? hm_tsd.tcache : NULL;
+	return thread_arena() != NULL ? hm_tsd.tcache : NULL;
 }
 
 /* Returns a block to its arena; announce: tell Valgrind it is freed (not
@@ -1135,6 +1136,43 @@ HM_PUBLIC(nallocx)(size_t size, int flags) {
 		return 0;
 	size_t usize = alloc_usize(size, mallocx_align(flags));
 	return usize == 0 || usize > SC_MAXCLASS ? 0 : usable(usize);
+}
+
+HM_EXPORT int
+HM_PUBLIC(mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
+    size_t newlen) {
+	if (name == NULL)
+		return EINVAL;
+	if (!malloc_init())
+		return EAGAIN;
+	return hm_ctl_byname(name, oldp, oldlenp, newp, newlen);
+}
+
+HM_EXPORT int
+HM_PUBLIC(mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp) {
+	if (name == NULL || mibp == NULL || miblenp == NULL)
+		return EINVAL;
+	if (!malloc_init())
+		return EAGAIN;
+	return hm_ctl_nametomib(name, mibp, miblenp);
+}
+
+HM_EXPORT int
+HM_PUBLIC(mallctlbymib)(const size_t *mib, size_t miblen, void *oldp,
+    size_t *oldlenp, void *newp, size_t newlen) {
+	if (mib == NULL)
+		return EINVAL;
+	if (!malloc_init())
+		return EAGAIN;
+	return hm_ctl_bymib(mib, miblen, oldp, oldlenp, newp, newlen);
+}
+
+HM_EXPORT void
+HM_PUBLIC(malloc_stats_print)(void (*write_cb)(void *, const char *),
+    void *cbopaque, const char *opts) {
+	if (!malloc_init())
+		return;
+	hm_ctl_stats_print(write_cb, cbopaque, opts);
 }
 
 #ifndef HM_PREFIXED

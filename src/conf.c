@@ -20,15 +20,10 @@
 bool opt_abort = false;
 bool opt_abort_conf = false;
 bool opt_confirm_conf = false;
-unsigned opt_junk = 0;
-bool opt_zero = false;
 bool opt_stats_print = false;
-char opt_stats_print_opts[CONF_STRING_MAX];
-const char *const hm_junk_names[4] = {"false", "true", "alloc", "free"};
+char opt_stats_print_opts[OPT_STRING_MAX];
 unsigned opt_zero_realloc = ZERO_REALLOC_FREE;
 const char *const hm_zero_realloc_names[3] = {"free", "alloc", "abort"};
-bool hm_junk_alloc;
-bool hm_junk_free;
 
 /* The program's compiled-in options, if it defines the symbol. */
 HM_EXPORT const char *HM_PUBLIC(malloc_conf) __attribute__((weak));
@@ -171,7 +166,7 @@ conf_set(const conf_opt_t *o, const char *v, size_t vlen) {
 		}
 		return false;
 	case CONF_STRING:
-		if (vlen >= CONF_STRING_MAX)
+		if (vlen >= OPT_STRING_MAX)
 			return false;
 		memcpy(o->ptr, v, vlen);
 		((char *)o->ptr)[vlen] = '\0';
@@ -245,6 +240,4 @@ hm_conf_init(void) {
 		hm_conf_parse(s, "HMALLOC_CONF");
 	if (conf_nbad > 0 && (opt_abort_conf || opt_abort))
 		abort();
-	hm_junk_alloc = opt_junk == 1 || opt_junk == 2;
-	hm_junk_free = opt_junk == 1 || opt_junk == 3;
 }

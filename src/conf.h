@@ -33,10 +33,9 @@ typedef enum {
 	CONF_SSIZE,     /* ssize_t, within [min, max] */
 	CONF_SIZE,      /* size_t, within [min, max] */
 	CONF_ENUM,      /* unsigned index into names[] */
-	CONF_STRING,    /* char[CONF_STRING_MAX] */
+	CONF_STRING,    /* char[OPT_STRING_MAX] */
 } conf_type_t;
 
-#define CONF_STRING_MAX 256 /* prof_prefix is a path */
 
 typedef struct conf_opt_s {
 	const char *name;
@@ -54,11 +53,8 @@ HM_EXTERN const unsigned hm_conf_nopts;
 HM_EXTERN bool opt_abort;
 HM_EXTERN bool opt_abort_conf;
 HM_EXTERN bool opt_confirm_conf;
-HM_EXTERN unsigned opt_junk;       /* index into hm_junk_names */
-HM_EXTERN bool opt_zero;
 HM_EXTERN bool opt_stats_print;
-HM_EXTERN char opt_stats_print_opts[CONF_STRING_MAX];
-HM_EXTERN const char *const hm_junk_names[4];
+HM_EXTERN char opt_stats_print_opts[OPT_STRING_MAX];
 /* realloc(ptr, 0), as jemalloc 5.3's opt.zero_realloc: free ptr and
  * return NULL (glibc's answer), an allocation of size 0, or abort. */
 typedef enum {
@@ -70,10 +66,6 @@ HM_EXTERN unsigned opt_zero_realloc; /* a zero_realloc_t */
 HM_EXTERN const char *const hm_zero_realloc_names[3];
 
 /* Derived from opt_junk and opt_zero: one test on the allocation path. */
-HM_EXTERN bool hm_junk_alloc;
-HM_EXTERN bool hm_junk_free;
-#define JUNK_ALLOC_BYTE 0xa5
-#define JUNK_FREE_BYTE 0x5a
 
 /* Reads every source (start-up step 1). */
 void hm_conf_init(void);

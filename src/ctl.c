@@ -20,7 +20,6 @@
 #include "huge.h"
 #include "os.h"
 #include "prof.h"
-#include "init.h"
 #include "mutex.h"
 #include "sc.h"
 #include "secure.h"
@@ -1144,12 +1143,14 @@ ctl_leaf(const size_t *mib, size_t miblen) {
 	return CTL_INTERIOR;
 }
 
-static int
-ctl_dispatch(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+/*
+ * The mallctl calls, for the entry points (which initialise the
+ * allocator first): jemalloc's semantics and error numbers.
+ */
+int
+hm_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
     void *newp, size_t newlen) {
 	vg_awake();
-	if (!malloc_init())
-		return EAGAIN;
 	size_t n = ctl_leaf(mib, miblen);
 	if (n == CTL_INTERIOR)
 		return ENOENT;
@@ -1169,28 +1170,20 @@ ctl_dispatch(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	return err;
 }
 
-HM_EXPORT int
-HM_PUBLIC(mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
+int
+hm_ctl_byname(const char *name, void *oldp, size_t *oldlenp, void *newp,
     size_t newlen) {
 	size_t mib[CTL_MAX_DEPTH];
-	if (name == NULL)
-		return EINVAL;
-	if (!malloc_init())
-		return EAGAIN;
 	size_t leaf;
 	size_t miblen = ctl_lookup(name, mib, &leaf);
 	if (miblen == 0 || leaf == CTL_INTERIOR)
 		return ENOENT;
-	return ctl_dispatch(mib, miblen, oldp, oldlenp, newp, newlen);
+	return hm_ctl_bymib(mib, miblen, oldp, oldlenp, newp, newlen);
 }
 
-HM_EXPORT int
-HM_PUBLIC(mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp) {
+int
+hm_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp) {
 	size_t mib[CTL_MAX_DEPTH];
-	if (name == NULL || mibp == NULL || miblenp == NULL)
-		return EINVAL;
-	if (!malloc_init())
-		return EAGAIN;
 	size_t leaf;
 	size_t miblen = ctl_lookup(name, mib, &leaf);
 	if (miblen == 0)
@@ -1203,19 +1196,9 @@ HM_PUBLIC(mallctlnametomib)(const char *name, size_t *mibp, size_t *miblenp) {
 	return 0;
 }
 
-HM_EXPORT int
-HM_PUBLIC(mallctlbymib)(const size_t *mib, size_t miblen, void *oldp,
-    size_t *oldlenp, void *newp, size_t newlen) {
-	if (mib == NULL)
-		return EINVAL;
-	return ctl_dispatch(mib, miblen, oldp, oldlenp, newp, newlen);
-}
-
-HM_EXPORT void
-HM_PUBLIC(malloc_stats_print)(void (*write_cb)(void *, const char *),
-    void *cbopaque, const char *opts) {
-	if (!malloc_init())
-		return;
+void
+hm_ctl_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
+    const char *opts) {
 	mutex_lock(&ctl_lock);
 	hm_stats_print(write_cb, cbopaque, opts);
 	mutex_unlock(&ctl_lock);

@@ -18,4 +18,14 @@ void hm_ctl_prefork(void);
 void hm_ctl_postfork_parent(void);
 void hm_ctl_postfork_child(void);
 
+/* mallctl, mallctlnametomib, mallctlbymib and malloc_stats_print, for
+ * their entry points, which initialise the allocator first. */
+int hm_ctl_byname(const char *name, void *oldp, size_t *oldlenp, void *newp,
+    size_t newlen);
+int hm_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp);
+int hm_ctl_bymib(const size_t *mib, size_t miblen, void *oldp,
+    size_t *oldlenp, void *newp, size_t newlen);
+void hm_ctl_stats_print(void (*write_cb)(void *, const char *),
+    void *cbopaque, const char *opts);
+
 #endif /* HM_CTL_H */

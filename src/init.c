@@ -205,6 +205,18 @@ init_constructor(void) {
 		hm_background_launch();
 }
 
+arena_t *
+hm_init_thread_arena(void) {
+	if (!malloc_init())
+		return NULL;
+	if (!hm_init_is_done()) {
+		/* A call from inside initialisation: served from arena 0,
+		 * without binding the thread yet. */
+		return hm_arena_get(0, false);
+	}
+	return hm_tsd_arena_slow();
+}
+
 HM_EXPORT int
 HM_PUBLIC(hmalloc_atinit)(void (*fn)(void *), void *arg) {
 	if (fn == NULL)

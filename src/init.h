@@ -21,6 +21,8 @@
 
 #include <stdatomic.h>
 
+#include "arena.h"
+#include "tsd.h"
 #include "util.h"
 
 enum { INIT_NONE = 0, INIT_RUNNING = 1, INIT_DONE = 2, INIT_FAILED = 3 };
@@ -41,6 +43,22 @@ static inline bool
 hm_init_is_done(void) {
 	return atomic_load_explicit(&hm_init_state, memory_order_acquire)
 	    == INIT_DONE;
+}
+
+/* thread_arena's slow path: initialises the allocator, then binds the
+ * thread (or, inside initialisation, lends it arena 0). */
+arena_t *hm_init_thread_arena(void);
+
+/*
+ * The calling thread's arena for an entry point: the allocator is
+ * initialised first if it is not yet.  NULL only when it could not be.
+ * Modules below this one use tsd_arena(), which assumes initialisation.
+ */
+static HM_ALWAYS_INLINE arena_t *
+thread_arena(void) {
+	if (likely(hm_tsd.state == TSD_NOMINAL))
+		return hm_tsd.arena;
+	return hm_init_thread_arena();
 }
 
 #endif /* HM_INIT_H */

@@ -29,7 +29,7 @@ bool opt_prof_gdump = false;
 bool opt_prof_final = false;
 bool opt_prof_leak = false;
 bool opt_prof_accum = false;
-char opt_prof_prefix[CONF_STRING_MAX] = "jeprof";
+char opt_prof_prefix[OPT_STRING_MAX] = "jeprof";
 
 /* A distinct stack: its PCs (return addresses, innermost first) and the
  * sampled objects attributed to it. */
@@ -685,7 +685,7 @@ prof_dump_name(char *buf, size_t len, int kind) {
 static int
 prof_dump_locked(const char *filename, int kind, char *name_out,
     size_t name_len) {
-	char auto_name[CONF_STRING_MAX + 96];
+	char auto_name[OPT_STRING_MAX + 96];
 	if (filename == NULL) {
 		prof_dump_name(auto_name, sizeof(auto_name), kind);
 		filename = auto_name;
@@ -883,7 +883,7 @@ static void
 prof_atexit(void) {
 	tsd_t *tsd = &hm_tsd;
 	tsd->prof_busy = true;
-	char name[CONF_STRING_MAX + 96];
+	char name[OPT_STRING_MAX + 96];
 	bool dumped = false;
 	mutex_lock(&prof_lock);
 	if (opt_prof_prefix[0] != '\0')

@@ -29,7 +29,6 @@
 #include <sys/types.h>
 
 #include "arena.h"
-#include "conf.h"
 #include "util.h"
 
 #define PROF_NEVER UINT64_MAX
@@ -45,7 +44,7 @@ HM_EXTERN bool opt_prof_gdump;
 HM_EXTERN bool opt_prof_final;
 HM_EXTERN bool opt_prof_leak;
 HM_EXTERN bool opt_prof_accum;
-HM_EXTERN char opt_prof_prefix[CONF_STRING_MAX];
+HM_EXTERN char opt_prof_prefix[OPT_STRING_MAX];
 
 typedef struct prof_sample_s prof_sample_t;
 

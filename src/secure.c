@@ -7,7 +7,6 @@
 
 #include "base.h"
 #include "check.h"
-#include "conf.h"
 #include "mutex.h"
 #include "os.h"
 #include "vg.h"
@@ -18,6 +17,11 @@ bool opt_zero_free = false;
 bool opt_canary = false;
 bool opt_guard = false;
 size_t opt_quarantine = VG_QUARANTINE;
+unsigned opt_junk = 0;
+const char *const hm_junk_names[4] = {"false", "true", "alloc", "free"};
+bool opt_zero = false;
+bool hm_junk_alloc;
+bool hm_junk_free;
 bool hm_secure_free_hook;
 uintptr_t hm_secret;
 
@@ -63,6 +67,8 @@ hm_secure_boot(void) {
 	hm_secret = secret | 1;
 	/* Before the quarantine's ring below: the first metadata mapping. */
 	hm_os_guard_metadata = opt_guard;
+	hm_junk_alloc = opt_junk == 1 || opt_junk == 2;
+	hm_junk_free = opt_junk == 1 || opt_junk == 3;
 	/* Under memcheck its client requests watch block ends better, and
 	 * the canary word would sit in memory they marked inaccessible. */
 	if (config_valgrind)

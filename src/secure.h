@@ -41,6 +41,16 @@ HM_EXTERN bool opt_zero_free;
 HM_EXTERN bool opt_canary;
 HM_EXTERN bool opt_guard;
 HM_EXTERN size_t opt_quarantine;
+/* Debug fills: junk ("false", "true", "alloc", "free") fills new blocks
+ * with JUNK_ALLOC_BYTE and freed ones with JUNK_FREE_BYTE; zero clears
+ * every new block.  hm_junk_alloc and hm_junk_free are derived at boot. */
+HM_EXTERN unsigned opt_junk;
+HM_EXTERN const char *const hm_junk_names[4];
+HM_EXTERN bool opt_zero;
+HM_EXTERN bool hm_junk_alloc;
+HM_EXTERN bool hm_junk_free;
+#define JUNK_ALLOC_BYTE 0xa5
+#define JUNK_FREE_BYTE 0x5a
 
 /* The process secret (random, odd), set first thing at boot: tags that
  * mark freed blocks are addresses encoded with it, so a program cannot

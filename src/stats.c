@@ -11,7 +11,6 @@
 #include "base.h"
 #include "chunk.h"
 #include "decay.h"
-#include "init.h"
 #include "os.h"
 
 atomic_size_t hm_stats_zero_reallocs;
@@ -110,8 +109,6 @@ hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 void
 hm_stats_read(stats_t *out) {
 	memset(out, 0, sizeof(*out));
-	if (!hm_init_is_done())
-		return;
 	arena_stats_t as;
 	size_t pactive = 0, pdirty = 0, huge = 0;
 	for (unsigned i = 0; i < hm_narenas; i++) {

@@ -476,7 +476,7 @@ print_general(emitter_t *e) {
 	dict_begin(e, "opt", "Run-time option settings");
 	for (unsigned i = 0; i < hm_conf_nopts; i++) {
 		const conf_opt_t *o = &hm_conf_opts[i];
-		char table_key[CONF_STRING_MAX + 8];
+		char table_key[OPT_STRING_MAX + 8];
 		hm_snprintf(table_key, sizeof(table_key), "opt.%s", o->name);
 		if (strcmp(o->name, "background_thread") == 0) {
 			kv_note(e, o->name, table_key, opt_value(o),

@@ -11,7 +11,6 @@
 #include "bin.h"
 #include "check.h"
 #include "chunk.h"
-#include "conf.h"
 #include "large.h"
 #include "tsd.h"
 #include "vg.h"

@@ -4,7 +4,6 @@
 #include <pthread.h>
 
 #include "background.h"
-#include "init.h"
 #include "prof.h"
 #include "tcache.h"
 
@@ -38,13 +37,6 @@ hm_tsd_boot(void) {
 arena_t *
 hm_tsd_arena_slow(void) {
 	tsd_t *tsd = &hm_tsd;
-	if (!malloc_init())
-		return NULL;
-	if (!hm_init_is_done()) {
-		/* A call from inside initialisation: serve it from arena 0
-		 * without binding the thread yet. */
-		return hm_arena_get(0, false);
-	}
 	switch (tsd->state) {
 	case TSD_NOMINAL:
 		return tsd->arena;

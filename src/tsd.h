@@ -54,8 +54,9 @@ HM_EXTERN __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
 
 bool hm_tsd_boot(void);
 
-/* The calling thread's arena, binding one on first use; NULL only when
- * the allocator could not be initialised. */
+/* The calling thread's arena, binding one on first use.  The allocator
+ * is initialised: entry points reach this through thread_arena()
+ * (init.h), which makes sure of it. */
 arena_t *hm_tsd_arena_slow(void);
 
 static HM_ALWAYS_INLINE arena_t *

@@ -73,6 +73,9 @@ is_pow2(size_t x) {
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
+/* The longest string option (prof_prefix is a path), NUL included. */
+#define OPT_STRING_MAX 256
+
 #define HM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*

@@ -19,11 +19,12 @@
 #include "decay.h"
 #include "os.h"
 #include "prof.h"
+#include "secure.h"
 
 #define MAX_OPTS 64
 
 typedef struct conf_values_s {
-	unsigned char v[MAX_OPTS][CONF_STRING_MAX];
+	unsigned char v[MAX_OPTS][OPT_STRING_MAX];
 } conf_values_t;
 
 static size_t
@@ -34,7 +35,7 @@ opt_size(const conf_opt_t *o) {
 	case CONF_SSIZE: return sizeof(ssize_t);
 	case CONF_SIZE: return sizeof(size_t);
 	case CONF_ENUM: return sizeof(unsigned);
-	case CONF_STRING: return CONF_STRING_MAX;
+	case CONF_STRING: return OPT_STRING_MAX;
 	}
 	return 0;
 }
@@ -223,21 +224,21 @@ TEST_BEGIN(test_parse_invalid)
 	expect_str_eq(res.err, "<hmalloc>: Invalid conf pair: narenas:abc\n"
 	    "<hmalloc>: Invalid conf pair: bogus:1\n", "stderr");
 
-	/* A string too long for stats_print_opts (CONF_STRING_MAX - 1
+	/* A string too long for stats_print_opts (OPT_STRING_MAX - 1
 	 * characters fit). */
-	char conf[CONF_STRING_MAX + 64], line[CONF_STRING_MAX + 128];
+	char conf[OPT_STRING_MAX + 64], line[OPT_STRING_MAX + 128];
 	memset(conf, 0, sizeof(conf));
 	strcpy(conf, "stats_print_opts:");
-	memset(conf + strlen(conf), 'g', CONF_STRING_MAX);
+	memset(conf + strlen(conf), 'g', OPT_STRING_MAX);
 	snprintf(line, sizeof(line), "<hmalloc>: Invalid conf pair: %s\n", conf);
 	parse(conf, &res);
-	expect_d_eq(res.nbad, 1, "%d-character string", CONF_STRING_MAX);
+	expect_d_eq(res.nbad, 1, "%d-character string", OPT_STRING_MAX);
 	expect_str_eq(res.err, line, "stderr");
 	conf[strlen(conf) - 1] = '\0';
 	parse(conf, &res);
-	expect_d_eq(res.nbad, 0, "%d-character string", CONF_STRING_MAX - 1);
+	expect_d_eq(res.nbad, 0, "%d-character string", OPT_STRING_MAX - 1);
 	expect_zu_eq(strlen(sval(&res.after, "stats_print_opts")),
-	    CONF_STRING_MAX - 1, "stats_print_opts length");
+	    OPT_STRING_MAX - 1, "stats_print_opts length");
 TEST_END
 
 /* Values at and past the bounds, signs, hex, overflow. */

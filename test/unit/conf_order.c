@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "decay.h"
+#include "secure.h"
 
 const char *HM_PUBLIC(malloc_conf) = "narenas:2,junk:alloc";
 

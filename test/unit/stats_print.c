@@ -571,7 +571,7 @@ TEST_END
  * that are not UTF-8 (U+FFFD); valid UTF-8 passes through. */
 TEST_BEGIN(test_json_escapes)
 	unit_boot();
-	char saved[CONF_STRING_MAX];
+	char saved[OPT_STRING_MAX];
 	memcpy(saved, opt_stats_print_opts, sizeof(saved));
 	static const char odd[] = "a\"b\\c\x01\t\x7f\xff\xc3\xa9\xed\xa0\x80z";
 	memcpy(opt_stats_print_opts, odd, sizeof(odd));
