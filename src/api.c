@@ -229,8 +229,11 @@ ialloc_take(arena_t **arena, bool own_arena, tcache_t *tc, size_t usize,
 	*zeroed = false; /* large and huge clear what needs it */
 	for (int attempt = 0;; attempt++) {
 		if (cached) {
-			if (!tcache_alloc(tc, ind, &p))
+			if (!tcache_alloc(tc, ind, &p)) {
+				/* A slow path: time to follow the CPU. */
+				hm_tsd_percpu_update();
 				p = hm_tcache_alloc_refill(tc, ind);
+			}
 		} else if (*asize <= SC_SMALL_MAXCLASS) {
 			p = hm_bin_alloc(*arena, ind);
 		} else if (*asize <= hm_sc_large_maxclass && (align <= PAGE

@@ -18,7 +18,7 @@
 #include "os.h"
 #include "prof_sym.h"
 #include "secure.h"
-#include "tsd.h"
+#include "tls.h"
 
 bool opt_prof = false;
 bool opt_prof_active = true;

@@ -28,8 +28,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "arena.h"
 #include "util.h"
+
+typedef struct arena_s arena_t;
 
 #define PROF_NEVER UINT64_MAX
 #define PROF_BT_MAX 128         /* frames kept per stack, as jemalloc */

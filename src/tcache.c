@@ -12,7 +12,6 @@
 #include "check.h"
 #include "chunk.h"
 #include "large.h"
-#include "tsd.h"
 #include "vg.h"
 
 bool opt_tcache = true;
@@ -276,7 +275,6 @@ void *
 hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	if (tc->gc_ticker < 0)
 		hm_tcache_gc_event(tc);
-	hm_tsd_percpu_update();
 	cache_bin_t *bin = &tc->bins[ind];
 	if (ind >= SC_NBINS) {
 		/* Large: one run at a time; frees fill the stack. */

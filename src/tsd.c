@@ -7,8 +7,6 @@
 #include "prof.h"
 #include "tcache.h"
 
-__thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
-
 static pthread_key_t tsd_key;
 
 static void
