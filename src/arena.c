@@ -23,6 +23,7 @@
 #include "prof.h"
 #include "log.h"
 #include "os.h"
+#include "pages.h"
 #include "secure.h"
 
 unsigned opt_narenas = 0;
@@ -549,8 +550,8 @@ run_dalloc(arena_t *arena, run_t *run) {
 	}
 	run_free_insert(arena, run);
 	/* Under an address-space limit a wholly free chunk goes back at
-	 * once (os.h). */
-	if (unlikely(run->npages == hm_chunk_npages) && hm_os_limited())
+	 * once (pages.h). */
+	if (unlikely(run->npages == hm_chunk_npages) && hm_pages_limited())
 		arena_purge_run(arena, run, false);
 	/* Event-driven decay: a pass when a decay step has passed (at once
 	 * with dirty_decay_ms:0). */

@@ -28,6 +28,7 @@
 #include "huge.h"
 #include "mutex.h"
 #include "os.h"
+#include "pages.h"
 
 bool opt_background_thread = true;
 
@@ -61,7 +62,7 @@ static atomic_uint_fast64_t bg_first_ms, bg_last_ms;
 static uint64_t
 decay_pass(void) {
 	/* A limit set since the last mapping: the pool goes now. */
-	hm_os_limit_check();
+	hm_pages_limit_check();
 	uint64_t now = hm_decay_now_ms(), next = UINT64_MAX;
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "os.h"
+#include "pages.h"
 #include "util.h"
 
 #define BASE_BLOCK ((size_t)256 << 10)
@@ -71,7 +72,7 @@ base_block_map(size_t size, size_t *block) {
 		return NULL;
 	}
 	bool zeroed;
-	char *b = hm_os_map_metadata(*block, align, &zeroed);
+	char *b = hm_pages_map_metadata(*block, align, &zeroed);
 	if (b == NULL)
 		return NULL;
 	if (!zeroed)

@@ -2,7 +2,7 @@
  * base.h: the metadata allocator.  Arena structures, chunk and run
  * descriptors and radix-tree leaves come from here, never from malloc: this
  * is what lets initialisation run before malloc works.  Memory is carved
- * from blocks mapped with os.c and never given back; typed free lists
+ * from blocks mapped with pages.c and never given back; typed free lists
  * (base_pool_t) recycle fixed-size descriptors.
  */
 #ifndef HM_BASE_H

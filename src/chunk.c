@@ -9,6 +9,7 @@
 #include "base.h"
 #include "mutex.h"
 #include "os.h"
+#include "pages.h"
 
 size_t opt_lg_chunk = 21;
 size_t hm_chunksize;
@@ -34,12 +35,12 @@ hm_chunk_boot(void) {
 	 * entries ever become resident (metadata: never THP-advised). */
 	size_t nroot = (size_t)1 << (RTREE_ADDR_BITS - RTREE_LG_KEY - RTREE_LG_LEAF);
 	bool zeroed;
-	hm_rtree_root = hm_os_map_metadata(PAGE_CEILING(nroot * sizeof(void *)),
+	hm_rtree_root = hm_pages_map_metadata(PAGE_CEILING(nroot * sizeof(void *)),
 	    PAGE, &zeroed);
 	if (hm_rtree_root == NULL)
 		return true;
 	/* Without room for it, hmalloc works without it. */
-	atomic_store_explicit(&chunk_reserve, hm_os_map(hm_chunksize,
+	atomic_store_explicit(&chunk_reserve, hm_pages_map(hm_chunksize,
 	    hm_chunksize, DSS_DISABLED, &zeroed), memory_order_relaxed);
 	return false;
 }
@@ -104,7 +105,7 @@ hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool for_slab,
 	mutex_unlock(&chunk_lock);
 	if (chunk == NULL)
 		return NULL;
-	char *addr = hm_os_map(hm_chunksize, hm_chunksize, dss, zeroed);
+	char *addr = hm_pages_map(hm_chunksize, hm_chunksize, dss, zeroed);
 	if (addr == NULL) {
 		addr = chunk_reserve_take(for_slab);
 		*zeroed = true;
@@ -115,7 +116,7 @@ hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool for_slab,
 	chunk->addr = addr;
 	if (!hm_rtree_set(addr, hm_chunksize, (uintptr_t)chunk)) {
 		hm_rtree_set(addr, hm_chunksize, 0);
-		hm_os_unmap(addr, hm_chunksize);
+		hm_pages_unmap(addr, hm_chunksize);
 		goto fail;
 	}
 	return chunk;
@@ -135,7 +136,7 @@ hm_chunk_dalloc(chunk_t *chunk) {
 	    memory_order_seq_cst);
 	hm_rtree_set(chunk->addr, hm_chunksize, 0);
 	if (hm_os_in_dss(chunk->addr) || !chunk_reserve_fill(chunk->addr))
-		hm_os_unmap(chunk->addr, hm_chunksize);
+		hm_pages_unmap(chunk->addr, hm_chunksize);
 	mutex_lock(&chunk_lock);
 	hm_base_pool_put(&chunk_pool, chunk);
 	mutex_unlock(&chunk_lock);

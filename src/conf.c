@@ -14,6 +14,7 @@
 #include "decay.h"
 #include "log.h"
 #include "os.h"
+#include "pages.h"
 #include "prof.h"
 #include "tcache.h"
 

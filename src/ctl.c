@@ -19,6 +19,7 @@
 #include "decay.h"
 #include "huge.h"
 #include "os.h"
+#include "pages.h"
 #include "prof.h"
 #include "mutex.h"
 #include "sc.h"

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "decay.h"
 #include "os.h"
+#include "pages.h"
 #include "secure.h"
 #include "vg.h"
 
@@ -135,10 +136,10 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 	size_t cut = ALIGN_UP(usize, HUGE_KEY_SIZE);
 	huge_t *tail = cut < best->usize ? huge_desc_get() : NULL;
 	if (tail == NULL) {
-		hm_os_unmap(best->addr + usize, best->usize - usize);
+		hm_pages_unmap(best->addr + usize, best->usize - usize);
 	} else {
 		if (cut > usize)
-			hm_os_unmap(best->addr + usize, cut - usize);
+			hm_pages_unmap(best->addr + usize, cut - usize);
 		tail->addr = best->addr + cut;
 		tail->usize = best->usize - cut;
 		tail->arena = arena;
@@ -184,7 +185,7 @@ cache_drop(huge_t *h) {
 		atomic_fetch_sub_explicit(&huge_nguards, 1,
 		    memory_order_relaxed);
 	}
-	hm_os_unmap(h->addr, h->usize + h->guard);
+	hm_pages_unmap(h->addr, h->usize + h->guard);
 	huge_desc_put(h);
 }
 
@@ -200,16 +201,16 @@ huge_map_guarded(size_t usize, size_t align, bool *zeroed, size_t *guard) {
 	    >= GUARD_HUGE_MAX) {
 		atomic_fetch_sub_explicit(&huge_nguards, 1,
 		    memory_order_relaxed);
-		return hm_os_map(usize, align, DSS_DISABLED, zeroed);
+		return hm_pages_map(usize, align, DSS_DISABLED, zeroed);
 	}
-	char *addr = hm_os_map(usize + PAGE, align, DSS_DISABLED, zeroed);
+	char *addr = hm_pages_map(usize + PAGE, align, DSS_DISABLED, zeroed);
 	if (addr != NULL && hm_os_guard(addr + usize, PAGE)) {
 		*guard = PAGE;
 		return addr;
 	}
 	atomic_fetch_sub_explicit(&huge_nguards, 1, memory_order_relaxed);
 	if (addr != NULL)
-		hm_os_unmap(addr + usize, PAGE);
+		hm_pages_unmap(addr + usize, PAGE);
 	return addr;
 }
 
@@ -282,7 +283,7 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	bool zeroed;
 	size_t guard = 0;
 	char *addr = opt_guard ? huge_map_guarded(usize, align, &zeroed, &guard)
-			       : hm_os_map(usize, align, DSS_DISABLED, &zeroed);
+			       : hm_pages_map(usize, align, DSS_DISABLED, &zeroed);
 	if (addr == NULL) {
 		huge_desc_put(h);
 		return NULL;
@@ -310,7 +311,7 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
 	if (decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK || h->guard != 0
-	    || hm_os_limited()) {
+	    || hm_pages_limited()) {
 		cache_drop(h);
 		return;
 	}
@@ -378,7 +379,7 @@ huge_set_size(huge_t *h, size_t usize) {
 	huge_count(arena, usize, 1);
 }
 
-/* hm_os_move's claim: the destination's chunk-map entry, made before the
+/* hm_pages_move's claim: the destination's chunk-map entry, made before the
  * block moves there (and taken back if the move fails after all). */
 typedef struct huge_claim_s {
 	huge_t *h;
@@ -408,19 +409,19 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, size_t align,
 		if (usize > old || !hm_os_guard(h->addr + usize, PAGE))
 			return NULL;
 		hm_os_unguard(h->addr + old, PAGE);
-		hm_os_unmap(h->addr + usize + PAGE, old - usize);
+		hm_pages_unmap(h->addr + usize + PAGE, old - usize);
 		huge_set_size(h, usize);
 		return h->addr;
 	}
 	if (usize < old) {
-		hm_os_unmap(h->addr + usize, old - usize);
+		hm_pages_unmap(h->addr + usize, old - usize);
 		huge_set_size(h, usize);
 		return h->addr;
 	}
 	/* Pages the kernel adds (in place or by mremap) are fresh zeroes,
 	 * so zero needs no clearing. */
 	(void)zero;
-	if (hm_os_grow_in_place(h->addr, old, usize)) {
+	if (hm_pages_grow(h->addr, old, usize)) {
 		huge_set_size(h, usize);
 		return h->addr;
 	}
@@ -433,7 +434,7 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, size_t align,
 	 * leaf exists). */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	huge_claim_t claim = {h, NULL};
-	char *addr = hm_os_move(h->addr, old, usize,
+	char *addr = hm_pages_move(h->addr, old, usize,
 	    align > hm_chunksize ? align : hm_chunksize, huge_claim, &claim);
 	if (addr == NULL || addr == h->addr) {
 		if (claim.dest != NULL)

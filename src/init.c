@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
+#include "pages.h"
 #include "prof.h"
 #include "sc.h"
 #include "secure.h"
@@ -72,10 +73,12 @@ init_prefork(void) {
 	hm_chunk_prefork();
 	hm_base_prefork();
 	hm_os_prefork();
+	hm_pages_prefork();
 }
 
 static void
 init_postfork_parent(void) {
+	hm_pages_postfork_parent();
 	hm_os_postfork_parent();
 	hm_base_postfork_parent();
 	hm_chunk_postfork_parent();
@@ -99,6 +102,7 @@ init_postfork_parent(void) {
 
 static void
 init_postfork_child(void) {
+	hm_pages_postfork_child();
 	hm_os_postfork_child();
 	hm_base_postfork_child();
 	hm_chunk_postfork_child();

@@ -14,7 +14,7 @@
  *   < LOCK_RANK_BIN
  *   < LOCK_RANK_ARENA
  *   < LOCK_RANK_HUGE < LOCK_RANK_CHUNK < LOCK_RANK_BASE
- *   < LOCK_RANK_DSS < LOCK_RANK_RETAIN (os.c)
+ *   < LOCK_RANK_DSS (os.c) < LOCK_RANK_RETAIN (pages.c)
  *
  * Fork: the prepare handler takes every lock, except those the forking
  * thread itself holds or is taking (hm_locks_mine): a fork from a signal

@@ -8,7 +8,7 @@
 #include "base.h"
 #include "check.h"
 #include "mutex.h"
-#include "os.h"
+#include "pages.h"
 #include "vg.h"
 
 bool opt_secure = false;
@@ -66,7 +66,7 @@ hm_secure_boot(void) {
 	/* Never 0, so a zeroed block never carries a tag. */
 	hm_secret = secret | 1;
 	/* Before the quarantine's ring below: the first metadata mapping. */
-	hm_os_guard_metadata = opt_guard;
+	hm_pages_guard_metadata = opt_guard;
 	hm_junk_alloc = opt_junk == 1 || opt_junk == 2;
 	hm_junk_free = opt_junk == 1 || opt_junk == 3;
 	/* Under memcheck its client requests watch block ends better, and

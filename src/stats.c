@@ -11,7 +11,7 @@
 #include "base.h"
 #include "chunk.h"
 #include "decay.h"
-#include "os.h"
+#include "pages.h"
 
 atomic_size_t hm_stats_zero_reallocs;
 
@@ -125,10 +125,10 @@ hm_stats_read(stats_t *out) {
 	out->active = (pactive << LG_PAGE) + huge;
 	out->huge = huge;
 	/* Metadata in use, as jemalloc counts it; all of base's mappings
-	 * count as mapped. */
-	out->metadata = hm_base_allocated();
-	out->mapped += hm_base_mapped();
-	out->retained = hm_os_retained_bytes();
+	 * count as mapped, and so do the retained pool's node pages. */
+	out->metadata = hm_base_allocated() + hm_pages_metadata_bytes();
+	out->mapped += hm_base_mapped() + hm_pages_metadata_bytes();
+	out->retained = hm_pages_retained_bytes();
 	out->resident = out->active + (pdirty << LG_PAGE) + out->metadata;
 	if (out->resident > out->mapped)
 		out->resident = out->mapped;

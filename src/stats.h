@@ -79,7 +79,7 @@ typedef struct stats_s {
 	size_t metadata;   /* bytes of metadata in use */
 	size_t resident;   /* upper bound on resident bytes */
 	size_t mapped;     /* bytes mapped from the system */
-	size_t retained;   /* bytes purged and kept mapped for reuse (os.c) */
+	size_t retained;   /* bytes purged and kept mapped for reuse (pages.c) */
 	size_t huge;       /* of active, bytes in live huge blocks */
 } stats_t;
 

@@ -812,7 +812,7 @@ print_arena(emitter_t *e, const arena_stats_t *as, bool bins, bool large,
 	col_u64(e, 16, as->mapped);
 	row_end(e);
 	j_kv(e, "mapped", VU(as->mapped));
-	/* The retained pool is process-wide (os.c), not an arena's: as
+	/* The retained pool is process-wide (pages.c), not an arena's: as
 	 * stats.arenas.<i>.retained (ctl.c), 0 here; stats.retained has it. */
 	col_str(e, 21, "retained:", true);
 	col_u64(e, 16, 0);

@@ -36,7 +36,7 @@ static const bool config_valgrind = true;
 #define vg_undefined(p, size) VALGRIND_MAKE_MEM_UNDEFINED((p), (size))
 
 #include <stdatomic.h>
-/* A metadata mapping (os.c), hidden from the leak check at exit. */
+/* A metadata mapping (pages.c), hidden from the leak check at exit. */
 void hm_vg_metadata_mapped(void *addr, size_t size);
 /* Set once the metadata is hidden (the last destructor has run). */
 extern atomic_bool hm_vg_hidden;

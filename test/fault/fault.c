@@ -87,6 +87,7 @@
 #include "base.h"
 #include "chunk.h"
 #include "os.h"
+#include "pages.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -700,7 +701,7 @@ clean_up(void) {
 	have_a = have_b = have_tcache = false;
 	CTL("thread.tcache.flush", NULL, NULL, NULL, 0);
 	ctl_arena("purge", MALLCTL_ARENAS_ALL, __LINE__);
-	hm_os_retained_release();
+	hm_pages_retained_release();
 }
 
 /*
@@ -801,7 +802,7 @@ snap(const char *when) {
 	size_t os = hm_os_mapped_bytes();
 	s.unowned = os - stat_size("stats.mapped");
 	size_t dss = walk_chunks(when);
-	s.other = kernel_anon_bytes() - (os - dss + hm_os_retained_bytes());
+	s.other = kernel_anon_bytes() - (os - dss + hm_pages_retained_bytes());
 	return s;
 }
 

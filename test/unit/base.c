@@ -9,6 +9,7 @@
 
 #include "base.h"
 #include "os.h"
+#include "pages.h"
 
 #include <stdio.h>
 
@@ -169,7 +170,7 @@ TEST_END
  * each side. */
 TEST_BEGIN(test_guards)
 	unit_boot();
-	if (!hm_os_guard_metadata)
+	if (!hm_pages_guard_metadata)
 		test_skip("needs guard:true or secure:true");
 	size_t size = ((size_t)1 << 20) + 100; /* more than a base block */
 	char *p = hm_base_alloc(size);

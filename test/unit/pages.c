@@ -1,8 +1,8 @@
 /*
- * The system layer (os.h, os.c), called directly: the retained pool of
+ * The page source (pages.h, pages.c), called directly: the retained pool of
  * opt.retain.
  *
- * test_retain_reuse: a range given back with hm_os_unmap stays mapped but
+ * test_retain_reuse: a range given back with hm_pages_unmap stays mapped but
  *   purged (no page resident, mincore), moves from "mapped" to "retained",
  *   and the next request of its size gets the same address, zeroed.
  * test_retain_coalesce: adjacent ranges given back in any order become one
@@ -11,7 +11,7 @@
  * test_retain_grow: growing in place takes the retained range that follows
  *   a mapping, whole or in part; what is taken reads as zero, and the
  *   block can still be moved by mremap.
- * test_retain_move: hm_os_move takes its destination from the pool, keeps
+ * test_retain_move: hm_pages_move takes its destination from the pool, keeps
  *   the contents, and the range it leaves goes back to the pool.
  * test_retain_churn: thousands of map/unmap calls of varying sizes and
  *   alignments: mapped + retained stays within a small multiple of the
@@ -33,16 +33,24 @@
 
 #include "chunk.h"
 #include "os.h"
+#include "pages.h"
 
 /* Each test starts from an empty pool, so that first fit is known. */
+/* Mapped data: what os.c counts less the retained pool's node pages,
+ * metadata mapped the first time the pool needs a node. */
+static size_t
+data_mapped(void) {
+	return hm_os_mapped_bytes() - hm_pages_metadata_bytes();
+}
+
 static void
 skip_unless_retain(void) {
 	unit_boot();
 	if (!opt_retain)
 		test_skip("retain:false");
-	hm_os_retained_release();
-	expect_zu_eq(hm_os_retained_bytes(), 0, "retained after release");
-	expect_zu_eq(hm_os_retained_ranges(), 0, "ranges after release");
+	hm_pages_retained_release();
+	expect_zu_eq(hm_pages_retained_bytes(), 0, "retained after release");
+	expect_zu_eq(hm_pages_retained_ranges(), 0, "ranges after release");
 }
 
 /* Pages of [p, p + size) resident (mincore); SIZE_MAX if not mapped. */
@@ -74,82 +82,82 @@ TEST_BEGIN(test_retain_reuse)
 	skip_unless_retain();
 	size_t size = 6 * hm_chunksize;
 	bool zeroed = false;
-	size_t ranges0 = hm_os_retained_ranges();
-	char *p = hm_os_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
-	assert_ptr_not_null(p, "hm_os_map(%zu)", size);
+	size_t ranges0 = hm_pages_retained_ranges();
+	char *p = hm_pages_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
+	assert_ptr_not_null(p, "hm_pages_map(%zu)", size);
 	expect_true(zeroed, "fresh mapping not zeroed");
 	memset(p, 0x5a, size);
 	expect_zu_eq(resident_pages(p, size), size / PAGE, "after memset");
-	size_t mapped0 = hm_os_mapped_bytes();
-	size_t retained0 = hm_os_retained_bytes();
-	hm_os_unmap(p, size);
-	expect_zu_eq(hm_os_retained_bytes(), retained0 + size,
+	size_t mapped0 = data_mapped();
+	size_t retained0 = hm_pages_retained_bytes();
+	hm_pages_unmap(p, size);
+	expect_zu_eq(hm_pages_retained_bytes(), retained0 + size,
 	    "retained after unmap");
-	expect_zu_eq(hm_os_mapped_bytes(), mapped0 - size, "mapped after unmap");
+	expect_zu_eq(data_mapped(), mapped0 - size, "mapped after unmap");
 	/* Still mapped (mincore fails on unmapped memory), nothing
 	 * resident. */
 	expect_zu_eq(resident_pages(p, size), 0, "retained range resident");
 
-	char *q = hm_os_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
-	assert_ptr_not_null(q, "hm_os_map again");
+	char *q = hm_pages_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
+	assert_ptr_not_null(q, "hm_pages_map again");
 	expect_true(zeroed, "retained range not zeroed");
-	expect_zu_eq(hm_os_retained_bytes(), retained0, "retained after reuse");
+	expect_zu_eq(hm_pages_retained_bytes(), retained0, "retained after reuse");
 	expect_zu_eq(ranges0, 0, "pool not empty");
 	expect_ptr_eq(q, p, "the only retained range was not reused");
 	expect_true(all_zero(q, size), "reused range does not read as zero");
-	hm_os_unmap(q, size);
+	hm_pages_unmap(q, size);
 TEST_END
 
 TEST_BEGIN(test_retain_coalesce)
 	skip_unless_retain();
 	size_t s = hm_chunksize;
 	bool zeroed;
-	char *p = hm_os_map(4 * s, s, DSS_DISABLED, &zeroed);
-	assert_ptr_not_null(p, "hm_os_map");
+	char *p = hm_pages_map(4 * s, s, DSS_DISABLED, &zeroed);
+	assert_ptr_not_null(p, "hm_pages_map");
 	memset(p, 1, 4 * s);
-	size_t r0 = hm_os_retained_bytes(), n0 = hm_os_retained_ranges();
+	size_t r0 = hm_pages_retained_bytes(), n0 = hm_pages_retained_ranges();
 	/* Second, fourth, first, third: 1, 2, 2, 1 new ranges at most
 	 * (a neighbour already in the pool may absorb one). */
-	hm_os_unmap(p + s, s);
-	hm_os_unmap(p + 3 * s, s);
-	size_t n_split = hm_os_retained_ranges();
+	hm_pages_unmap(p + s, s);
+	hm_pages_unmap(p + 3 * s, s);
+	size_t n_split = hm_pages_retained_ranges();
 	expect_zu_le(n_split, n0 + 2, "two separate ranges");
-	hm_os_unmap(p, s);
-	expect_zu_eq(hm_os_retained_ranges(), n_split, "first joins second");
-	hm_os_unmap(p + 2 * s, s);
-	expect_zu_eq(hm_os_retained_ranges(), n_split - 1, "third joins all");
-	expect_zu_eq(hm_os_retained_bytes(), r0 + 4 * s, "retained bytes");
+	hm_pages_unmap(p, s);
+	expect_zu_eq(hm_pages_retained_ranges(), n_split, "first joins second");
+	hm_pages_unmap(p + 2 * s, s);
+	expect_zu_eq(hm_pages_retained_ranges(), n_split - 1, "third joins all");
+	expect_zu_eq(hm_pages_retained_bytes(), r0 + 4 * s, "retained bytes");
 	expect_zu_eq(resident_pages(p, 4 * s), 0, "resident after unmap");
 
 	/* A page-aligned request of the whole: exactly the range back if
 	 * it is the lowest one that fits. */
-	char *q = hm_os_map(4 * s, s, DSS_DISABLED, &zeroed);
-	assert_ptr_not_null(q, "hm_os_map(4 chunks)");
+	char *q = hm_pages_map(4 * s, s, DSS_DISABLED, &zeroed);
+	assert_ptr_not_null(q, "hm_pages_map(4 chunks)");
 	if (n0 == 0)
 		expect_ptr_eq(q, p, "coalesced range");
-	hm_os_unmap(q, 4 * s);
+	hm_pages_unmap(q, 4 * s);
 
 	if (n0 == 0) {
 		/* Cut from the middle: [p, p+s) and [p+3s, p+4s) stay. */
-		size_t n1 = hm_os_retained_ranges();
-		char *a = hm_os_map(s, PAGE, DSS_DISABLED, &zeroed);
+		size_t n1 = hm_pages_retained_ranges();
+		char *a = hm_pages_map(s, PAGE, DSS_DISABLED, &zeroed);
 		assert_ptr_eq(a, p, "first fit, lowest address");
-		char *b = hm_os_map(s, PAGE, DSS_DISABLED, &zeroed);
+		char *b = hm_pages_map(s, PAGE, DSS_DISABLED, &zeroed);
 		assert_ptr_eq(b, p + s, "next");
 		/* Aligned to 2 chunks: p + 2s if p is 4-chunk aligned,
 		 * else p + 3s... either way inside and the rest kept. */
-		size_t r1 = hm_os_retained_bytes();
-		char *c = hm_os_map(s, 2 * s, DSS_DISABLED, &zeroed);
+		size_t r1 = hm_pages_retained_bytes();
+		char *c = hm_pages_map(s, 2 * s, DSS_DISABLED, &zeroed);
 		assert_ptr_not_null(c, "aligned");
 		expect_zu_eq((uintptr_t)c % (2 * s), 0, "alignment");
 		expect_true(c >= p + 2 * s && c + s <= p + 4 * s,
 		    "cut from the rest of the range (%p, range %p)",
 		    (void *)c, (void *)p);
-		expect_zu_eq(hm_os_retained_bytes(), r1 - s, "retained");
-		hm_os_unmap(a, s);
-		hm_os_unmap(c, s);
-		hm_os_unmap(b, s);
-		expect_zu_eq(hm_os_retained_ranges(), n1, "all joined again");
+		expect_zu_eq(hm_pages_retained_bytes(), r1 - s, "retained");
+		hm_pages_unmap(a, s);
+		hm_pages_unmap(c, s);
+		hm_pages_unmap(b, s);
+		expect_zu_eq(hm_pages_retained_ranges(), n1, "all joined again");
 	}
 TEST_END
 
@@ -157,46 +165,46 @@ TEST_BEGIN(test_retain_grow)
 	skip_unless_retain();
 	size_t s = hm_chunksize;
 	bool zeroed;
-	char *p = hm_os_map(4 * s, s, DSS_DISABLED, &zeroed);
-	assert_ptr_not_null(p, "hm_os_map");
+	char *p = hm_pages_map(4 * s, s, DSS_DISABLED, &zeroed);
+	assert_ptr_not_null(p, "hm_pages_map");
 	memset(p, 7, 4 * s);
 	/* Shrink to one chunk: the tail is retained, purged. */
-	size_t r0 = hm_os_retained_bytes(), m0 = hm_os_mapped_bytes();
-	hm_os_unmap(p + s, 3 * s);
-	expect_zu_eq(hm_os_retained_bytes(), r0 + 3 * s, "tail retained");
+	size_t r0 = hm_pages_retained_bytes(), m0 = data_mapped();
+	hm_pages_unmap(p + s, 3 * s);
+	expect_zu_eq(hm_pages_retained_bytes(), r0 + 3 * s, "tail retained");
 	/* Grow over part of it, then over the rest. */
-	assert_true(hm_os_grow_in_place(p, s, 2 * s), "grow into retained");
-	expect_zu_eq(hm_os_retained_bytes(), r0 + 2 * s, "retained after grow");
+	assert_true(hm_pages_grow(p, s, 2 * s), "grow into retained");
+	expect_zu_eq(hm_pages_retained_bytes(), r0 + 2 * s, "retained after grow");
 	expect_true(all_zero(p + s, s), "grown part not zero");
 	expect_true(p[0] == 7 && p[s - 1] == 7, "contents kept");
-	assert_true(hm_os_grow_in_place(p, 2 * s, 4 * s), "grow over the rest");
-	expect_zu_eq(hm_os_retained_bytes(), r0, "retained after second grow");
-	expect_zu_eq(hm_os_mapped_bytes(), m0, "mapped back to 4 chunks");
+	assert_true(hm_pages_grow(p, 2 * s, 4 * s), "grow over the rest");
+	expect_zu_eq(hm_pages_retained_bytes(), r0, "retained after second grow");
+	expect_zu_eq(data_mapped(), m0, "mapped back to 4 chunks");
 	expect_true(all_zero(p + s, 3 * s), "grown parts not zero");
 	memset(p, 8, 4 * s);
 	/* Grown over retained ranges, it is still one kernel mapping, which
 	 * mremap can move (a block spanning two would make it fail). */
-	char *q = hm_os_move(p, 4 * s, 5 * s, s, NULL, NULL);
+	char *q = hm_pages_move(p, 4 * s, 5 * s, s, NULL, NULL);
 	expect_ptr_not_null(q, "move after growing over retained ranges");
 	if (q != NULL) {
 		expect_true(q[0] == 8 && q[4 * s - 1] == 8, "contents moved");
-		hm_os_unmap(q + 4 * s, s);
+		hm_pages_unmap(q + 4 * s, s);
 		p = q;
 	}
 	/* A retained range follows (one chunk, or more if it joined
 	 * others): either it holds the growth and gives it, or the call
 	 * fails and changes nothing. */
-	hm_os_unmap(p + 3 * s, s);
-	size_t r1 = hm_os_retained_bytes();
-	if (hm_os_grow_in_place(p, 3 * s, 5 * s)) {
-		expect_zu_eq(hm_os_retained_bytes(), r1 - 2 * s,
+	hm_pages_unmap(p + 3 * s, s);
+	size_t r1 = hm_pages_retained_bytes();
+	if (hm_pages_grow(p, 3 * s, 5 * s)) {
+		expect_zu_eq(hm_pages_retained_bytes(), r1 - 2 * s,
 		    "retained after the grow");
 		expect_true(all_zero(p + 3 * s, 2 * s), "grown parts not zero");
-		hm_os_unmap(p, 5 * s);
+		hm_pages_unmap(p, 5 * s);
 	} else {
-		expect_zu_eq(hm_os_retained_bytes(), r1, "failed grow changed "
+		expect_zu_eq(hm_pages_retained_bytes(), r1, "failed grow changed "
 		    "the pool");
-		hm_os_unmap(p, 3 * s);
+		hm_pages_unmap(p, 3 * s);
 	}
 TEST_END
 
@@ -205,23 +213,23 @@ TEST_BEGIN(test_retain_move)
 	size_t s = hm_chunksize;
 	bool zeroed;
 	/* A retained range of 8 chunks to move into. */
-	char *hole = hm_os_map(8 * s, s, DSS_DISABLED, &zeroed);
-	assert_ptr_not_null(hole, "hm_os_map(hole)");
-	char *p = hm_os_map(2 * s, s, DSS_DISABLED, &zeroed);
-	assert_ptr_not_null(p, "hm_os_map(p)");
+	char *hole = hm_pages_map(8 * s, s, DSS_DISABLED, &zeroed);
+	assert_ptr_not_null(hole, "hm_pages_map(hole)");
+	char *p = hm_pages_map(2 * s, s, DSS_DISABLED, &zeroed);
+	assert_ptr_not_null(p, "hm_pages_map(p)");
 	for (size_t i = 0; i < 2 * s; i += PAGE)
 		p[i] = (char)(i / PAGE + 1);
-	hm_os_unmap(hole, 8 * s);
-	size_t r0 = hm_os_retained_bytes(), m0 = hm_os_mapped_bytes();
-	char *q = hm_os_move(p, 2 * s, 6 * s, s, NULL, NULL);
+	hm_pages_unmap(hole, 8 * s);
+	size_t r0 = hm_pages_retained_bytes(), m0 = data_mapped();
+	char *q = hm_pages_move(p, 2 * s, 6 * s, s, NULL, NULL);
 	if (q == NULL)
 		test_skip("mremap refused the move (errno %d)", errno);
 	expect_zu_eq((uintptr_t)q % s, 0, "moved block aligned");
-	expect_zu_eq(hm_os_mapped_bytes(), m0 + 4 * s, "mapped");
+	expect_zu_eq(data_mapped(), m0 + 4 * s, "mapped");
 	if (q != p) {
 		/* The destination came from the pool, and the range left
 		 * behind went back to it, mapped afresh. */
-		expect_zu_eq(hm_os_retained_bytes(), r0 - 6 * s + 2 * s,
+		expect_zu_eq(hm_pages_retained_bytes(), r0 - 6 * s + 2 * s,
 		    "retained after the move");
 		expect_zu_eq(resident_pages(p, 2 * s), 0, "old range not "
 		    "mapped, or resident");
@@ -233,7 +241,7 @@ TEST_BEGIN(test_retain_move)
 		}
 	}
 	expect_true(all_zero(q + 2 * s, 4 * s), "grown part not zero");
-	hm_os_unmap(q, 6 * s);
+	hm_pages_unmap(q, 6 * s);
 TEST_END
 
 #define CHURN_SLOTS 24
@@ -246,7 +254,7 @@ TEST_BEGIN(test_retain_churn)
 		size_t size;
 	} slot[CHURN_SLOTS] = {{NULL, 0}};
 	size_t live = 0, peak_live = 0, peak_va = 0;
-	size_t base_va = hm_os_mapped_bytes() + hm_os_retained_bytes();
+	size_t base_va = data_mapped() + hm_pages_retained_bytes();
 	size_t va_at_half = 0, from_pool = 0;
 	const unsigned iters = 20000;
 	for (unsigned it = 0; it < iters; it++) {
@@ -254,7 +262,7 @@ TEST_BEGIN(test_retain_churn)
 			va_at_half = peak_va;
 		unsigned i = (unsigned)(test_rand_next(&st) % CHURN_SLOTS);
 		if (slot[i].p != NULL) {
-			hm_os_unmap(slot[i].p, slot[i].size);
+			hm_pages_unmap(slot[i].p, slot[i].size);
 			live -= slot[i].size;
 			slot[i].p = NULL;
 			continue;
@@ -265,13 +273,13 @@ TEST_BEGIN(test_retain_churn)
 		size_t size = PAGE_CEILING(((size_t)1 << lg)
 		    + (size_t)((r >> 8) % ((size_t)1 << lg)));
 		size_t align = (size_t)1 << (12 + (unsigned)((r >> 40) % 11));
-		size_t r0 = hm_os_retained_bytes();
+		size_t r0 = hm_pages_retained_bytes();
 		bool zeroed = false;
-		char *p = hm_os_map(size, align, DSS_DISABLED, &zeroed);
-		assert_ptr_not_null(p, "hm_os_map(%zu, %zu)", size, align);
+		char *p = hm_pages_map(size, align, DSS_DISABLED, &zeroed);
+		assert_ptr_not_null(p, "hm_pages_map(%zu, %zu)", size, align);
 		expect_zu_eq((uintptr_t)p % align, 0, "alignment");
 		expect_true(zeroed, "zeroed");
-		if (hm_os_retained_bytes() < r0) {
+		if (hm_pages_retained_bytes() < r0) {
 			from_pool++;
 			/* Touch a sample: first, middle and last words. */
 			uint64_t *w0 = (uint64_t *)p;
@@ -289,19 +297,19 @@ TEST_BEGIN(test_retain_churn)
 		live += size;
 		if (live > peak_live)
 			peak_live = live;
-		size_t va = hm_os_mapped_bytes() + hm_os_retained_bytes()
+		size_t va = data_mapped() + hm_pages_retained_bytes()
 		    - base_va;
 		if (va > peak_va)
 			peak_va = va;
 	}
 	for (unsigned i = 0; i < CHURN_SLOTS; i++) {
 		if (slot[i].p != NULL)
-			hm_os_unmap(slot[i].p, slot[i].size);
+			hm_pages_unmap(slot[i].p, slot[i].size);
 	}
 	printf("os: churn: peak in use %zu MiB, peak mapped + retained %zu "
 	    "MiB (%zu MiB at half-time), %zu of %u maps from the pool, %zu "
 	    "ranges retained\n", peak_live >> 20, peak_va >> 20,
-	    va_at_half >> 20, from_pool, iters, hm_os_retained_ranges());
+	    va_at_half >> 20, from_pool, iters, hm_pages_retained_ranges());
 	expect_zu_gt(from_pool, iters / 4, "the pool was hardly used");
 	/*
 	 * Without reuse the address space would grow with every map, by
@@ -328,7 +336,7 @@ churn_thread(void *arg) {
 		size_t size = PAGE_CEILING(PAGE + test_rand_next(&st)
 		    % ((size_t)8 << 20));
 		bool zeroed;
-		char *p = hm_os_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
+		char *p = hm_pages_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
 		if (p == NULL)
 			return (void *)1;
 		if (p[0] != 0 || p[size - 1] != 0)
@@ -336,12 +344,12 @@ churn_thread(void *arg) {
 		p[0] = 1;
 		p[size - 1] = 1;
 		size_t more = PAGE_CEILING(test_rand_next(&st) % hm_chunksize);
-		if (more != 0 && hm_os_grow_in_place(p, size, size + more)) {
+		if (more != 0 && hm_pages_grow(p, size, size + more)) {
 			if (p[size] != 0 || p[size + more - 1] != 0)
 				return (void *)3;
 			size += more;
 		}
-		hm_os_unmap(p, size);
+		hm_pages_unmap(p, size);
 		n++;
 	}
 	return NULL;
@@ -349,7 +357,7 @@ churn_thread(void *arg) {
 
 TEST_BEGIN(test_retain_threads)
 	skip_unless_retain();
-	size_t m0 = hm_os_mapped_bytes();
+	size_t m0 = data_mapped();
 	pthread_t t[4];
 	atomic_store(&stop, false);
 	for (uintptr_t i = 0; i < 4; i++)
@@ -363,7 +371,7 @@ TEST_BEGIN(test_retain_threads)
 		pthread_join(t[i], &ret);
 		expect_ptr_null(ret, "thread %d failed (%p)", i, ret);
 	}
-	expect_zu_eq(hm_os_mapped_bytes(), m0, "mapped bytes after the "
+	expect_zu_eq(data_mapped(), m0, "mapped bytes after the "
 	    "threads gave everything back");
 TEST_END
 
@@ -373,11 +381,11 @@ fork_child(void *arg) {
 	bool zeroed;
 	for (int i = 0; i < 100; i++) {
 		size_t size = (size_t)(i % 7 + 1) * hm_chunksize;
-		char *p = hm_os_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
+		char *p = hm_pages_map(size, hm_chunksize, DSS_DISABLED, &zeroed);
 		if (p == NULL || p[size - 1] != 0)
 			_exit(2);
 		p[0] = 1;
-		hm_os_unmap(p, size);
+		hm_pages_unmap(p, size);
 	}
 	void *m = hm_malloc(10 << 20);
 	if (m == NULL)
