@@ -155,20 +155,27 @@ canary_intact(const void *p, size_t usize) {
 	return c == secure_canary(p);
 }
 
-/*
- * The system refused memory: give back everything kept for reuse (dirty
- * runs, wholly free chunks, cached huge blocks) so that a retry can map
- * again.  True if anything was given back.  No lock is held here.
- */
-HM_NOINLINE HM_COLD static bool
-alloc_reclaim(void) {
+/* Gives back what every arena keeps for reuse (dirty runs, wholly free
+ * chunks, cached huge blocks); the pages given back. */
+static size_t
+purge_everything(void) {
 	size_t n = 0;
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
 		if (arena != NULL)
-			n += hm_arena_purge_all(arena);
+			n += hm_arena_purge_all(arena) + hm_huge_purge_all(arena);
 	}
-	if (n == 0)
+	return n;
+}
+
+/*
+ * The system refused memory: give back everything kept for reuse so that
+ * a retry can map again.  True if anything was given back.  No lock is
+ * held here.
+ */
+HM_NOINLINE HM_COLD static bool
+alloc_reclaim(void) {
+	if (purge_everything() == 0)
 		return false;
 	errno = ENOMEM; /* for the caller if the retry fails as well */
 	return true;
@@ -893,13 +900,7 @@ HM_PUBLIC(malloc_trim)(size_t pad) {
 	vg_awake();
 	if (!malloc_init())
 		return 0;
-	size_t n = 0;
-	for (unsigned i = 0; i < hm_narenas; i++) {
-		arena_t *arena = hm_arena_get(i, false);
-		if (arena != NULL)
-			n += hm_arena_purge_all(arena);
-	}
-	return n > 0;
+	return purge_everything() > 0;
 }
 
 /* glibc's introspection, with hmalloc's figures. */

@@ -19,8 +19,6 @@
 #include <string.h>
 
 #include "decay.h"
-#include "huge.h"
-#include "prof.h"
 #include "log.h"
 #include "os.h"
 #include "pages.h"
@@ -65,12 +63,6 @@ hm_arena_boot(void) {
 	return hm_arena_get(0, true) == NULL;
 }
 
-static void
-mutex_stats_clear(mutex_t *m) {
-	atomic_store_explicit(&m->nlocks, 0, memory_order_relaxed);
-	atomic_store_explicit(&m->nwaits, 0, memory_order_relaxed);
-}
-
 /* A new arena's state but for its locks, the state they guard zeroed. */
 static void
 arena_init_state(arena_t *arena, unsigned ind) {
@@ -84,7 +76,6 @@ arena_init_state(arena_t *arena, unsigned ind) {
 	arena->dirty.dnext = arena->dirty.dprev = &arena->dirty;
 	arena->muzzy.dnext = arena->muzzy.dprev = &arena->muzzy;
 	arena->decay_next_ms = UINT64_MAX;
-	atomic_store(&arena->huge_decay_next_ms, UINT64_MAX);
 	arena->run_pool.size = sizeof(run_t);
 }
 
@@ -103,20 +94,17 @@ arena_recycle(arena_t *arena, unsigned ind) {
 		mutex_lock(&bin->lock);
 		memset(&bin->slabcur, 0, sizeof(bin_t)
 		    - offsetof(bin_t, slabcur));
-		mutex_stats_clear(&bin->lock);
+		hm_mutex_stats_clear(&bin->lock);
 		mutex_unlock(&bin->lock);
 	}
 	mutex_lock(&arena->lock);
-	mutex_lock(&arena->huge_lock);
 	memset(&arena->chunks, 0, offsetof(arena_t, run_pool)
 	    - offsetof(arena_t, chunks));
-	memset(&arena->huge, 0, offsetof(arena_t, bins)
-	    - offsetof(arena_t, huge));
+	memset(&arena->birth_ms, 0, offsetof(arena_t, bins)
+	    - offsetof(arena_t, birth_ms));
 	atomic_store_explicit(&arena->nthreads, 0, memory_order_relaxed);
 	arena_init_state(arena, ind);
-	mutex_stats_clear(&arena->lock);
-	mutex_stats_clear(&arena->huge_lock);
-	mutex_unlock(&arena->huge_lock);
+	hm_mutex_stats_clear(&arena->lock);
 	mutex_unlock(&arena->lock);
 }
 
@@ -132,8 +120,7 @@ arena_create(unsigned ind) {
 	arena = hm_base_alloc(sizeof(arena_t));
 	if (arena == NULL)
 		return NULL;
-	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL)
-	    || hm_mutex_init(&arena->huge_lock, LOCK_RANK_HUGE, NULL))
+	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL))
 		return NULL;
 	for (unsigned i = 0; i < SC_NBINS; i++) {
 		if (hm_mutex_init(&arena->bins[i].lock, LOCK_RANK_BIN, NULL))
@@ -500,10 +487,6 @@ hm_arena_purge_all(arena_t *arena) {
 		arena_purge_run(arena, arena->muzzy.dnext, false);
 	arena->decay_next_ms = UINT64_MAX;
 	mutex_unlock(&arena->lock);
-	mutex_lock(&arena->huge_lock);
-	n += arena->huge_cached_bytes >> LG_PAGE;
-	mutex_unlock(&arena->huge_lock);
-	hm_huge_decay(arena, 0, true);
 	return n;
 }
 
@@ -559,11 +542,6 @@ run_dalloc(arena_t *arena, run_t *run) {
 	if (decay_ms == 0 || now >= arena->decay_next_ms
 	    || arena->decay_next_ms == UINT64_MAX)
 		arena_decay_locked(arena, now);
-	/* The huge cache ages with the same events (huge_lock nests inside
-	 * the arena lock). */
-	if (decay_ms > 0 && now >= atomic_load_explicit(
-	    &arena->huge_decay_next_ms, memory_order_relaxed))
-		hm_huge_decay(arena, now, false);
 }
 
 run_t *
@@ -773,8 +751,6 @@ arena_chunk_discard(arena_t *arena, chunk_t *chunk) {
 
 void
 hm_arena_reset(arena_t *arena) {
-	hm_prof_arena_reset(arena);
-	hm_huge_reset(arena);
 	/* One lock at a time: nothing else may use the arena now (the
 	 * caller's promise), the locks only order the memory. */
 	for (unsigned i = 0; i < SC_NBINS; i++) {
@@ -827,12 +803,10 @@ hm_arena_prefork(arena_t *arena) {
 	for (unsigned i = 0; i < SC_NBINS; i++)
 		hm_mutex_prefork(&arena->bins[i].lock);
 	hm_mutex_prefork(&arena->lock);
-	hm_mutex_prefork(&arena->huge_lock);
 }
 
 void
 hm_arena_postfork_parent(arena_t *arena) {
-	hm_mutex_postfork_parent(&arena->huge_lock);
 	hm_mutex_postfork_parent(&arena->lock);
 	for (unsigned i = 0; i < SC_NBINS; i++)
 		hm_mutex_postfork_parent(&arena->bins[i].lock);
@@ -855,7 +829,6 @@ hm_arenas_postfork_child(void) {
 
 void
 hm_arena_postfork_child(arena_t *arena) {
-	hm_mutex_postfork_child(&arena->huge_lock);
 	hm_mutex_postfork_child(&arena->lock);
 	for (unsigned i = 0; i < SC_NBINS; i++)
 		hm_mutex_postfork_child(&arena->bins[i].lock);

@@ -4,7 +4,7 @@
  * An arena owns chunks (chunk.h) and carves them into page runs (run_t):
  * free runs, slabs (bins of small regions, bin.c) and large runs (large.c).
  * Huge allocations (huge.c) are counted against an arena but live in
- * mappings of their own.
+ * mappings of their own; their per-arena state is huge.c's (huge.h).
  *
  * Structures and their locks:
  *
@@ -12,8 +12,7 @@
  *    +- lock ............ chunks, avail[], dirty list, run states,
  *    |                    run descriptor pool, large statistics
  *    +- bins[SC_NBINS] .. bin_t, each with its own lock: slabcur, nonfull
- *    |                    list, slab bitmaps, bin statistics
- *    +- huge_lock ....... huge list and statistics (huge.c)
+ *                         list, slab bitmaps, bin statistics
  *
  *   chunk_t (out of band) .map[page] --> run_t (out of band)
  *
@@ -97,7 +96,8 @@ typedef struct bin_s {
 /*
  * Counters per class above Small, Large and Huge alike (what jemalloc
  * calls large extents, "lextents"): index szind - SC_NBINS.  Entries of
- * Large classes change under the arena lock, Huge ones under huge_lock.
+ * Large classes change under the arena lock, Huge ones under the lock of
+ * the arena's Huge state (huge.h).
  * A resize counts as a free of the old class and an allocation of the
  * new one.
  */
@@ -132,17 +132,6 @@ typedef struct arena_s {
 	uint64_t dirty_purged;       /* pages those calls covered */
 	uint64_t muzzy_purged;
 	base_pool_t run_pool;        /* run_t descriptors */
-
-	mutex_t huge_lock;
-	huge_t *huge;                /* live huge allocations (huge_lock) */
-	size_t huge_allocated;       /* usable bytes now */
-	size_t huge_mapped;          /* bytes mapped now */
-	huge_t *huge_cached;         /* freed, waiting for reuse; newest first */
-	size_t huge_cached_bytes;
-	decay_t huge_decay;          /* the cache's decay curve (huge_lock) */
-	/* When the oldest cached block comes of age (read without the lock
-	 * by event-driven decay). */
-	_Atomic uint64_t huge_decay_next_ms;
 
 	uint64_t birth_ms;           /* when created (stats uptime) */
 	/* arena.<i>.dirty_decay_ms and arena.<i>.dss: from the options,
@@ -237,9 +226,10 @@ bool hm_arena_large_dalloc(arena_t *arena, run_t *run, const void *ptr);
 bool hm_arena_large_resize(arena_t *arena, run_t *run, size_t usize,
     bool *zeroed_tail);
 
-/* Discards every allocation of the arena (arena.<i>.reset): no thread may
- * use one afterwards, nor hold one in a cache.  The caller holds no
- * arena lock. */
+/* Discards every small and large allocation of the arena (arena.<i>.reset,
+ * after the profiler's samples and the huge blocks, hm_huge_reset): no
+ * thread may use one afterwards, nor hold one in a cache.  The caller
+ * holds no arena lock. */
 void hm_arena_reset(arena_t *arena);
 
 /* arenas.create: a new manual arena (never chosen for threads), at the
@@ -250,7 +240,8 @@ arena_t *hm_arena_create_manual(void);
  * (nothing done) when threads are bound to it or it is automatic. */
 bool hm_arena_destroy(arena_t *arena);
 
-/* Purges every dirty page of the arena now; returns pages purged. */
+/* Purges every dirty page of the arena's chunks now (the huge cache:
+ * hm_huge_purge_all); returns pages purged. */
 size_t hm_arena_purge_all(arena_t *arena);
 
 /* Purges the runs dirty for dirty_decay_ms at now; returns when the next

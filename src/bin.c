@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "check.h"
+#include "huge.h"
 #include "secure.h"
 
 /* Makes slabcur a slab with a free region; false when out of memory. */
@@ -167,6 +168,8 @@ hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr) {
 	if (empty != NULL)
 		hm_arena_slab_dalloc(arena, empty);
 	mutex_unlock(&bin->lock);
+	if (empty != NULL)
+		huge_decay_event(arena);
 }
 
 void
@@ -255,6 +258,7 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 		run_t *slab = NULL;
 		uintptr_t lo = 0;
 		size_t span = 0;
+		bool released = false;
 		mutex_lock(&bin->lock);
 		bin->nflushes++;
 		for (unsigned i = 0; i < n; i++) {
@@ -280,10 +284,13 @@ hm_bin_flush(unsigned binind, void **ptrs, unsigned n) {
 			if (empty != NULL) {
 				slab = NULL; /* it goes back to the arena */
 				hm_arena_slab_dalloc(arena, empty);
+				released = true;
 			}
 		}
 		bin->ndalloc += n - keep;
 		mutex_unlock(&bin->lock);
+		if (released)
+			huge_decay_event(arena);
 		n = keep;
 	}
 }

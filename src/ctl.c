@@ -585,6 +585,7 @@ static int
 ctl_arena_purge_one(arena_t *arena, const ctl_args_t *a) {
 	(void)a;
 	hm_arena_purge_all(arena);
+	hm_huge_purge_all(arena);
 	return 0;
 }
 
@@ -618,6 +619,8 @@ ctl_arena_discard(arena_t *arena, bool destroy) {
 	    && atomic_load_explicit(&arena->nthreads, memory_order_relaxed)))
 		return EFAULT;
 	ctl_flush_own_tcache();
+	hm_prof_arena_reset(arena);
+	hm_huge_reset(arena, destroy);
 	hm_arena_reset(arena);
 	if (destroy) {
 		hm_stats_arena_read(arena->ind, &ctl_astats_destroyed);

@@ -1,6 +1,7 @@
 /*
- * huge.c: see huge.h.  The owning arena's huge_lock guards its huge list,
- * statistics and descriptor pool; system calls happen outside it.
+ * huge.c: see huge.h.  An arena's huge_arena_t lock guards its live and
+ * cached lists and their byte counts; descriptors come from one pool with
+ * a lock of its own; system calls happen outside both.
  */
 #include "huge.h"
 
@@ -22,24 +23,77 @@
 static base_pool_t huge_pool = {NULL, sizeof(huge_t)};
 static mutex_t huge_pool_lock;
 
+/* Each arena's Huge state by arena index, made with the arena's first
+ * huge block (under huge_pool_lock) and never freed: a destroyed arena's
+ * is reset, and serves the next arena of its index. */
+_Atomic(huge_arena_t *) *hm_huge_arenas;
+
 bool
 hm_huge_boot(void) {
-	return hm_mutex_init(&huge_pool_lock, LOCK_RANK_CHUNK, "huge_pool");
+	if (hm_mutex_init(&huge_pool_lock, LOCK_RANK_CHUNK, "huge_pool"))
+		return true;
+	/* Room for every index: untouched pages cost nothing. */
+	hm_huge_arenas = hm_base_alloc(sizeof(*hm_huge_arenas)
+	    * HM_ARENAS_MAX);
+	return hm_huge_arenas == NULL;
 }
 
+/* The arena's state, made if it has none yet; NULL without memory. */
+static huge_arena_t *
+huge_arena_make(arena_t *arena) {
+	huge_arena_t *ha = huge_arena(arena);
+	if (likely(ha != NULL))
+		return ha;
+	mutex_lock(&huge_pool_lock);
+	ha = huge_arena(arena);
+	if (ha == NULL) {
+		ha = hm_base_alloc(sizeof(*ha));
+		if (ha != NULL && !hm_mutex_init(&ha->lock, LOCK_RANK_HUGE,
+		    NULL)) {
+			atomic_store_explicit(&ha->decay_next_ms, UINT64_MAX,
+			    memory_order_relaxed);
+			atomic_store_explicit(&hm_huge_arenas[arena->ind], ha,
+			    memory_order_release);
+		} else {
+			ha = NULL;
+		}
+	}
+	mutex_unlock(&huge_pool_lock);
+	return ha;
+}
+
+/* The fork handlers: every arena's lock, then the pool's (ranks). */
 void
 hm_huge_prefork(void) {
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		huge_arena_t *ha = atomic_load_explicit(&hm_huge_arenas[i],
+		    memory_order_acquire);
+		if (ha != NULL)
+			hm_mutex_prefork(&ha->lock);
+	}
 	hm_mutex_prefork(&huge_pool_lock);
 }
 
 void
 hm_huge_postfork_parent(void) {
 	hm_mutex_postfork_parent(&huge_pool_lock);
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		huge_arena_t *ha = atomic_load_explicit(&hm_huge_arenas[i],
+		    memory_order_relaxed);
+		if (ha != NULL)
+			hm_mutex_postfork_parent(&ha->lock);
+	}
 }
 
 void
 hm_huge_postfork_child(void) {
 	hm_mutex_postfork_child(&huge_pool_lock);
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		huge_arena_t *ha = atomic_load_explicit(&hm_huge_arenas[i],
+		    memory_order_relaxed);
+		if (ha != NULL)
+			hm_mutex_postfork_child(&ha->lock);
+	}
 }
 
 static huge_t *
@@ -67,7 +121,7 @@ static void
 huge_count(arena_t *arena, size_t usize, int n) {
 	unsigned ind = sc_size2index(usize);
 	mutex_t *lock = ind < SC_NBINS + hm_sc_nlarge ? &arena->lock
-						       : &arena->huge_lock;
+						       : &huge_arena(arena)->lock;
 	mutex_lock(lock);
 	arena_lstats_count(arena, ind, n);
 	mutex_unlock(lock);
@@ -75,35 +129,37 @@ huge_count(arena_t *arena, size_t usize, int n) {
 
 static void
 huge_link(arena_t *arena, huge_t *h) {
+	huge_arena_t *ha = huge_arena(arena);
 	h->prof = NULL;
-	mutex_lock(&arena->huge_lock);
-	DLIST_PUSH(arena->huge, h);
-	arena->huge_allocated += h->usize;
-	mutex_unlock(&arena->huge_lock);
+	mutex_lock(&ha->lock);
+	DLIST_PUSH(ha->live, h);
+	ha->allocated += h->usize;
+	mutex_unlock(&ha->lock);
 	huge_count(arena, h->usize, 1);
 }
 
 static void
 huge_unlink(arena_t *arena, huge_t *h) {
-	mutex_lock(&arena->huge_lock);
-	DLIST_REMOVE(arena->huge, h);
-	arena->huge_allocated -= h->usize;
-	mutex_unlock(&arena->huge_lock);
+	huge_arena_t *ha = huge_arena(arena);
+	mutex_lock(&ha->lock);
+	DLIST_REMOVE(ha->live, h);
+	ha->allocated -= h->usize;
+	mutex_unlock(&ha->lock);
 	huge_count(arena, h->usize, -1);
 }
 
 static void
-cache_remove(arena_t *arena, huge_t *h) {
-	DLIST_REMOVE(arena->huge_cached, h);
-	arena->huge_cached_bytes -= h->usize;
+cache_remove(huge_arena_t *ha, huge_t *h) {
+	DLIST_REMOVE(ha->cached, h);
+	ha->cached_bytes -= h->usize;
 }
 
-/* Puts h on the cache (the caller holds huge_lock; h->freed_ms set) and
+/* Puts h on the cache (the caller holds ha->lock; h->freed_ms set) and
  * counts it as dirty. */
 static void
-cache_insert(arena_t *arena, huge_t *h) {
-	DLIST_PUSH(arena->huge_cached, h);
-	arena->huge_cached_bytes += h->usize;
+cache_insert(huge_arena_t *ha, huge_t *h) {
+	DLIST_PUSH(ha->cached, h);
+	ha->cached_bytes += h->usize;
 	hm_decay_dirty_added();
 }
 
@@ -116,17 +172,18 @@ cache_insert(arena_t *arena, huge_t *h) {
  */
 static huge_t *
 cache_take(arena_t *arena, size_t usize, size_t align) {
+	huge_arena_t *ha = huge_arena(arena);
 	huge_t *best = NULL;
-	mutex_lock(&arena->huge_lock);
-	for (huge_t *h = arena->huge_cached; h != NULL; h = h->next) {
+	mutex_lock(&ha->lock);
+	for (huge_t *h = ha->cached; h != NULL; h = h->next) {
 		if (h->usize >= usize
 		    && ((uintptr_t)h->addr & (align - 1)) == 0
 		    && (best == NULL || h->usize < best->usize))
 			best = h;
 	}
 	if (best != NULL)
-		cache_remove(arena, best);
-	mutex_unlock(&arena->huge_lock);
+		cache_remove(ha, best);
+	mutex_unlock(&ha->lock);
 	if (best == NULL || best->usize == usize)
 		return best;
 	/* The tail starts on a key of its own: no two blocks ever start
@@ -144,9 +201,9 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 		tail->usize = best->usize - cut;
 		tail->arena = arena;
 		tail->freed_ms = best->freed_ms;
-		mutex_lock(&arena->huge_lock);
-		cache_insert(arena, tail);
-		mutex_unlock(&arena->huge_lock);
+		mutex_lock(&ha->lock);
+		cache_insert(ha, tail);
+		mutex_unlock(&ha->lock);
 	}
 	best->usize = usize;
 	return best;
@@ -155,18 +212,18 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 /*
  * Joins h, being cached, with the cached blocks either side of it: a
  * request larger than each of them fits then without a new mapping.  The
- * caller holds huge_lock; the descriptors freed are chained on *spare.
+ * caller holds ha->lock; the descriptors freed are chained on *spare.
  */
 static void
-cache_coalesce(arena_t *arena, huge_t *h, huge_t **spare) {
-	for (huge_t *c = arena->huge_cached, *next; c != NULL; c = next) {
+cache_coalesce(huge_arena_t *ha, huge_t *h, huge_t **spare) {
+	for (huge_t *c = ha->cached, *next; c != NULL; c = next) {
 		next = c->next;
 		if (c->addr + c->usize == h->addr) {
 			h->addr = c->addr;
 		} else if (h->addr + h->usize != c->addr) {
 			continue;
 		}
-		cache_remove(arena, c);
+		cache_remove(ha, c);
 		h->usize += c->usize;
 		c->next = *spare;
 		*spare = c;
@@ -216,35 +273,35 @@ huge_map_guarded(size_t usize, size_t align, bool *zeroed, size_t *guard) {
 
 uint64_t
 hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
+	huge_arena_t *ha = huge_arena(arena);
+	if (ha == NULL)
+		return UINT64_MAX;
 	huge_t *drop = NULL;
 	uint64_t next = UINT64_MAX;
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
-	mutex_lock(&arena->huge_lock);
+	mutex_lock(&ha->lock);
 	size_t limit = SIZE_MAX;
 	if (all || decay_ms == 0)
 		limit = 0;
-	else if (decay_ms > 0 && arena->huge_cached != NULL)
-		limit = hm_decay_limit(&arena->huge_decay, now,
-		    (uint64_t)decay_ms, arena->huge_cached_bytes >> LG_PAGE);
-	size_t before = arena->huge_cached_bytes >> LG_PAGE;
+	else if (decay_ms > 0 && ha->cached != NULL)
+		limit = hm_decay_limit(&ha->decay, now, (uint64_t)decay_ms,
+		    ha->cached_bytes >> LG_PAGE);
+	size_t before = ha->cached_bytes >> LG_PAGE;
 	/* The oldest go first (the list is newest first, and short: the
 	 * cache holds at most HUGE_CACHE_MAX). */
-	while (arena->huge_cached != NULL
-	    && (arena->huge_cached_bytes >> LG_PAGE) > limit) {
-		huge_t *old = arena->huge_cached;
+	while (ha->cached != NULL && (ha->cached_bytes >> LG_PAGE) > limit) {
+		huge_t *old = ha->cached;
 		while (old->next != NULL)
 			old = old->next;
-		cache_remove(arena, old);
+		cache_remove(ha, old);
 		old->next = drop;
 		drop = old;
 	}
-	hm_decay_purged(&arena->huge_decay,
-	    before - (arena->huge_cached_bytes >> LG_PAGE));
-	if (decay_ms > 0 && arena->huge_cached != NULL)
-		next = decay_next_step(&arena->huge_decay);
-	atomic_store_explicit(&arena->huge_decay_next_ms, next,
-	    memory_order_relaxed);
-	mutex_unlock(&arena->huge_lock);
+	hm_decay_purged(&ha->decay, before - (ha->cached_bytes >> LG_PAGE));
+	if (decay_ms > 0 && ha->cached != NULL)
+		next = decay_next_step(&ha->decay);
+	atomic_store_explicit(&ha->decay_next_ms, next, memory_order_relaxed);
+	mutex_unlock(&ha->lock);
 	/* System calls outside the lock. */
 	while (drop != NULL) {
 		huge_t *n = drop->next;
@@ -256,6 +313,8 @@ hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
 
 void *
 hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
+	if (unlikely(huge_arena_make(arena) == NULL))
+		return NULL;
 	/* Guarded blocks are never cached: the cache splits blocks. */
 	huge_t *h = opt_guard ? NULL : cache_take(arena, usize,
 	    align < PAGE ? PAGE : align);
@@ -306,6 +365,7 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	if (unlikely(h->addr != (char *)ptr))
 		hm_check_fail("invalid free", ptr);
 	arena_t *arena = h->arena;
+	huge_arena_t *ha = huge_arena(arena);
 	huge_unlink(arena, h);
 	/* Unregistered even while cached: a second free is an invalid one. */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
@@ -317,25 +377,25 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	}
 	h->freed_ms = hm_decay_now_ms();
 	huge_t *evict = NULL;
-	mutex_lock(&arena->huge_lock);
-	hm_decay_note(&arena->huge_decay, h->usize >> LG_PAGE, h->freed_ms);
+	mutex_lock(&ha->lock);
+	hm_decay_note(&ha->decay, h->usize >> LG_PAGE, h->freed_ms);
 	/* A pass at the next event sets the curve's next step. */
 	if (decay_ms > 0)
-		atomic_store_explicit(&arena->huge_decay_next_ms, h->freed_ms,
+		atomic_store_explicit(&ha->decay_next_ms, h->freed_ms,
 		    memory_order_relaxed);
 	huge_t *spare = NULL;
-	cache_coalesce(arena, h, &spare);
-	cache_insert(arena, h);
+	cache_coalesce(ha, h, &spare);
+	cache_insert(ha, h);
 	/* Over the cap: the oldest go. */
-	while (arena->huge_cached_bytes > HUGE_CACHE_MAX) {
-		huge_t *old = arena->huge_cached;
+	while (ha->cached_bytes > HUGE_CACHE_MAX) {
+		huge_t *old = ha->cached;
 		while (old->next != NULL)
 			old = old->next;
-		cache_remove(arena, old);
+		cache_remove(ha, old);
 		old->next = evict;
 		evict = old;
 	}
-	mutex_unlock(&arena->huge_lock);
+	mutex_unlock(&ha->lock);
 	while (evict != NULL) {
 		huge_t *n = evict->next;
 		cache_drop(evict);
@@ -349,14 +409,22 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 }
 
 void
-hm_huge_reset(arena_t *arena) {
+hm_huge_reset(arena_t *arena, bool destroy) {
+	huge_arena_t *ha = huge_arena(arena);
+	if (ha == NULL)
+		return;
 	hm_huge_decay(arena, 0, true);
-	mutex_lock(&arena->huge_lock);
-	huge_t *live = arena->huge;
-	arena->huge = NULL;
+	mutex_lock(&ha->lock);
+	huge_t *live = ha->live;
+	ha->live = NULL;
 	for (huge_t *h = live; h != NULL; h = h->next)
-		arena->huge_allocated -= h->usize;
-	mutex_unlock(&arena->huge_lock);
+		ha->allocated -= h->usize;
+	/* The next arena of this index starts afresh. */
+	if (destroy) {
+		memset(&ha->decay, 0, sizeof(ha->decay));
+		hm_mutex_stats_clear(&ha->lock);
+	}
+	mutex_unlock(&ha->lock);
 	while (live != NULL) {
 		huge_t *n = live->next;
 		huge_count(arena, live->usize, -1);
@@ -369,12 +437,13 @@ hm_huge_reset(arena_t *arena) {
 static void
 huge_set_size(huge_t *h, size_t usize) {
 	arena_t *arena = h->arena;
+	huge_arena_t *ha = huge_arena(arena);
 	size_t old = h->usize;
-	mutex_lock(&arena->huge_lock);
-	arena->huge_allocated += usize;
-	arena->huge_allocated -= old;
+	mutex_lock(&ha->lock);
+	ha->allocated += usize;
+	ha->allocated -= old;
 	h->usize = usize;
-	mutex_unlock(&arena->huge_lock);
+	mutex_unlock(&ha->lock);
 	huge_count(arena, old, -1);
 	huge_count(arena, usize, 1);
 }
@@ -453,15 +522,51 @@ hm_huge_lookup(const void *ptr) {
 	const char *p = ptr;
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
-		if (arena == NULL)
+		huge_arena_t *ha = arena != NULL ? huge_arena(arena) : NULL;
+		if (ha == NULL)
 			continue;
 		bool found = false;
-		mutex_lock(&arena->huge_lock);
-		for (huge_t *h = arena->huge; h != NULL && !found; h = h->next)
+		mutex_lock(&ha->lock);
+		for (huge_t *h = ha->live; h != NULL && !found; h = h->next)
 			found = p >= h->addr && p < h->addr + h->usize;
-		mutex_unlock(&arena->huge_lock);
+		mutex_unlock(&ha->lock);
 		if (found)
 			return arena;
 	}
 	return NULL;
+}
+
+size_t
+hm_huge_purge_all(arena_t *arena) {
+	huge_arena_t *ha = huge_arena(arena);
+	if (ha == NULL)
+		return 0;
+	mutex_lock(&ha->lock);
+	size_t n = ha->cached_bytes >> LG_PAGE;
+	mutex_unlock(&ha->lock);
+	hm_huge_decay(arena, 0, true);
+	return n;
+}
+
+void
+hm_huge_decay_event_slow(arena_t *arena, uint64_t next) {
+	uint64_t now = hm_decay_now_ms();
+	if (now >= next)
+		hm_huge_decay(arena, now, false);
+}
+
+void
+hm_huge_stats_read(arena_t *arena, lextent_stats_t *ls, size_t *allocated,
+    size_t *cached, mutex_t **lock) {
+	huge_arena_t *ha = huge_arena(arena);
+	*allocated = *cached = 0;
+	*lock = ha != NULL ? &ha->lock : NULL;
+	if (ha == NULL)
+		return;
+	mutex_lock(&ha->lock);
+	memcpy(ls, &arena->lstats[hm_sc_nlarge],
+	    (SC_NLEXTENTS - hm_sc_nlarge) * sizeof(*ls));
+	*allocated = ha->allocated;
+	*cached = ha->cached_bytes;
+	mutex_unlock(&ha->lock);
 }

@@ -17,18 +17,46 @@
 #define HM_HUGE_H
 
 #include "arena.h"
+#include "decay.h"
+#include "mutex.h"
 
 struct huge_s {
 	char *addr;          /* start: chunk-aligned when freshly mapped,
 				else on a key (HUGE_KEY_SIZE) */
 	size_t usize;        /* usable size: a size class, page multiple */
 	arena_t *arena;      /* counted against this arena */
-	huge_t *next;        /* arena's live or cached list (huge_lock) */
+	huge_t *next;        /* arena's live or cached list (its lock) */
 	huge_t *prev;
 	uint64_t freed_ms;   /* cached: when it was freed */
 	size_t guard;        /* bytes of guard after usize (guard option) */
 	struct prof_sample_s *prof; /* the sample of a sampled block, or NULL */
 };
+
+/*
+ * An arena's Huge state, apart from arena_t (arena.c knows nothing of
+ * it), made with the arena's first huge block: hm_huge_arenas[arena->ind],
+ * NULL before.  lock guards the lists and byte counts, and the Huge
+ * classes' counters in arena->lstats (arena.h).
+ */
+typedef struct huge_arena_s {
+	mutex_t lock;
+	huge_t *live;                /* live huge allocations */
+	size_t allocated;            /* their usable bytes */
+	huge_t *cached;              /* freed, waiting for reuse; newest first */
+	size_t cached_bytes;
+	decay_t decay;               /* the cache's decay curve */
+	/* When the oldest cached block comes of age (UINT64_MAX: nothing
+	 * due); read without the lock by hm_huge_decay_event. */
+	_Atomic uint64_t decay_next_ms;
+} huge_arena_t;
+
+HM_EXTERN _Atomic(huge_arena_t *) *hm_huge_arenas;
+
+static inline huge_arena_t *
+huge_arena(const arena_t *arena) {
+	return atomic_load_explicit(&hm_huge_arenas[arena->ind],
+	    memory_order_acquire);
+}
 
 /* The arena of the live huge block holding ptr, or NULL (a walk of every
  * arena's live list: for arenas.lookup). */
@@ -51,11 +79,41 @@ void hm_huge_postfork_child(void);
  * all); returns when the next comes of age (UINT64_MAX: none). */
 uint64_t hm_huge_decay(arena_t *arena, uint64_t now, bool all);
 
+/* Unmaps every cached block; returns how many pages they held. */
+size_t hm_huge_purge_all(arena_t *arena);
+
+void hm_huge_decay_event_slow(arena_t *arena, uint64_t next);
+
+/*
+ * An event of the arena's own decay (a slab or a run went back to it,
+ * bin.c and large.c): the huge cache ages with the same events, so that
+ * it is given back without the background thread too.  One load when
+ * nothing is cached.
+ */
+static inline void
+huge_decay_event(arena_t *arena) {
+	huge_arena_t *ha = huge_arena(arena);
+	if (ha == NULL)
+		return;
+	uint64_t next = atomic_load_explicit(&ha->decay_next_ms,
+	    memory_order_relaxed);
+	if (unlikely(next != UINT64_MAX))
+		hm_huge_decay_event_slow(arena, next);
+}
+
+/* Discards every huge block of the arena, live or cached
+ * (arena.<i>.reset); destroy also clears its decay curve and its lock's
+ * counters, for the next arena of its index (arena.<i>.destroy). */
+void hm_huge_reset(arena_t *arena, bool destroy);
+
+/* Statistics: the Huge classes' counters (copied into ls, SC_NLEXTENTS -
+ * hm_sc_nlarge entries), the usable bytes of live blocks, the bytes
+ * cached, and the lock (NULL: the arena never had a huge block; all zero). */
+void hm_huge_stats_read(arena_t *arena, lextent_stats_t *ls,
+    size_t *allocated, size_t *cached, mutex_t **lock);
+
 /* usize is a Huge class (> hm_sc_large_maxclass).  NULL with errno ENOMEM
  * on failure. */
-/* Discards every huge block of the arena, live or cached
- * (arena.<i>.reset). */
-void hm_huge_reset(arena_t *arena);
 
 void *hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero);
 void hm_huge_dalloc(huge_t *huge, void *ptr);

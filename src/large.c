@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "huge.h"
 #include "os.h"
 #include "secure.h"
 #include "vg.h"
@@ -58,6 +59,7 @@ hm_large_dalloc(arena_t *arena, run_t *run, void *ptr) {
 	if (unlikely(!hm_arena_large_dalloc(arena, run, ptr)))
 		hm_check_fail(run->state == RUN_FREE ? "double free"
 		    : "invalid free", ptr);
+	huge_decay_event(arena);
 }
 
 bool
@@ -68,6 +70,8 @@ hm_large_resize(arena_t *arena, run_t *run, size_t oldsize, size_t usize,
 		return false; /* the guard sits at the end: realloc moves */
 	if (!hm_arena_large_resize(arena, run, usize, &zeroed_tail))
 		return false;
+	if (usize < oldsize)
+		huge_decay_event(arena);
 	if (usize > oldsize && zero && !zeroed_tail) {
 		vg_undefined(run->addr + oldsize, usize - oldsize);
 		memset(run->addr + oldsize, 0, usize - oldsize);

@@ -133,4 +133,11 @@ void hm_mutex_prefork(mutex_t *m);
 void hm_mutex_postfork_parent(mutex_t *m);
 void hm_mutex_postfork_child(mutex_t *m);
 
+/* Zeroes a lock's counters (a recycled arena's locks). */
+static inline void
+hm_mutex_stats_clear(mutex_t *m) {
+	atomic_store_explicit(&m->nlocks, 0, memory_order_relaxed);
+	atomic_store_explicit(&m->nwaits, 0, memory_order_relaxed);
+}
+
 #endif /* HM_MUTEX_H */

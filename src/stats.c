@@ -11,6 +11,7 @@
 #include "base.h"
 #include "chunk.h"
 #include "decay.h"
+#include "huge.h"
 #include "pages.h"
 
 atomic_size_t hm_stats_zero_reallocs;
@@ -82,9 +83,8 @@ hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 		hm_stats_mutex_read(&bin->lock, &out->mutexes[ARENA_MUTEX_BINS]);
 	}
 	hm_stats_mutex_read(&arena->lock, &out->mutexes[ARENA_MUTEX_ARENA]);
-	hm_stats_mutex_read(&arena->huge_lock, &out->mutexes[ARENA_MUTEX_HUGE]);
-	/* Large classes' counters under the arena lock, Huge ones' under
-	 * huge_lock (arena.h). */
+	/* Large classes' counters under the arena lock, Huge ones' under the
+	 * lock of the arena's Huge state (arena.h). */
 	mutex_lock(&arena->lock);
 	out->pactive += arena->nactive;
 	out->pdirty += arena->ndirty;
@@ -97,13 +97,19 @@ hm_stats_arena_read(unsigned ind, arena_stats_t *out) {
 	for (unsigned j = 0; j < hm_sc_nlarge; j++)
 		stats_lextent_add(out, j, &arena->lstats[j]);
 	mutex_unlock(&arena->lock);
-	mutex_lock(&arena->huge_lock);
+	lextent_stats_t ls[SC_NLEXTENTS];
+	size_t huge_allocated, huge_cached;
+	mutex_t *huge_lock;
+	hm_huge_stats_read(arena, ls, &huge_allocated, &huge_cached,
+	    &huge_lock);
+	if (huge_lock == NULL)
+		return;
+	hm_stats_mutex_read(huge_lock, &out->mutexes[ARENA_MUTEX_HUGE]);
 	for (unsigned j = hm_sc_nlarge; j < SC_NLEXTENTS; j++)
-		stats_lextent_add(out, j, &arena->lstats[j]);
-	out->mapped += arena->huge_allocated + arena->huge_cached_bytes;
-	out->huge_active += arena->huge_allocated;
-	out->pdirty += arena->huge_cached_bytes >> LG_PAGE;
-	mutex_unlock(&arena->huge_lock);
+		stats_lextent_add(out, j, &ls[j - hm_sc_nlarge]);
+	out->mapped += huge_allocated + huge_cached;
+	out->huge_active += huge_allocated;
+	out->pdirty += huge_cached >> LG_PAGE;
 }
 
 void

@@ -22,9 +22,22 @@ huge_free(void *p) {
 	hm_huge_dalloc(huge_from_rtree(v), p);
 }
 
+/* The arena's huge cache (huge.h), empty before its first huge block. */
+static huge_t *
+cached_list(arena_t *arena) {
+	huge_arena_t *ha = huge_arena(arena);
+	return ha != NULL ? ha->cached : NULL;
+}
+
+static size_t
+cached_bytes(arena_t *arena) {
+	huge_arena_t *ha = huge_arena(arena);
+	return ha != NULL ? ha->cached_bytes : 0;
+}
+
 static huge_t *
 cached_only(arena_t *arena) {
-	huge_t *h = arena->huge_cached;
+	huge_t *h = cached_list(arena);
 	assert_ptr_not_null(h, "nothing cached");
 	expect_ptr_null(h->next, "more than one cached block");
 	return h;
@@ -44,7 +57,7 @@ TEST_BEGIN(test_split_and_join)
 	if (opt_guard || arena_dirty_decay_ms(arena) == 0)
 		test_skip("no huge cache with guard or dirty_decay_ms:0");
 	hm_huge_decay(arena, 0, true);
-	expect_ptr_null(arena->huge_cached, "cache emptied");
+	expect_ptr_null(cached_list(arena), "cache emptied");
 
 	size_t whole = 8 * MiB, head = 3 * MiB, tail = whole - head;
 	unsigned char *p = hm_huge_alloc(arena, whole, PAGE, false);
@@ -54,7 +67,7 @@ TEST_BEGIN(test_split_and_join)
 	huge_free(p);
 	huge_t *h = cached_only(arena);
 	expect_ptr_eq(h->addr, p, "cached block");
-	expect_zu_eq(arena->huge_cached_bytes, whole, "cached bytes");
+	expect_zu_eq(cached_bytes(arena), whole, "cached bytes");
 
 	/* The head comes from the cache; the tail stays there. */
 	unsigned char *a = hm_huge_alloc(arena, head, PAGE, false);
@@ -62,13 +75,13 @@ TEST_BEGIN(test_split_and_join)
 	h = cached_only(arena);
 	expect_ptr_eq(h->addr, p + head, "the tail is cached");
 	expect_zu_eq(h->usize, tail, "tail size");
-	expect_zu_eq(arena->huge_cached_bytes, tail, "cached bytes");
+	expect_zu_eq(cached_bytes(arena), tail, "cached bytes");
 
 	/* The tail serves the next request, its pages still resident: what
 	 * was written there before is still there (not unmapped). */
 	unsigned char *b = hm_huge_alloc(arena, tail, PAGE, false);
 	expect_ptr_eq(b, p + head, "5 MiB from the cached tail");
-	expect_ptr_null(arena->huge_cached, "cache empty");
+	expect_ptr_null(cached_list(arena), "cache empty");
 	expect_true(all_bytes(b, tail, 0xa5), "tail's contents kept");
 	expect_true(all_bytes(a, head, 0xa5), "head's contents kept");
 
@@ -94,8 +107,8 @@ TEST_BEGIN(test_split_and_join)
 	huge_free(c);
 	huge_free(a);
 	hm_huge_decay(arena, 0, true);
-	expect_ptr_null(arena->huge_cached, "cache emptied");
-	expect_zu_eq(arena->huge_cached_bytes, 0, "no cached bytes");
+	expect_ptr_null(cached_list(arena), "cache emptied");
+	expect_zu_eq(cached_bytes(arena), 0, "no cached bytes");
 TEST_END
 
 /* A small block aligned beyond the chunk (a huge block of a Large
