@@ -165,29 +165,29 @@ TALLY := $(abspath $(BUILD))/check.tally
 check:
 	@mkdir -p $(BUILD)
 	@rm -f $(TALLY)
-	@tools/tally-run.sh $(TALLY) ubsan $(MAKE) --no-print-directory \
+	@tools/dev/tally-run.sh $(TALLY) ubsan $(MAKE) --no-print-directory \
 		BUILD=build/ubsan OPT=-O1 VARIANT_CFLAGS="$(UBSAN_CFLAGS)" \
 		HM_TALLY=$(TALLY) check-quick
-	@tools/tally-run.sh $(TALLY) asan $(MAKE) --no-print-directory \
+	@tools/dev/tally-run.sh $(TALLY) asan $(MAKE) --no-print-directory \
 		BUILD=build/asan OPT=-O1 HM_SAN_CHECK=1 \
 		VARIANT_CFLAGS="$(ASAN_CFLAGS)" HM_TALLY=$(TALLY) san-check
-	@tools/tally-run.sh $(TALLY) tsan $(MAKE) --no-print-directory \
+	@tools/dev/tally-run.sh $(TALLY) tsan $(MAKE) --no-print-directory \
 		BUILD=build/tsan OPT=-O1 HM_SAN_CHECK=1 \
 		VARIANT_CFLAGS="$(TSAN_CFLAGS)" HM_TALLY=$(TALLY) san-check
 	@$(MAKE) --no-print-directory HM_TALLY=$(TALLY) check-default
 
 check-default: tests $(EXTRA_TEST_DEPS)
-	@$(TEST_ENV) HM_CROSS_CONFS="$(CROSS_CONFS)" tools/runtests.sh \
+	@$(TEST_ENV) HM_CROSS_CONFS="$(CROSS_CONFS)" tools/dev/runtests.sh \
 		$(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) $(STRESS_BINS) \
 		$(SCRIPT_TESTS) $(EXTRA_TEST_BINS) --cross $(CROSS_TESTS)
 
 # (As the crossed runs, without the tests whose RSS bounds assume the
 # default build.)
 check-quick: tests
-	@$(TEST_ENV) tools/runtests.sh $(CROSS_TESTS) $(CORRUPT_BINS)
+	@$(TEST_ENV) tools/dev/runtests.sh $(CROSS_TESTS) $(CORRUPT_BINS)
 
 check-unit: tests
-	@$(TEST_ENV) tools/runtests.sh $(UNIT_BINS)
+	@$(TEST_ENV) tools/dev/runtests.sh $(UNIT_BINS)
 
 # The UBSan build is also the debug build: internal assertions and the
 # lock-order check are on.
@@ -206,7 +206,7 @@ check-tsan:
 	$(MAKE) BUILD=build/tsan OPT=-O1 HM_SAN_CHECK=1 \
 		VARIANT_CFLAGS="$(TSAN_CFLAGS)" san-check
 san-check: $(UNIT_BINS) $(STRESS_BINS)
-	@$(TEST_ENV) HM_STRESS_SHORT=1 tools/runtests.sh $(SAN_TESTS)
+	@$(TEST_ENV) HM_STRESS_SHORT=1 tools/dev/runtests.sh $(SAN_TESTS)
 
 check-sanitizers: check-ubsan check-asan check-tsan
 

@@ -1204,6 +1204,6 @@ void
 hm_ctl_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
     const char *opts) {
 	mutex_lock(&ctl_lock);
-	hm_stats_print(write_cb, cbopaque, opts);
+	hm_stats_print(write_cb, cbopaque, opts, hm_ctl_stats_destroyed());
 	mutex_unlock(&ctl_lock);
 }

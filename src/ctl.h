@@ -18,6 +18,11 @@ void hm_ctl_prefork(void);
 void hm_ctl_postfork_parent(void);
 void hm_ctl_postfork_child(void);
 
+/* The counters of the arenas destroyed so far (MALLCTL_ARENAS_DESTROYED),
+ * NULL while none was; the ctl lock is held. */
+struct arena_stats_s;
+const struct arena_stats_s *hm_ctl_stats_destroyed(void);
+
 /* mallctl, mallctlnametomib, mallctlbymib and malloc_stats_print, for
  * their entry points, which initialise the allocator first. */
 int hm_ctl_byname(const char *name, void *oldp, size_t *oldlenp, void *newp,

@@ -92,13 +92,11 @@ void hm_stats_read(stats_t *out);
 /*
  * Writes the report (stats_print.c) through write_cb, or hm_write() when
  * it is NULL: text, or JSON with "J" in opts, laid out as jemalloc 5.3's.
- * The caller holds the ctl lock; nothing here allocates.
+ * destroyed: the counters of the arenas destroyed so far (ctl.c keeps the
+ * sum), NULL while none was.  The caller holds the ctl lock; nothing here
+ * allocates.
  */
 void hm_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
-    const char *opts);
-
-/* The counters of the arenas destroyed so far (MALLCTL_ARENAS_DESTROYED),
- * NULL while none was (ctl.c keeps the sum); the ctl lock is held. */
-const arena_stats_t *hm_ctl_stats_destroyed(void);
+    const char *opts, const arena_stats_t *destroyed);
 
 #endif /* HM_STATS_H */

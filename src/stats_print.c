@@ -840,7 +840,7 @@ static arena_stats_t stats_arena_snapshot;
 
 void
 hm_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
-    const char *opts) {
+    const char *opts, const arena_stats_t *destroyed_stats) {
 	emitter_t *e = &stats_emitter;
 	memset(e, 0, offsetof(emitter_t, buf));
 	e->cb = write_cb;
@@ -892,8 +892,7 @@ hm_stats_print(void (*write_cb)(void *, const char *), void *cbopaque,
 			print_arena(e, as, bins, large, mutex);
 			j_obj_end(e);
 		}
-		const arena_stats_t *ds = destroyed ? hm_ctl_stats_destroyed()
-						    : NULL;
+		const arena_stats_t *ds = destroyed ? destroyed_stats : NULL;
 		if (ds != NULL) {
 			t_printf(e, "Destroyed arenas stats:\n");
 			j_obj(e, "destroyed");

@@ -21,7 +21,7 @@ fault-build:
 		$(FAULT_BIN)
 
 check-fault: fault-build
-	@$(TEST_ENV) tools/runtests.sh $(FAULT_BIN)
+	@$(TEST_ENV) tools/dev/runtests.sh $(FAULT_BIN)
 
 else
 

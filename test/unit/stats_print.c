@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "conf.h"
+#include "ctl.h"
 #include "stats.h"
 
 /* ------------------------------------------------------------------ */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tally-run.sh TALLY NAME CMD...: runs CMD, a test run that adds its counts
-# to the file TALLY (tools/runtests.sh, HM_TALLY).  If CMD fails without
+# to the file TALLY (tools/dev/runtests.sh, HM_TALLY).  If CMD fails without
 # having counted anything (its build broke), counts one failure for NAME,
 # so that the summary of the runs after it still shows it.  Always exits
 # 0: the last run's summary decides.

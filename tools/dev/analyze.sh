@@ -4,12 +4,12 @@
 # analyzer (the engine scan-build drives, called directly so that no build
 # is intercepted), with the flags the library is built with.  Each
 # diagnostic, analyser finding or ordinary warning alike, must match an
-# entry of tools/analyze.supp, the reviewed list of false positives;
+# entry of tools/dev/analyze.supp, the reviewed list of false positives;
 # anything else fails the run, its whole report shown.
 #
-#   tools/analyze.sh [gcc] [clang]     (both by default)
+#   tools/dev/analyze.sh [gcc] [clang]     (both by default)
 #
-# Environment: ANALYZE_SUPP (the list, default tools/analyze.supp),
+# Environment: ANALYZE_SUPP (the list, default tools/dev/analyze.supp),
 # ANALYZE_OUT (reports, default build/analyze), ANALYZE_JOBS
 # (parallel compilations, default 2), CC_GCC and CC_CLANG (the compilers).
 # Exit status: 0 clean, 1 unsuppressed diagnostics or a failed compilation,
@@ -20,10 +20,10 @@
 # models allocation and the file API differently, and the pair takes well
 # under a minute on two CPUs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 export LC_ALL=C  # ASCII quotes in messages, so the suppressions match
 
-supp=${ANALYZE_SUPP:-tools/analyze.supp}
+supp=${ANALYZE_SUPP:-tools/dev/analyze.supp}
 out=${ANALYZE_OUT:-build/analyze}
 njobs=${ANALYZE_JOBS:-2}
 cc_gcc=${CC_GCC:-gcc}

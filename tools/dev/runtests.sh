@@ -31,7 +31,7 @@ failed=()
 # The build the tests come from, as the skip list names it.
 build_name=$(basename "${HM_BUILD:-build}")
 [ "$build_name" = build ] && build_name=default
-skiplist=$(dirname "$0")/../test/expected-skips
+skiplist=$(dirname "$0")/../../test/expected-skips
 
 # expected_skip TEST CONF REASON: whether the skip list allows a skip of
 # TEST (e.g. unit/tcache) under CONF (- for none) for REASON (see the list).
