@@ -42,7 +42,7 @@ static mutex_t q_lock;
 static qentry_t *q_ring;  /* QUARANTINE_NMAX entries, a FIFO */
 static unsigned q_head, q_count;
 static size_t q_bytes;
-/* How blocks leaving are freed (api.c's, given with every park). */
+/* How blocks leaving are freed (alloc.c's, given with every park). */
 static void (*q_free_fn)(void *ptr);
 
 /* The word a parked block starts with: its address under the process

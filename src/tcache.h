@@ -194,7 +194,7 @@ tcache_alloc(tcache_t *tc, size_t ind, void **ret) {
 	n--;
 	void *p = bin->stack[n];
 	/* The tag goes with the block's free life: a tagged block is then
-	 * always a free one (free_check_tagged in api.c). */
+	 * always a free one (hm_block_tagged_fail, block.c). */
 	if (config_fast_checks)
 		*(uintptr_t *)p = 0;
 	*ret = p;

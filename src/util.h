@@ -73,6 +73,16 @@ is_pow2(size_t x) {
 	return x != 0 && (x & (x - 1)) == 0;
 }
 
+/* An alias with the attributes of its target (glibc's internal names,
+ * api.c and glibc.c). */
+#if defined(__clang__)
+#  define HM_ALIAS(name) \
+	__attribute__((alias(#name), used, visibility("default")))
+#else
+#  define HM_ALIAS(name) \
+	__attribute__((alias(#name), used, visibility("default"), copy(name)))
+#endif
+
 /* The longest string option (prof_prefix is a path), NUL included. */
 #define OPT_STRING_MAX 256
 

@@ -2,7 +2,7 @@
  * vg.h: Valgrind client requests, in builds with HM_VALGRIND (make
  * valgrind), so that memcheck knows hmalloc's blocks as it knows glibc's:
  * reads of freed or never-written memory, overruns into free space, and
- * leaks.  Blocks are announced at the API boundary (api.c): allocated
+ * leaks.  Blocks are announced at the API boundary (alloc.c): allocated
  * once every internal write to them is done, freed before they go back
  * to a structure another thread could take them from.  Such builds keep
  * no thread caches (their tags are written into freed blocks), so

@@ -31,19 +31,24 @@ def read_table(design):
     if len(fence) < 2:
         sys.exit(f"{design}: no fenced layer table under '## Layers'")
     layer = {}
-    rows = lines[fence[0] + 1:fence[1]]
-    for depth, row in enumerate(rows):
-        # Modules first, up to the description (two spaces or more after
-        # the last file name).
+    depth = 0
+    for row in lines[fence[0] + 1:fence[1]]:
+        # Modules first, then the description; a row without a module
+        # continues the description of the one above.
+        names = []
         for word in row.split():
             m = re.fullmatch(r"([a-z_]+)\.[ch]", word)
             if not m:
                 break
-            name = m.group(1)
-            if name in layer and layer[name] != depth:
+            names.append(m.group(1))
+        if not names:
+            continue
+        for name in names:
+            if name in layer:
                 sys.exit(f"{design}: {name} on two lines of the table")
             layer[name] = depth
-    return layer, len(rows)
+        depth += 1
+    return layer, depth
 
 
 def strip_code(text):
