@@ -8,10 +8,13 @@ LD_PRELOAD) counts the instructions valgrind's callgrind collects for
                        16, 64 and 256 B
   instr_random N       N pairs of random sizes 8 B - 1 KiB with a window of
                        64 live objects (bench/instr_random.c)
+  instr_pool N         N pairs in a steady pool of 4096 live blocks of
+                       random sizes 16 - 271 B (bench/instr_pool.c)
+  instr_pool N usable  N calls of malloc_usable_size on that pool's blocks
 
 at two counts N1 < N2; (I(N2) - I(N1)) / (N2 - N1) removes start-up and
-exit.  For instr_random the loop's own instructions, measured with its
-"none" mode (no malloc/free), are subtracted too; pair's loop (a store, a
+exit.  For instr_random and instr_pool the loop's own instructions,
+measured with their "none" mode (no malloc/free), are subtracted too; pair's loop (a store, a
 load and an add, about 5 instructions) is left in, as the project's earlier
 figures have it.  Instruction counts are exact and do not depend on the
 machine's load, so one run of each is enough.
@@ -66,6 +69,7 @@ def main():
         sys.exit("instr.py: valgrind not installed (apt-get install valgrind)")
     pair = os.path.join(args.bin, "pair")
     rnd = os.path.join(args.bin, "instr_random")
+    pool = os.path.join(args.bin, "instr_pool")
     allocs = [("hmalloc", os.path.abspath(args.lib))]
     versions = {}
     for name, path, pkg in run.PEERS:
@@ -77,17 +81,23 @@ def main():
         versions[name] = run.pkg_version(pkg)
 
     loop = per_pair("", lambda n: [rnd, str(n), "none"])
+    pool_loop = per_pair("", lambda n: [pool, str(n), "none"])
     rows = []
     for name, lib in allocs:
         row = [name]
         for size in SIZES:
             row.append(per_pair(lib, lambda n: [pair, str(size), str(n)]))
         row.append(per_pair(lib, lambda n: [rnd, str(n)]) - loop)
+        row.append(per_pair(lib, lambda n: [pool, str(n)]) - pool_loop)
+        row.append(per_pair(lib, lambda n: [pool, str(n), "usable"])
+                   - pool_loop)
         rows.append(row)
         print("%-9s " % name + " ".join("%8.1f" % x for x in row[1:]),
               flush=True)
 
-    cols = ["%d B" % s for s in SIZES] + ["random 8 B-1 KiB"]
+    cols = ["%d B" % s for s in SIZES] + ["random 8 B-1 KiB",
+                                          "pool 16-271 B",
+                                          "malloc_usable_size"]
     L = ["# Instructions per malloc+free pair (callgrind)", "",
          "Written by `make bench-instr` (bench/instr.py) on %s; hmalloc git "
          "%s; peers: %s." % (
@@ -99,8 +109,13 @@ def main():
          "bench/pair.c, its loop (about 5 instructions) included. Random: "
          "bench/instr_random.c, sizes 8 B-1 KiB log-uniform, 64 live "
          "objects, its loop (%.1f instructions, measured without "
-         "malloc/free) subtracted. Lower is better; the last row is "
-         "hmalloc's count over the lowest peer's." % (N1, N2, loop), "",
+         "malloc/free) subtracted. Pool: bench/instr_pool.c, 4096 live "
+         "blocks of 16-271 B (uniform), a random one freed and replaced "
+         "each step, its loop (%.1f instructions) subtracted; "
+         "malloc_usable_size: one call a step on that pool's blocks "
+         "instead (the same loop subtracted). Lower is better; the last "
+         "row is hmalloc's count over the lowest peer's."
+         % (N1, N2, loop, pool_loop), "",
          "| allocator | " + " | ".join(cols) + " |",
          "| --- | " + " | ".join("---:" for _ in cols) + " |"]
     for row in rows:

@@ -47,13 +47,6 @@ alloc_usize(size_t size, size_t align) {
 	return align <= QUANTUM ? sc_s2u(size) : sc_sa2u(size, align);
 }
 
-/* What the program may use of a block of class usize. */
-static inline size_t
-usable(size_t usize) {
-	return unlikely(opt_canary) && usize <= SC_SMALL_MAXCLASS ?
-	    usize - CANARY_SIZE : usize;
-}
-
 /* The thread's cache, for calls that did not come by the fast path. */
 static inline tcache_t *
 tsd_tcache(void) {

@@ -154,10 +154,7 @@ HM_EXPORT size_t
 HM_PUBLIC(malloc_usable_size)(void *ptr) {
 	if (ptr == NULL)
 		return 0;
-	block_t b;
-	if (!block_lookup(ptr, &b))
-		hm_block_invalid("malloc_usable_size of invalid pointer", ptr);
-	return usable(b.usize);
+	return block_usable(ptr, "malloc_usable_size of invalid pointer");
 }
 
 /* Sized free: the size picks the class from the table, which the fast

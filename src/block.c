@@ -4,6 +4,14 @@
 #include "check.h"
 #include "tls.h"
 
+size_t
+hm_block_usable_slow(const void *ptr, const char *what) {
+	block_t b;
+	if (unlikely(!block_lookup(ptr, &b)))
+		hm_block_invalid(what, ptr);
+	return usable(b.usize);
+}
+
 HM_NORETURN HM_COLD void
 hm_block_invalid(const char *what, const void *ptr) {
 	uintptr_t v = rtree_get(ptr);

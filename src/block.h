@@ -108,6 +108,38 @@ block_lookup(const void *ptr, block_t *b) {
 	return run->state == RUN_LARGE && run->addr == (const char *)ptr;
 }
 
+/* What the program may use of a block of class usize: with canaries
+ * (secure.h), a Small class keeps its last word. */
+static inline size_t
+usable(size_t usize) {
+	if (likely(!opt_canary))
+		return usize;
+	return usize <= SC_SMALL_MAXCLASS ? usize - CANARY_SIZE : usize;
+}
+
+/* block_usable's other cases, out of line: Large and Huge blocks, and a
+ * pointer that starts no block (aborts, naming what). */
+size_t hm_block_usable_slow(const void *ptr, const char *what);
+
+/*
+ * Checks 5 and 6 alone, for malloc_usable_size and sallocx: the bytes
+ * the program may use of the block starting at ptr, or an abort naming
+ * what.  A Small block's answer is inline, with no frame, no store and no
+ * branch for the canary (hm_canary_size); the rest is a tail call.
+ */
+static HM_ALWAYS_INLINE size_t
+block_usable(const void *ptr, const char *what) {
+	uintptr_t v = rtree_get(ptr);
+	if (likely(v != 0 && !(v & RTREE_HUGE_TAG))) {
+		chunk_t *chunk = (chunk_t *)v;
+		run_t *run = chunk_map_get(chunk, chunk_page_index(chunk, ptr));
+		/* The region check fails for any run but a slab. */
+		if (likely(run != NULL && slab_is_region_start(run, ptr)))
+			return hm_sc_size[run->szind] - hm_canary_size;
+	}
+	return hm_block_usable_slow(ptr, what);
+}
+
 /* Aborts for a pointer block_lookup refused: "double free" when it is the
  * start of a freed Large run, else what. */
 HM_NORETURN HM_COLD void hm_block_invalid(const char *what, const void *ptr);

@@ -112,7 +112,9 @@ HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 HM_EXPORT size_t
 HM_PUBLIC(sallocx)(const void *ptr, int flags) {
 	(void)flags;
-	return HM_PUBLIC(malloc_usable_size)((void *)ptr);
+	if (ptr == NULL)
+		return 0;
+	return block_usable(ptr, "sallocx of invalid pointer");
 }
 
 HM_EXPORT void

@@ -16,6 +16,7 @@ bool opt_slab_random = false;
 bool opt_zero_free = false;
 bool opt_canary = false;
 bool opt_guard = false;
+size_t hm_canary_size;
 size_t opt_quarantine = VG_QUARANTINE;
 unsigned opt_junk = 0;
 const char *const hm_junk_names[4] = {"false", "true", "alloc", "free"};
@@ -73,6 +74,7 @@ hm_secure_boot(void) {
 	 * the canary word would sit in memory they marked inaccessible. */
 	if (config_valgrind)
 		opt_canary = false;
+	hm_canary_size = opt_canary ? CANARY_SIZE : 0;
 	hm_secure_free_hook = opt_zero_free || opt_quarantine != 0
 	    || opt_canary;
 	if (opt_quarantine == 0)

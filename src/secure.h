@@ -61,6 +61,9 @@ HM_EXTERN uintptr_t hm_secret;
 HM_EXTERN bool hm_secure_free_hook;
 
 #define CANARY_SIZE sizeof(uint64_t)
+/* CANARY_SIZE with canaries on, else 0: what a Small block's canary takes
+ * from the program's bytes (set at boot). */
+HM_EXTERN size_t hm_canary_size;
 /* Guarded huge blocks at most: a guard splits a mapping, and Linux allows
  * vm.max_map_count mappings (65530 by default) in all. */
 #define GUARD_HUGE_MAX 8192

@@ -57,6 +57,11 @@ misuse_usable_size(void *p) {
 	hm_malloc_usable_size(p);
 }
 
+static inline void
+misuse_sallocx(void *p) {
+	hm_sallocx(p, 0);
+}
+
 /* realloc and rallocx of a pointer to misuse_new_size bytes. */
 static size_t misuse_new_size;
 

@@ -52,11 +52,44 @@ TEST_BEGIN(test_usable_size_foreign)
 	int local = 0;
 	expect_abort(misuse_usable_size, &local, &local,
 	    "malloc_usable_size of invalid pointer");
+	expect_abort(misuse_usable_size, static_buf, static_buf,
+	    "malloc_usable_size of invalid pointer");
+	void *high = (void *)(uintptr_t)0xffff800000001000ULL;
+	expect_abort(misuse_usable_size, high, high,
+	    "malloc_usable_size of invalid pointer");
+	expect_abort(misuse_sallocx, &local, &local,
+	    "sallocx of invalid pointer");
+TEST_END
+
+/* malloc_usable_size and sallocx answer a Small block inline (block.h):
+ * an interior pointer of any kind of block is refused all the same. */
+TEST_BEGIN(test_usable_size_interior)
+	static const size_t sizes[] = {16, 48, 1024, 3072, 14336, 200000,
+	    8 << 20};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *p = hm_malloc(sizes[i]);
+		assert_ptr_not_null(p, "malloc(%zu)", sizes[i]);
+		expect_zu_ge(hm_malloc_usable_size(p), sizes[i],
+		    "usable size of %zu", sizes[i]);
+		expect_zu_eq(hm_sallocx(p, 0), hm_malloc_usable_size(p),
+		    "sallocx of %zu", sizes[i]);
+		char *q = p + 8;
+		expect_abort(misuse_usable_size, q, q,
+		    "malloc_usable_size of invalid pointer");
+		expect_abort(misuse_sallocx, q, q,
+		    "sallocx of invalid pointer");
+		if (sizes[i] > 4096) {
+			q = p + 4096;
+			expect_abort(misuse_usable_size, q, q,
+			    "malloc_usable_size of invalid pointer");
+		}
+		hm_free(p);
+	}
 TEST_END
 
 int
 main(void) {
 	return test(test_interior_small, test_interior_large,
 	    test_interior_huge, test_foreign, test_freed_slab,
-	    test_usable_size_foreign);
+	    test_usable_size_foreign, test_usable_size_interior);
 }
