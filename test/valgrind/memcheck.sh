@@ -4,7 +4,8 @@
 # program's in place (--soname-synonyms=somalloc=nouserintercepts): each
 # mode of vgprog.c runs both ways, on memcheck's own heap (what a program
 # on glibc sees under memcheck) and on hmalloc's, and
-#   - hmalloc's report names hmalloc's frames for the blocks (api.c), never
+#   - hmalloc's report names hmalloc's frames for the blocks (the entry
+#     points and the engine, api.c and alloc.c), never
 #     memcheck's replacement functions;
 #   - it holds the same errors, kind by kind (invalid reads and writes,
 #     invalid frees, uninitialised values) and the same leaked and
@@ -51,8 +52,8 @@ run() {
 		bad="memcheck's own allocator served the program"
 	fi
 	if [ -z "$bad" ] && grep -q "block of size\|blocks are .* lost" "$tmp/hm" &&
-	    ! grep -q '(api.c:' "$tmp/hm"; then
-		bad="no hmalloc frame (api.c) for the blocks"
+	    ! grep -Eq '\((api|alloc)\.c:' "$tmp/hm"; then
+		bad="no hmalloc frame (api.c, alloc.c) for the blocks"
 	fi
 	if [ -z "$bad" ] && [ "$(summary "$tmp/own")" != "$(summary "$tmp/hm")" ]; then
 		bad="errors differ from memcheck's own heap: own [$(summary "$tmp/own" | tr '\n' ';')] hmalloc [$(summary "$tmp/hm" | tr '\n' ';')]"
