@@ -79,6 +79,8 @@ def workloads(bindir, scale):
          "strings and vectors grown by realloc, 8 at a time"),
         ("large_churn", [b("large_churn"), s],
          "free/reallocate 64 KiB-8 MiB blocks, every page touched"),
+        ("huge_churn", [b("huge_churn"), s],
+         "20 buffers of 5-25 MiB, a random one replaced each step"),
         ("fragmentation", [b("fragmentation"), s],
          "many sizes, 95 % freed, then larger sizes (RSS is the point)"),
         ("python3", [python, os.path.join(HERE, "workload.py"), s]

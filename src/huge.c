@@ -386,8 +386,11 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	huge_t *spare = NULL;
 	cache_coalesce(ha, h, &spare);
 	cache_insert(ha, h);
-	/* Over the cap: the oldest go. */
-	while (ha->cached_bytes > HUGE_CACHE_MAX) {
+	/* Over the cap, the arena's live huge bytes or HUGE_CACHE_MAX: the
+	 * oldest go. */
+	size_t cap = ha->allocated > HUGE_CACHE_MAX ? ha->allocated
+						    : HUGE_CACHE_MAX;
+	while (ha->cached_bytes > cap) {
 		huge_t *old = ha->cached;
 		while (old->next != NULL)
 			old = old->next;

@@ -10,8 +10,12 @@
  * it waits, unregistered from the chunk map, on its arena's cache for
  * dirty_decay_ms, joined with cached neighbours, and an allocation that
  * fits in it takes it back without a page fault, splitting it: the tail
- * stays cached.  Decay passes unmap what came of age; at most
- * HUGE_CACHE_MAX bytes wait per arena.
+ * stays cached.  Decay passes unmap what came of age.  An arena's cache
+ * holds at most as many bytes as its live huge blocks, or HUGE_CACHE_MAX
+ * if that is more: a program that replaces its large buffers keeps
+ * finding room without page faults (a cap of its own would send every
+ * block past it back to the kernel, to fault in again at the next
+ * allocation), and huge memory stays within twice what is live.
  */
 #ifndef HM_HUGE_H
 #define HM_HUGE_H
@@ -73,7 +77,7 @@ void hm_huge_postfork_parent(void);
 void hm_huge_postfork_child(void);
 
 #define HUGE_CACHE_MAX_BLOCK ((size_t)64 << 20)
-#define HUGE_CACHE_MAX ((size_t)128 << 20)
+#define HUGE_CACHE_MAX ((size_t)128 << 20)  /* the cap's floor, per arena */
 
 /* Unmaps cached blocks freed before now - dirty_decay_ms (all of them with
  * all); returns when the next comes of age (UINT64_MAX: none). */

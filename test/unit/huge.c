@@ -12,6 +12,7 @@
 #include "chunk.h"
 #include "decay.h"
 #include "huge.h"
+#include "pages.h"
 #include "secure.h"
 
 static void
@@ -164,7 +165,45 @@ TEST_BEGIN(test_realloc_joined)
 	}
 TEST_END
 
+/* The cache holds as many bytes as the arena's live huge blocks (128 MiB
+ * at least): freed blocks beyond 128 MiB stay cached while more is live,
+ * and the cache shrinks with what is live. */
+TEST_BEGIN(test_cache_cap)
+	arena_t *arena = unit_test_arena();
+	if (opt_guard || arena_dirty_decay_ms(arena) == 0 || hm_pages_limited())
+		test_skip("no huge cache with guard, dirty_decay_ms:0 or an "
+		    "address-space limit");
+	hm_huge_decay(arena, 0, true);
+	enum { NLIVE = 12, NFREED = 8 };
+	const size_t size = 24 * MiB;
+	unsigned char *live[NLIVE], *freed[NFREED];
+	for (int i = 0; i < NLIVE; i++) {
+		live[i] = hm_huge_alloc(arena, size, PAGE, false);
+		assert_ptr_not_null(live[i], "live block %d", i);
+	}
+	for (int i = 0; i < NFREED; i++) {
+		freed[i] = hm_huge_alloc(arena, size, PAGE, false);
+		assert_ptr_not_null(freed[i], "block %d", i);
+	}
+	for (int i = 0; i < NFREED; i++)
+		huge_free(freed[i]);
+	expect_zu_eq(cached_bytes(arena), NFREED * size,
+	    "192 MiB cached with 288 MiB live");
+	for (int i = 0; i < NLIVE; i++) {
+		huge_free(live[i]);
+		size_t now_live = (size_t)(NLIVE - 1 - i) * size;
+		size_t cap = now_live > HUGE_CACHE_MAX ? now_live
+						       : HUGE_CACHE_MAX;
+		expect_zu_le(cached_bytes(arena), cap,
+		    "cached with %zu MiB live", now_live / MiB);
+	}
+	expect_zu_le(cached_bytes(arena), HUGE_CACHE_MAX, "nothing live");
+	hm_huge_decay(arena, 0, true);
+	expect_zu_eq(cached_bytes(arena), 0, "emptied");
+TEST_END
+
 int
 main(void) {
-	return test(test_split_and_join, test_split_small, test_realloc_joined);
+	return test(test_split_and_join, test_split_small, test_realloc_joined,
+	    test_cache_cap);
 }
