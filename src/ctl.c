@@ -47,10 +47,13 @@ static arena_stats_t ctl_astats_all, ctl_astats_destroyed;
 static bool ctl_any_destroyed;
 
 static void ctl_shapes_init(void);
+static void ctl_walk_check(void);
 
 bool
 hm_ctl_boot(void) {
 	ctl_shapes_init();
+	if (config_debug)
+		ctl_walk_check();
 	return hm_mutex_init(&ctl_lock, LOCK_RANK_CTL, "ctl");
 }
 
@@ -1015,12 +1018,20 @@ static const ctl_node_t ctl_nodes[] = {
  * "arenas.bin" once and fill in the rest.
  *
  * ctl_shape[n][d] is leaf n's component d as a MIB holds it (CTL_NUMBER
- * where the MIB carries a number), derived from the table at boot.
+ * where the MIB carries a number), derived from the table at boot, with
+ * the components' places in the pattern (ctl_comp_at, ctl_comp_len) and
+ * ctl_next[n][d], the first leaf after n whose components up to d are
+ * not n's: the next sibling at depth d.  A lookup walks the tree one
+ * component at a time, from sibling to sibling, as jemalloc's does.
  */
 #define CTL_NUMBER 0xff
 static uint8_t ctl_shape[CTL_NNODES][CTL_MAX_DEPTH];
 static uint8_t ctl_depth[CTL_NNODES];
+static uint8_t ctl_comp_at[CTL_NNODES][CTL_MAX_DEPTH];
+static uint8_t ctl_comp_len[CTL_NNODES][CTL_MAX_DEPTH];
+static uint16_t ctl_next[CTL_NNODES][CTL_MAX_DEPTH];
 #define CTL_INTERIOR SIZE_MAX
+_Static_assert(CTL_NNODES < UINT16_MAX, "ctl_next holds a leaf index");
 
 /* Splits a dotted name into at most CTL_MAX_DEPTH components; 0 if it
  * has more, or an empty one. */
@@ -1045,6 +1056,21 @@ ctl_comp_is(const char *c, size_t len, char what) {
 	return len == 1 && *c == what;
 }
 
+/* Whether leaves n and m have the same components 0 to d. */
+static bool
+ctl_same_prefix(size_t n, size_t m, size_t d) {
+	if (ctl_depth[n] <= d || ctl_depth[m] <= d)
+		return false;
+	for (size_t i = 0; i <= d; i++) {
+		if (ctl_comp_len[n][i] != ctl_comp_len[m][i]
+		    || memcmp(ctl_nodes[n].pattern + ctl_comp_at[n][i],
+		    ctl_nodes[m].pattern + ctl_comp_at[m][i],
+		    ctl_comp_len[n][i]) != 0)
+			return false;
+	}
+	return true;
+}
+
 static void
 ctl_shapes_init(void) {
 	const char *prev[CTL_MAX_DEPTH], *comp[CTL_MAX_DEPTH];
@@ -1052,6 +1078,12 @@ ctl_shapes_init(void) {
 	for (size_t n = 0; n < CTL_NNODES; n++) {
 		size_t depth = ctl_split(ctl_nodes[n].pattern, comp, len);
 		ctl_depth[n] = (uint8_t)depth;
+		for (size_t d = 0; d < depth; d++) {
+			size_t at = (size_t)(comp[d] - ctl_nodes[n].pattern);
+			hm_assert(at <= UINT8_MAX && len[d] <= UINT8_MAX);
+			ctl_comp_at[n][d] = (uint8_t)at;
+			ctl_comp_len[n][d] = (uint8_t)len[d];
+		}
 		/* The first component that differs from the previous leaf
 		 * starts a new sibling there; those after it are first
 		 * children. */
@@ -1074,6 +1106,13 @@ ctl_shapes_init(void) {
 		memcpy(prevlen, len, sizeof(prevlen));
 		prevdepth = depth;
 	}
+	for (size_t d = 0; d < CTL_MAX_DEPTH; d++) {
+		for (size_t n = CTL_NNODES; n-- > 0;) {
+			ctl_next[n][d] = (uint16_t)(n + 1 < CTL_NNODES
+			    && ctl_same_prefix(n, n + 1, d) ? ctl_next[n + 1][d]
+			    : n + 1);
+		}
+	}
 }
 
 /* A decimal component's value; false if it is not one. */
@@ -1091,73 +1130,119 @@ ctl_number(const char *s, size_t len, size_t *v) {
 }
 
 /*
+ * Whether name's component c (len bytes) is leaf n's component d, and
+ * what the MIB holds for it: a number, an option's index, or the rank.
+ */
+static bool
+ctl_comp_match(size_t n, size_t d, const char *c, size_t len, size_t *v) {
+	const char *p = ctl_nodes[n].pattern + ctl_comp_at[n][d];
+	if (unlikely(ctl_shape[n][d] == CTL_NUMBER)) {
+		if (*p == '#')
+			return ctl_number(c, len, v);
+		const conf_opt_t *o = hm_conf_find(c, len);
+		if (o == NULL)
+			return false;
+		*v = (size_t)(o - hm_conf_opts);
+		return true;
+	}
+	*v = ctl_shape[n][d];
+	/* Length and first byte first: most siblings differ there. */
+	return ctl_comp_len[n][d] == len && *p == *c
+	    && memcmp(p + 1, c + 1, len - 1) == 0;
+}
+
+/*
+ * The leaves [*lo, *hi) that share components 0 to d-1 narrowed to those
+ * whose component d the MIB value v (from_name: the name's component c)
+ * selects; false if none does.  One step of the walk down the tree: the
+ * siblings at depth d, first leaf to first leaf.
+ */
+static bool
+ctl_descend(size_t *lo, size_t *hi, size_t d, const char *c, size_t len,
+    size_t *v, bool from_name) {
+	for (size_t n = *lo; n < *hi; n = ctl_next[n][d]) {
+		/* The leaf that is this prefix has no component d (its
+		 * ctl_next[n][d] is n + 1). */
+		if (ctl_depth[n] <= d)
+			continue;
+		bool hit = from_name ? ctl_comp_match(n, d, c, len, v)
+		    : ctl_shape[n][d] == CTL_NUMBER || ctl_shape[n][d] == *v;
+		if (hit) {
+			*lo = n;
+			*hi = ctl_next[n][d];
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * The MIB of name, a leaf or an interior node: its length (0 if no node
  * has that name), with *leaf the leaf's index or CTL_INTERIOR.
  */
 static size_t
 ctl_lookup(const char *name, size_t *mib, size_t *leaf) {
-	const char *comp[CTL_MAX_DEPTH], *pcomp[CTL_MAX_DEPTH];
-	size_t len[CTL_MAX_DEPTH], plen[CTL_MAX_DEPTH];
+	const char *comp[CTL_MAX_DEPTH];
+	size_t len[CTL_MAX_DEPTH];
 	size_t depth = ctl_split(name, comp, len);
 	if (depth == 0)
 		return 0;
-	for (size_t n = 0; n < CTL_NNODES; n++) {
-		if (ctl_depth[n] < depth
-		    || ctl_split(ctl_nodes[n].pattern, pcomp, plen) < depth)
-			continue;
-		size_t d = 0;
-		for (; d < depth; d++) {
-			if (ctl_comp_is(pcomp[d], plen[d], '#')) {
-				if (!ctl_number(comp[d], len[d], &mib[d]))
-					break;
-			} else if (ctl_comp_is(pcomp[d], plen[d], '*')) {
-				const conf_opt_t *o = hm_conf_find(comp[d],
-				    len[d]);
-				if (o == NULL)
-					break;
-				mib[d] = (size_t)(o - hm_conf_opts);
-			} else if (plen[d] == len[d]
-			    && memcmp(pcomp[d], comp[d], len[d]) == 0) {
-				mib[d] = ctl_shape[n][d];
-			} else {
-				break;
-			}
-		}
-		if (d == depth) {
-			*leaf = ctl_depth[n] == depth ? n : CTL_INTERIOR;
-			return depth;
-		}
+	size_t lo = 0, hi = CTL_NNODES;
+	for (size_t d = 0; d < depth; d++) {
+		if (!ctl_descend(&lo, &hi, d, comp[d], len[d], &mib[d], true))
+			return 0;
 	}
-	return 0;
+	*leaf = ctl_depth[lo] == depth ? lo : CTL_INTERIOR;
+	return depth;
 }
 
 /* The leaf a MIB names, or CTL_INTERIOR if none. */
 static size_t
 ctl_leaf(const size_t *mib, size_t miblen) {
-	for (size_t n = 0; n < CTL_NNODES; n++) {
-		if (ctl_depth[n] != miblen)
-			continue;
-		size_t d = 0;
-		while (d < miblen && (ctl_shape[n][d] == CTL_NUMBER
-		    || ctl_shape[n][d] == mib[d]))
-			d++;
-		if (d == miblen)
-			return n;
+	if (miblen == 0 || miblen > CTL_MAX_DEPTH)
+		return CTL_INTERIOR;
+	size_t lo = 0, hi = CTL_NNODES;
+	for (size_t d = 0; d < miblen; d++) {
+		size_t v = mib[d];
+		if (!ctl_descend(&lo, &hi, d, NULL, 0, &v, false))
+			return CTL_INTERIOR;
 	}
-	return CTL_INTERIOR;
+	return ctl_depth[lo] == miblen ? lo : CTL_INTERIOR;
 }
 
 /*
- * The mallctl calls, for the entry points (which initialise the
- * allocator first): jemalloc's semantics and error numbers.
+ * Debug builds check the walk at boot: every leaf is found by its name
+ * (numbers as 0, options as the first one) and by the MIB the name gives,
+ * and each of its proper prefixes is an interior node.
  */
-int
-hm_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
-    void *newp, size_t newlen) {
+static void
+ctl_walk_check(void) {
+	for (size_t n = 0; n < CTL_NNODES; n++) {
+		char name[128];
+		size_t at = 0;
+		for (const char *p = ctl_nodes[n].pattern; *p != '\0'; p++) {
+			const char *rep = *p == '#' ? "0" : *p == '*'
+			    ? hm_conf_opts[0].name : NULL;
+			size_t l = rep != NULL ? strlen(rep) : 1;
+			hm_assert(at + l < sizeof(name));
+			memcpy(name + at, rep != NULL ? rep : p, l);
+			at += l;
+		}
+		name[at] = '\0';
+		size_t mib[CTL_MAX_DEPTH], leaf;
+		size_t miblen = ctl_lookup(name, mib, &leaf);
+		hm_assert(miblen == ctl_depth[n] && leaf == n);
+		hm_assert(ctl_leaf(mib, miblen) == n);
+		for (size_t k = 1; k < miblen; k++)
+			hm_assert(ctl_leaf(mib, k) == CTL_INTERIOR);
+	}
+}
+
+/* Leaf n's handler for the MIB (of miblen components) that named it. */
+static int
+ctl_call(size_t n, const size_t *mib, size_t miblen, void *oldp,
+    size_t *oldlenp, void *newp, size_t newlen) {
 	vg_awake();
-	size_t n = ctl_leaf(mib, miblen);
-	if (n == CTL_INTERIOR)
-		return ENOENT;
 	ctl_args_t a = {mib, oldp, oldlenp, newp, newlen};
 	if (ctl_nodes[n].fn == NULL) {
 		/* opt.*: the option by its index. */
@@ -1174,6 +1259,19 @@ hm_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
 	return err;
 }
 
+/*
+ * The mallctl calls, for the entry points (which initialise the
+ * allocator first): jemalloc's semantics and error numbers.
+ */
+int
+hm_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+    void *newp, size_t newlen) {
+	size_t n = ctl_leaf(mib, miblen);
+	if (n == CTL_INTERIOR)
+		return ENOENT;
+	return ctl_call(n, mib, miblen, oldp, oldlenp, newp, newlen);
+}
+
 int
 hm_ctl_byname(const char *name, void *oldp, size_t *oldlenp, void *newp,
     size_t newlen) {
@@ -1182,7 +1280,7 @@ hm_ctl_byname(const char *name, void *oldp, size_t *oldlenp, void *newp,
 	size_t miblen = ctl_lookup(name, mib, &leaf);
 	if (miblen == 0 || leaf == CTL_INTERIOR)
 		return ENOENT;
-	return hm_ctl_bymib(mib, miblen, oldp, oldlenp, newp, newlen);
+	return ctl_call(leaf, mib, miblen, oldp, oldlenp, newp, newlen);
 }
 
 int

@@ -1,10 +1,11 @@
 /*
  * ctl.h: the mallctl namespace (jemalloc's interface for reading and
- * setting allocator state by name).  Names are matched against a table of
- * patterns where "#" stands for a numeric index ("arena.#.purge"); a MIB
- * holds the pattern's index first and the numeric components at their
- * positions, so a program can rewrite an index in a MIB as with jemalloc.
- * Calls are serialised by the ctl lock.
+ * setting allocator state by name).  Names are leaves of a table of
+ * patterns where "#" stands for a numeric index ("arena.#.purge") and
+ * "opt.*" for any option; a MIB is the name's path in the tree the
+ * patterns make (a rank among siblings, or the number), so a program can
+ * rewrite an index in a MIB as with jemalloc.  Calls are serialised by the
+ * ctl lock.
  */
 #ifndef HM_CTL_H
 #define HM_CTL_H
