@@ -1,9 +1,25 @@
 /* check.c: see check.h. */
 #include "check.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "log.h"
+
+_Atomic(hm_check_hook_t) hm_check_abort_hook;
+
+/* The line goes to the hook if one is set (true), else to stderr. */
+static bool
+check_report(const char *line) {
+	hm_check_hook_t hook = atomic_load_explicit(&hm_check_abort_hook,
+	    memory_order_acquire);
+	if (hook == NULL) {
+		hm_write(line);
+		return false;
+	}
+	hook(line);
+	return true;
+}
 
 void
 hm_check_fail(const char *what, const void *ptr) {
@@ -12,6 +28,12 @@ hm_check_fail(const char *what, const void *ptr) {
 		hm_snprintf(buf, sizeof(buf), "<hmalloc>: %s: %p\n", what, ptr);
 	else
 		hm_snprintf(buf, sizeof(buf), "<hmalloc>: %s\n", what);
-	hm_write(buf);
+	check_report(buf);
 	abort();
+}
+
+void
+hm_check_soft_fail(const char *message) {
+	if (!check_report(message))
+		abort();
 }

@@ -10,6 +10,19 @@
 
 HM_NORETURN HM_COLD void hm_check_fail(const char *what, const void *ptr);
 
+/*
+ * experimental.hooks.safety_check_abort (jemalloc's name): a function the
+ * program sets to see the line instead of stderr, mostly for its tests.
+ * hm_check_fail still aborts when it returns: the heap is not in a state
+ * to go on.  hm_check_soft_fail is for a failure the call can survive
+ * (operator new under experimental_infallible_new, cxx.c): with a hook
+ * set it returns once the hook has seen the line, as jemalloc's does;
+ * without one it aborts.
+ */
+typedef void (*hm_check_hook_t)(const char *message);
+HM_EXTERN _Atomic(hm_check_hook_t) hm_check_abort_hook;
+HM_COLD void hm_check_soft_fail(const char *message);
+
 /* Internal assertion for debug builds. */
 #define hm_assert(e)                                                       \
 	do {                                                               \

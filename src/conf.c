@@ -21,6 +21,7 @@
 bool opt_abort = false;
 bool opt_abort_conf = false;
 bool opt_confirm_conf = false;
+bool opt_experimental_infallible_new = false;
 bool opt_stats_print = false;
 char opt_stats_print_opts[OPT_STRING_MAX];
 unsigned opt_zero_realloc = ZERO_REALLOC_FREE;
@@ -71,6 +72,8 @@ const conf_opt_t hm_conf_opts[] = {
 	{"prof_leak", CONF_BOOL, &opt_prof_leak, 0, 1, NULL, 0},
 	{"prof_accum", CONF_BOOL, &opt_prof_accum, 0, 1, NULL, 0},
 	{"prof_prefix", CONF_STRING, opt_prof_prefix, 0, 0, NULL, 0},
+	{"experimental_infallible_new", CONF_BOOL,
+	    &opt_experimental_infallible_new, 0, 1, NULL, 0},
 	{"stats_print", CONF_BOOL, &opt_stats_print, 0, 1, NULL, 0},
 	{"stats_print_opts", CONF_STRING, opt_stats_print_opts, 0, 0, NULL, 0},
 };

@@ -53,6 +53,8 @@ HM_EXTERN const unsigned hm_conf_nopts;
 HM_EXTERN bool opt_abort;
 HM_EXTERN bool opt_abort_conf;
 HM_EXTERN bool opt_confirm_conf;
+/* operator new never fails: a failure it cannot satisfy aborts (cxx.c). */
+HM_EXTERN bool opt_experimental_infallible_new;
 HM_EXTERN bool opt_stats_print;
 HM_EXTERN char opt_stats_print_opts[OPT_STRING_MAX];
 /* realloc(ptr, 0), as jemalloc 5.3's opt.zero_realloc: free ptr and

@@ -513,6 +513,22 @@ ctl_neither(const ctl_args_t *a) {
 	    || a->newlen != 0 ? EPERM : 0;
 }
 
+/* experimental.hooks.safety_check_abort: write-only, a function pointer
+ * (NULL: none, the line goes to stderr again). */
+static int
+ctl_safety_check_abort(const ctl_args_t *a) {
+	if (a->oldp != NULL || a->oldlenp != NULL)
+		return EPERM;
+	hm_check_hook_t hook = NULL;
+	if (a->newp == NULL)
+		return 0;
+	int err = ctl_write(a, &hook, sizeof(hook));
+	if (err == 0)
+		atomic_store_explicit(&hm_check_abort_hook, hook,
+		    memory_order_release);
+	return err;
+}
+
 /* The calling thread's cache, flushed, and the quarantine emptied: a
  * reset arena's blocks must not stay in them, and statistics then count
  * every free. */
@@ -1005,6 +1021,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.arenas.#.mutexes.arena.num_wait", ctl_amx_arena_wait},
 	{"stats.arenas.#.mutexes.huge.num_ops", ctl_amx_huge_ops},
 	{"stats.arenas.#.mutexes.huge.num_wait", ctl_amx_huge_wait},
+	{"experimental.hooks.safety_check_abort", ctl_safety_check_abort},
 };
 #define CTL_NNODES HM_ARRAY_SIZE(ctl_nodes)
 

@@ -18,6 +18,8 @@
 #include <hmalloc.h>
 
 #include "check.h"
+#include "conf.h"
+#include "log.h"
 #include "util.h"
 
 typedef void (*new_handler_t)(void);
@@ -28,6 +30,17 @@ extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
  * std::bad_alloc when there is none. */
 HM_NOINLINE HM_COLD static void *
 new_slow(size_t size, size_t align, bool nothrow) {
+	if (opt_experimental_infallible_new) {
+		/* jemalloc's option, for every form: no handler, no throw.
+		 * With a safety_check_abort hook (check.h) the hook sees the
+		 * line and new returns NULL, as with jemalloc. */
+		char line[160];
+		hm_snprintf(line, sizeof(line), "<hmalloc>: allocation of "
+		    "size %zu failed (opt.experimental_infallible_new)\n",
+		    size);
+		hm_check_soft_fail(line);
+		return NULL;
+	}
 	for (;;) {
 		void *p = align == 0 ? malloc(size) : aligned_alloc(align, size);
 		if (p != NULL)
