@@ -62,38 +62,44 @@ huge_arena_make(arena_t *arena) {
 	return ha;
 }
 
-/* The fork handlers: every arena's lock, then the pool's (ranks). */
+/*
+ * The fork handlers: the pool's lock first, against its rank (the lock
+ * order checks are off in the handlers), so that no arena's state is made
+ * after the walk has passed its index; then every arena's.  No thread
+ * holds an arena's Huge lock while it waits for the pool's, nor the
+ * pool's while it waits for an arena's, so the order cannot deadlock.
+ */
 void
 hm_huge_prefork(void) {
+	hm_mutex_prefork(&huge_pool_lock);
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		huge_arena_t *ha = atomic_load_explicit(&hm_huge_arenas[i],
 		    memory_order_acquire);
 		if (ha != NULL)
 			hm_mutex_prefork(&ha->lock);
 	}
-	hm_mutex_prefork(&huge_pool_lock);
 }
 
 void
 hm_huge_postfork_parent(void) {
-	hm_mutex_postfork_parent(&huge_pool_lock);
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		huge_arena_t *ha = atomic_load_explicit(&hm_huge_arenas[i],
 		    memory_order_relaxed);
 		if (ha != NULL)
 			hm_mutex_postfork_parent(&ha->lock);
 	}
+	hm_mutex_postfork_parent(&huge_pool_lock);
 }
 
 void
 hm_huge_postfork_child(void) {
-	hm_mutex_postfork_child(&huge_pool_lock);
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		huge_arena_t *ha = atomic_load_explicit(&hm_huge_arenas[i],
 		    memory_order_relaxed);
 		if (ha != NULL)
 			hm_mutex_postfork_child(&ha->lock);
 	}
+	hm_mutex_postfork_child(&huge_pool_lock);
 }
 
 static huge_t *
