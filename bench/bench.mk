@@ -49,7 +49,7 @@ BENCH_CXXFLAGS := -std=c++17 -O2 -g -fno-builtin -Wall -Wextra -pthread
 
 BENCH_C_PROGS := st_fixed st_random larson prodcons threads_churn \
 	false_sharing mixed realloc_growth large_churn huge_churn fragmentation \
-	pair instr_random instr_pool runone
+	pair instr_random instr_pool runone thread_random
 BENCH_CXX_PROGS := cxx_map
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/,$(BENCH_C_PROGS) $(BENCH_CXX_PROGS))
 

@@ -67,6 +67,8 @@ def workloads(bindir, scale):
          "larson-style server, 2 threads, blocks freed by other threads"),
         ("larson32", [b("larson"), "32", s],
          "the same, 32 threads (oversubscribed)"),
+        ("thread_random", [b("thread_random"), "2", s],
+         "2 threads, 1024 blocks each, 16 B-32 KiB over many classes"),
         ("prodcons", [b("prodcons"), s],
          "producer mallocs, consumer frees, lock-free ring, 2 threads"),
         ("threads_churn", [b("threads_churn"), s],
