@@ -209,6 +209,35 @@ hm_alloc(size_t size, size_t align, bool zero, arena_t *arena,
 	return p;
 }
 
+size_t
+hm_alloc_batch(void **ptrs, size_t num, size_t size, size_t align,
+    bool zero, arena_t *arena, tcache_t *tc) {
+	size_t filled = 0;
+	size_t usize = alloc_usize(size, align);
+	bool plain = !opt_canary && !hm_junk_alloc && !opt_zero && !opt_prof
+	    && !opt_slab_random && !config_valgrind;
+	if (usize != 0 && usize <= SC_SMALL_MAXCLASS && plain) {
+		arena_t *a = arena != NULL ? arena : thread_arena();
+		if (a != NULL) {
+			unsigned ind = sc_size2index(usize);
+			filled = hm_bin_alloc_batch(a, ind, ptrs, num);
+			for (size_t i = 0; i < filled; i++) {
+				ialloc_untag(ptrs[i], usize);
+				if (zero)
+					memset(ptrs[i], 0, usize);
+			}
+			hm_tsd.allocated += (uint64_t)filled * usize;
+		}
+	}
+	for (; filled < num; filled++) {
+		void *p = hm_alloc(size, align, zero, arena, tc);
+		if (p == NULL)
+			break;
+		ptrs[filled] = p;
+	}
+	return filled;
+}
+
 /* Returns a block to its arena; announce: tell Valgrind it is freed (not
  * done yet: vg.h). */
 static inline void

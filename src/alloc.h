@@ -85,6 +85,15 @@ bool hm_alloc_resize_in_place(block_t *b, size_t usize, bool zero);
 void hm_alloc_resized(void *p, block_t *b, size_t usize);
 /* Gives back what every arena keeps for reuse; the pages given back. */
 size_t hm_alloc_purge_all(void);
+/*
+ * experimental.batch_alloc: fills ptrs[0, num) with blocks as hm_alloc
+ * would give them (size, align, zero, arena, tc as there), whole fresh
+ * slabs first for a Small class when nothing asks for more than the
+ * block (no canary, junk, zero option, profiler, slab_random, memcheck),
+ * then one block at a time.  Returns how many were filled.
+ */
+size_t hm_alloc_batch(void **ptrs, size_t num, size_t size, size_t align,
+    bool zero, arena_t *arena, tcache_t *tc);
 
 /* The slow paths of malloc, free and the sized frees (api.c, mallocx.c):
  * out of line, so that the fast paths below make only tail calls. */

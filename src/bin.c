@@ -105,6 +105,26 @@ hm_bin_alloc(arena_t *arena, unsigned binind) {
 	return ret;
 }
 
+size_t
+hm_bin_alloc_batch(arena_t *arena, unsigned binind, void **ptrs, size_t n) {
+	unsigned nregs = hm_sc_slab[binind].nregs;
+	bin_t *bin = &arena->bins[binind];
+	size_t filled = 0;
+	mutex_lock(&bin->lock);
+	while (n - filled >= nregs) {
+		run_t *slab = hm_arena_slab_alloc(arena, binind);
+		if (slab == NULL)
+			break;
+		bin->nslabs++;
+		bin->curslabs++;
+		filled += slab_take_many(slab, binind, ptrs + filled, 0, nregs);
+		bin->nmalloc += nregs;
+		bin->nrequests += nregs;
+	}
+	mutex_unlock(&bin->lock);
+	return filled;
+}
+
 /* The region index of ptr in slab, whose region must be live; the bin
  * lock is held (and let go before aborting). */
 static size_t

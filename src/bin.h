@@ -25,6 +25,15 @@ void hm_bin_dalloc(arena_t *arena, run_t *slab, void *ptr);
  * tag (tcache.h). */
 void hm_bin_check_live(arena_t *arena, run_t *slab, void *ptr);
 
+/*
+ * experimental.batch_alloc: fills ptrs with the regions of fresh slabs,
+ * whole slabs only (at most n regions), each slab's in address order, as
+ * jemalloc's batch does; returns how many (fewer when the arena has no
+ * memory).  The slabs are full: they join the bin's lists at a free.
+ */
+size_t hm_bin_alloc_batch(arena_t *arena, unsigned binind, void **ptrs,
+    size_t n);
+
 /* Takes up to n regions of class binind from arena into out[], lowest
  * address last; returns how many (0: out of memory). One lock, under
  * which the cache's nrequests count since its last merge is added. */

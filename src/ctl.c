@@ -80,6 +80,7 @@ typedef struct ctl_args_s {
 	size_t *oldlenp;
 	void *newp;
 	size_t newlen;
+	const ctl_env_t *env;
 } ctl_args_t;
 
 typedef int ctl_fn_t(const ctl_args_t *a);
@@ -511,6 +512,31 @@ static int
 ctl_neither(const ctl_args_t *a) {
 	return a->oldp != NULL || a->oldlenp != NULL || a->newp != NULL
 	    || a->newlen != 0 ? EPERM : 0;
+}
+
+/* experimental.batch_alloc: jemalloc's packet in, the count filled out;
+ * both are required. */
+typedef struct ctl_batch_packet_s {
+	void **ptrs;
+	size_t num;
+	size_t size;
+	int flags;
+} ctl_batch_packet_t;
+
+static int
+ctl_batch_alloc(const ctl_args_t *a) {
+	ctl_batch_packet_t pk;
+	if (a->newp == NULL || a->newlen != sizeof(pk) || a->oldp == NULL
+	    || a->oldlenp == NULL || *a->oldlenp != sizeof(size_t)
+	    || a->env == NULL || a->env->batch_alloc == NULL)
+		return EINVAL;
+	memcpy(&pk, a->newp, sizeof(pk));
+	if (pk.num != 0 && pk.ptrs == NULL)
+		return EINVAL;
+	size_t filled = a->env->batch_alloc(pk.ptrs, pk.num, pk.size,
+	    pk.flags);
+	memcpy(a->oldp, &filled, sizeof(filled));
+	return 0;
 }
 
 /* experimental.hooks.safety_check_abort: write-only, a function pointer
@@ -1021,6 +1047,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"stats.arenas.#.mutexes.arena.num_wait", ctl_amx_arena_wait},
 	{"stats.arenas.#.mutexes.huge.num_ops", ctl_amx_huge_ops},
 	{"stats.arenas.#.mutexes.huge.num_wait", ctl_amx_huge_wait},
+	{"experimental.batch_alloc", ctl_batch_alloc},
 	{"experimental.hooks.safety_check_abort", ctl_safety_check_abort},
 };
 #define CTL_NNODES HM_ARRAY_SIZE(ctl_nodes)
@@ -1257,10 +1284,10 @@ ctl_walk_check(void) {
 
 /* Leaf n's handler for the MIB (of miblen components) that named it. */
 static int
-ctl_call(size_t n, const size_t *mib, size_t miblen, void *oldp,
-    size_t *oldlenp, void *newp, size_t newlen) {
+ctl_call(const ctl_env_t *env, size_t n, const size_t *mib, size_t miblen,
+    void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
 	vg_awake();
-	ctl_args_t a = {mib, oldp, oldlenp, newp, newlen};
+	ctl_args_t a = {mib, oldp, oldlenp, newp, newlen, env};
 	if (ctl_nodes[n].fn == NULL) {
 		/* opt.*: the option by its index. */
 		if (mib[miblen - 1] >= hm_conf_nopts)
@@ -1281,23 +1308,23 @@ ctl_call(size_t n, const size_t *mib, size_t miblen, void *oldp,
  * allocator first): jemalloc's semantics and error numbers.
  */
 int
-hm_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
-    void *newp, size_t newlen) {
+hm_ctl_bymib(const ctl_env_t *env, const size_t *mib, size_t miblen,
+    void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
 	size_t n = ctl_leaf(mib, miblen);
 	if (n == CTL_INTERIOR)
 		return ENOENT;
-	return ctl_call(n, mib, miblen, oldp, oldlenp, newp, newlen);
+	return ctl_call(env, n, mib, miblen, oldp, oldlenp, newp, newlen);
 }
 
 int
-hm_ctl_byname(const char *name, void *oldp, size_t *oldlenp, void *newp,
-    size_t newlen) {
+hm_ctl_byname(const ctl_env_t *env, const char *name, void *oldp,
+    size_t *oldlenp, void *newp, size_t newlen) {
 	size_t mib[CTL_MAX_DEPTH];
 	size_t leaf;
 	size_t miblen = ctl_lookup(name, mib, &leaf);
 	if (miblen == 0 || leaf == CTL_INTERIOR)
 		return ENOENT;
-	return ctl_call(leaf, mib, miblen, oldp, oldlenp, newp, newlen);
+	return ctl_call(env, leaf, mib, miblen, oldp, oldlenp, newp, newlen);
 }
 
 int

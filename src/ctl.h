@@ -24,13 +24,23 @@ void hm_ctl_postfork_child(void);
 struct arena_stats_s;
 const struct arena_stats_s *hm_ctl_stats_destroyed(void);
 
+/*
+ * What some names need from the layers above ctl, handed in by the entry
+ * points (mallocx.c) with each call, since ctl may not call up: the
+ * engine's batch allocation (experimental.batch_alloc), with mallocx's
+ * flags.
+ */
+typedef struct ctl_env_s {
+	size_t (*batch_alloc)(void **ptrs, size_t num, size_t size, int flags);
+} ctl_env_t;
+
 /* mallctl, mallctlnametomib, mallctlbymib and malloc_stats_print, for
  * their entry points, which initialise the allocator first. */
-int hm_ctl_byname(const char *name, void *oldp, size_t *oldlenp, void *newp,
-    size_t newlen);
-int hm_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp);
-int hm_ctl_bymib(const size_t *mib, size_t miblen, void *oldp,
+int hm_ctl_byname(const ctl_env_t *env, const char *name, void *oldp,
     size_t *oldlenp, void *newp, size_t newlen);
+int hm_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp);
+int hm_ctl_bymib(const ctl_env_t *env, const size_t *mib, size_t miblen,
+    void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 void hm_ctl_stats_print(void (*write_cb)(void *, const char *),
     void *cbopaque, const char *opts);
 

@@ -148,6 +148,20 @@ HM_PUBLIC(nallocx)(size_t size, int flags) {
 	return usize == 0 || usize > SC_MAXCLASS ? 0 : usable(usize);
 }
 
+/* experimental.batch_alloc through mallctl: mallocx's flags decoded as
+ * mallocx decodes them. */
+static size_t
+batch_alloc(void **ptrs, size_t num, size_t size, int flags) {
+	bool bad;
+	arena_t *arena = mallocx_arena(flags, &bad);
+	if (bad)
+		return 0;
+	return hm_alloc_batch(ptrs, num, size, mallocx_align(flags),
+	    (flags & MALLOCX_ZERO) != 0, arena, mallocx_tcache(flags));
+}
+
+static const ctl_env_t ctl_env = {batch_alloc};
+
 HM_EXPORT int
 HM_PUBLIC(mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
     size_t newlen) {
@@ -155,7 +169,7 @@ HM_PUBLIC(mallctl)(const char *name, void *oldp, size_t *oldlenp, void *newp,
 		return EINVAL;
 	if (!malloc_init())
 		return EAGAIN;
-	return hm_ctl_byname(name, oldp, oldlenp, newp, newlen);
+	return hm_ctl_byname(&ctl_env, name, oldp, oldlenp, newp, newlen);
 }
 
 HM_EXPORT int
@@ -174,7 +188,8 @@ HM_PUBLIC(mallctlbymib)(const size_t *mib, size_t miblen, void *oldp,
 		return EINVAL;
 	if (!malloc_init())
 		return EAGAIN;
-	return hm_ctl_bymib(mib, miblen, oldp, oldlenp, newp, newlen);
+	return hm_ctl_bymib(&ctl_env, mib, miblen, oldp, oldlenp, newp,
+	    newlen);
 }
 
 HM_EXPORT void

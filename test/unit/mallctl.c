@@ -202,8 +202,8 @@ TEST_BEGIN(test_types)
 	    "arenas.bin.0", "arena.0.extent_hooks", "arena.0.nosuch",
 	    "prof.nosuch", "stats.arenas.0.bins.0", "thread.tcache.flush.x",
 	    "arenas.bin.x.size", "opt.nosuch", "", "experimental",
-	    "experimental.hooks", "experimental.batch_alloc",
-	    "experimental.hooks.install", "experimental.hooks.remove"};
+	    "experimental.hooks", "experimental.hooks.install",
+	    "experimental.hooks.remove"};
 	for (size_t i = 0; i < HM_ARRAY_SIZE(unknown); i++) {
 		size_t v, len = sizeof(v);
 		expect_d_eq(hm_mallctl(unknown[i], &v, &len, NULL, 0), ENOENT,
