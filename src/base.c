@@ -46,6 +46,15 @@ static struct {
 	size_t size;
 } base_auto_blocks[BASE_AUTO_NBLOCKS];
 static unsigned base_auto_nblocks;
+/*
+ * The reserve: one block of the usual size mapped ahead and never touched
+ * (address space, no memory; counted as mapped), taken when the system
+ * refuses a block.  Under an address-space limit the heap can use the
+ * last of the room in chunks, and the descriptors a first slab then needs
+ * (the chunk reserve's, chunk.c) must still come from somewhere.  Mapped
+ * again after the next block the system gives.
+ */
+static char *base_reserve;
 
 /* With base_lock held: "auto" starts advising. */
 static void
@@ -57,8 +66,35 @@ base_thp_switch(void) {
 	base_auto_nblocks = 0;
 }
 
+/* The usual block's size and alignment (metadata_thp rounds both up to
+ * the huge page). */
+static size_t
+base_block_size(size_t *align) {
+	*align = PAGE;
+	if (opt_metadata_thp == METADATA_THP_DISABLED)
+		return BASE_BLOCK;
+	*align = BASE_HUGEPAGE;
+	return ALIGN_UP(BASE_BLOCK, BASE_HUGEPAGE);
+}
+
+/* With base_lock held: maps the reserve if the system allows (a failure
+ * leaves errno as it was: the caller's call has succeeded). */
+static void
+base_reserve_map(void) {
+	int saved = errno;
+	size_t align, size = base_block_size(&align);
+	bool zeroed;
+	base_reserve = hm_pages_map_metadata(size, align, &zeroed);
+	if (base_reserve != NULL) {
+		if (!zeroed)
+			memset(base_reserve, 0, size);
+		base_mapped_bytes += size;
+	}
+	errno = saved;
+}
+
 /* With base_lock held: a new block of block bytes for a request of
- * size. */
+ * size, counted as mapped. */
 static char *
 base_block_map(size_t size, size_t *block) {
 	size_t align = PAGE;
@@ -71,12 +107,23 @@ base_block_map(size_t size, size_t *block) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	size_t usual_align;
+	bool usual = *block == base_block_size(&usual_align);
 	bool zeroed;
 	char *b = hm_pages_map_metadata(*block, align, &zeroed);
-	if (b == NULL)
+	if (b != NULL) {
+		if (!zeroed)
+			memset(b, 0, *block);
+		base_mapped_bytes += *block;
+		if (base_reserve == NULL && usual)
+			base_reserve_map();
+	} else if (usual && base_reserve != NULL) {
+		/* Counted when it was mapped; untouched, so zero. */
+		b = base_reserve;
+		base_reserve = NULL;
+	} else {
 		return NULL;
-	if (!zeroed)
-		memset(b, 0, *block);
+	}
 	if (opt_metadata_thp == METADATA_THP_ALWAYS)
 		base_thp = true;
 	else if (opt_metadata_thp == METADATA_THP_AUTO && !base_thp
@@ -120,7 +167,6 @@ hm_base_alloc(size_t size) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		base_mapped_bytes += block;
 		if (base_next != NULL
 		    && (size_t)(base_end - base_next) >= block - size) {
 			/* A big request's block of its own: the current one

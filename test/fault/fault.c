@@ -950,6 +950,32 @@ now_s(void) {
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * base's reserve (base.c): with every mapping refused, a block's worth of
+ * metadata is still handed out (what is left of the current block, then
+ * the reserve), so a first slab can still be described under an
+ * address-space limit.  Without the reserve, all of it fits only when
+ * the current block happens to be nearly empty.
+ */
+static void
+base_reserve_check(const char *conf) {
+	snprintf(run_name, sizeof(run_name), "%s base reserve", conf);
+	enum { N = 1000, SIZE = 256 };  /* 250 KiB, less than a block */
+	hm_os_fault_set(1, true);
+	unsigned got = 0;
+	for (unsigned i = 0; i < N; i++) {
+		unsigned char *p = hm_base_alloc(SIZE);
+		if (p == NULL)
+			break;
+		p[0] = 1;
+		p[SIZE - 1] = 1;
+		got++;
+	}
+	hm_os_fault_set(0, false);
+	check(got == N, "%u of %u metadata allocations with every mapping "
+	    "refused", got, (unsigned)N);
+}
+
 static int
 run_conf(const char *conf, int outfd) {
 	result_t r;
@@ -968,6 +994,7 @@ run_conf(const char *conf, int outfd) {
 	 * segment: brk chunks are kept for reuse, so the runs would not
 	 * call sbrk.
 	 */
+	base_reserve_check(conf);
 	snprintf(run_name, sizeof(run_name), "%s warm-up", conf);
 	hm_os_fault_set(0, false);
 	workload(false);
