@@ -26,7 +26,6 @@ typedef struct packet_s {
 	int flags;
 } packet_t;
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define BATCH_MAX (((size_t)1 << 16) + 1024)
 static void *ptrs[BATCH_MAX];
 
@@ -38,13 +37,6 @@ batch(size_t num, size_t size, int flags) {
 	    sizeof(pk)), 0, "batch_alloc(%zu x %zu, flags %#x)", num, size,
 	    (unsigned)flags);
 	return filled;
-}
-
-static int
-cmp_ptr(const void *a, const void *b) {
-	uintptr_t x = (uintptr_t)*(void *const *)a;
-	uintptr_t y = (uintptr_t)*(void *const *)b;
-	return x < y ? -1 : x > y;
 }
 
 static bool
@@ -60,7 +52,7 @@ slabs_expected(void) {
 	const char *junk = NULL;
 	size_t len = sizeof(junk);
 	hm_mallctl("opt.junk", &junk, &len, NULL, 0);
-	return !opt_is("opt.canary") && !opt_is("opt.zero") && !opt_is("opt.prof")
+	return !test_canary_on() && !opt_is("opt.zero") && !opt_is("opt.prof")
 	    && !opt_is("opt.slab_random") && junk != NULL
 	    && (strcmp(junk, "false") == 0 || strcmp(junk, "free") == 0);
 }
@@ -127,7 +119,7 @@ check_batch(size_t num, size_t size, int flags, size_t usize,
 			break;
 		}
 	}
-	qsort(ptrs, num, sizeof(ptrs[0]), cmp_ptr);
+	qsort(ptrs, num, sizeof(ptrs[0]), test_cmp_addr);
 	for (size_t i = 1; i < num; i++) {
 		if ((uintptr_t)ptrs[i - 1] + usize > (uintptr_t)ptrs[i]) {
 			expect_true(false, "blocks %p and %p overlap",
@@ -143,12 +135,12 @@ static void
 small_case(size_t size, int flags) {
 	size_t usize = hm_nallocx(size, flags & ~MALLOCX_ZERO);
 	/* With canaries the class holds one word more than the program's. */
-	size_t cls = usize + (opt_is("opt.canary") ? sizeof(uint64_t) : 0);
+	size_t cls = usize + (test_canary_on() ? sizeof(uint64_t) : 0);
 	unsigned nregs = nregs_of(cls);
 	assert_zu_ne(nregs, 0, "no bin of %zu", cls);
 	bool locality = slabs_expected();
 	const size_t bases[] = {0, nregs, 2 * (size_t)nregs, (size_t)1 << 16};
-	for (size_t b = 0; b < ARRAY_LEN(bases); b++) {
+	for (size_t b = 0; b < HM_TEST_ARRAY_LEN(bases); b++) {
 		for (int d = -1; d <= 1; d++) {
 			if (bases[b] == 0 && d == -1)
 				continue;
@@ -174,7 +166,7 @@ TEST_BEGIN(test_batch_large)
 	assert_d_eq(hm_mallctl("arenas.tcache_max", &tcache_max, &len, NULL, 0),
 	    0, "arenas.tcache_max");
 	const size_t sizes[] = {16 * KiB, tcache_max + 1, 3 * MiB};
-	for (size_t s = 0; s < ARRAY_LEN(sizes); s++) {
+	for (size_t s = 0; s < HM_TEST_ARRAY_LEN(sizes); s++) {
 		for (size_t num = 0; num < 4; num++)
 			check_batch(num, sizes[s], 0, hm_nallocx(sizes[s], 0),
 			    0, false);
