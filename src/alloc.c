@@ -12,6 +12,7 @@
 #include "large.h"
 #include "os.h"
 #include "prof.h"
+#include "san.h"
 #include "tsd.h"
 
 /* Junk and zero fill (opt.junk, opt.zero): off the common path. */
@@ -72,6 +73,8 @@ alloc_sample(void *p, size_t usize, size_t asize, const uintptr_t *bt,
 	if (s != NULL) {
 		if (b.kind == BLOCK_HUGE)
 			b.huge->prof = s;
+		else if (b.kind == BLOCK_GUARDED)
+			hm_san_prof_set(p, s);
 		else
 			b.run->prof = s;
 		return true;
@@ -168,17 +171,31 @@ hm_alloc(size_t size, size_t align, bool zero, arena_t *arena,
 	}
 	/* The heap profiler's sample: a Small one is served as Large.  Its
 	 * stack is taken here, as few frames from the entry point as can
-	 * be (each costs the unwinder), before any lock. */
+	 * be (each costs the unwinder), before any lock.  A guarded block
+	 * (san.h) is not the arena's. */
 	uintptr_t bt[PROF_BT_MAX];
 	unsigned btlen = 0;
-	bool sampled = unlikely(hm_tsd.allocated + usize > hm_tsd.prof_next)
-	    && hm_prof_event(usize);
-	if (unlikely(sampled))
-		btlen = hm_prof_backtrace(bt);
+	bool sampled = false;
 	size_t asize;
-	bool zeroed;
-	void *p;
-	for (;;) {
+	bool zeroed = false;
+	void *p = NULL;
+	if (unlikely(hm_tsd.allocated + usize > hm_tsd.event_next)) {
+		if (hm_tsd.allocated + usize > hm_tsd.san_next
+		    && hm_san_event(usize, align) && own_arena) {
+			p = hm_san_alloc(usize, align, arena);
+			zeroed = true; /* fresh pages, or dropped at free */
+		}
+		sampled = hm_tsd.allocated + usize > hm_tsd.prof_next
+		    && hm_prof_event(usize);
+		if (unlikely(sampled))
+			btlen = hm_prof_backtrace(bt);
+		/* A guarded block is sampled where it is. */
+		if (p != NULL && sampled) {
+			alloc_sample(p, usize, usize, bt, btlen);
+			sampled = false;
+		}
+	}
+	while (p == NULL) {
 		p = ialloc_take(&arena, own_arena, tc, usize, align, zero,
 		    sampled, &asize, &zeroed);
 		if (p == NULL)
@@ -188,6 +205,7 @@ hm_alloc(size_t size, size_t align, bool zero, arena_t *arena,
 			break;
 		/* No memory for the sample's record: the promoted block
 		 * went back, and the request is served unsampled. */
+		p = NULL;
 		sampled = false;
 	}
 	hm_tsd.allocated += usable(usize);
@@ -262,6 +280,9 @@ idalloc_block(void *ptr, const block_t *b, bool announce) {
 	case BLOCK_HUGE:
 		hm_huge_dalloc(b->huge, ptr);
 		break;
+	case BLOCK_GUARDED:
+		hm_san_free(ptr);
+		break;
 	}
 }
 
@@ -309,12 +330,24 @@ resample(void *p, size_t usize) {
 
 /* The heap profiler forgets a sampled block being freed. */
 HM_NOINLINE HM_COLD static void
-free_sampled(const block_t *b) {
+free_sampled(void *ptr, const block_t *b) {
 	if (b->kind == BLOCK_HUGE)
 		b->huge->prof = NULL;
+	else if (b->kind == BLOCK_GUARDED)
+		hm_san_prof_set(ptr, NULL);
 	else
 		b->run->prof = NULL;
 	hm_prof_release(b->prof);
+}
+
+/* A guarded block goes back to its slot: its canary first, if it has
+ * one (its guard page only catches what passes the canary). */
+HM_NOINLINE HM_COLD static void
+free_guarded(void *ptr, const block_t *b) {
+	if (opt_canary && b->usize <= SC_SMALL_MAXCLASS
+	    && !block_canary_intact(ptr, b->usize))
+		hm_check_fail("heap overflow (canary overwritten)", ptr);
+	hm_san_free(ptr);
 }
 
 /*
@@ -332,8 +365,12 @@ hm_alloc_free(void *ptr, const block_t *b, tcache_t *tc) {
 	block_check_tagged(ptr, b, tc);
 	hm_tsd.deallocated += usable(b->usize);
 	if (unlikely(b->prof != NULL)) {
-		free_sampled(b);
+		free_sampled(ptr, b);
 		tc = NULL; /* a promoted block is not of its class's size */
+	}
+	if (unlikely(b->kind == BLOCK_GUARDED)) {
+		free_guarded(ptr, b);
+		return;
 	}
 	if (unlikely(hm_secure_free_hook) && ifree_secure(ptr, b))
 		return;
@@ -390,6 +427,7 @@ hm_alloc_resize_in_place(block_t *b, size_t usize, bool zero) {
 		return false; /* promoted: its run is not its class */
 	switch (b->kind) {
 	case BLOCK_SMALL:
+	case BLOCK_GUARDED:
 		return false;
 	case BLOCK_LARGE:
 		if (usize < SC_LARGE_MINCLASS || usize > hm_sc_large_maxclass)
@@ -414,7 +452,7 @@ hm_alloc_resized(void *p, block_t *b, size_t usize) {
 	if (usize == b->usize)
 		return;
 	if (unlikely(b->prof != NULL))
-		free_sampled(b);
+		free_sampled(p, b);
 	if (unlikely(hm_tsd.allocated + usize > hm_tsd.prof_next)
 	    && hm_prof_event(usize))
 		resample(p, usize);

@@ -28,8 +28,9 @@ HM_PUBLIC(malloc)(size_t size) {
 	    && likely(--tc->gc_ticker >= 0)) {
 		size_t ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
 		uint64_t allocated = hm_tsd.allocated + tc->bins[ind].size;
-		/* A sample due (prof.h) is the slow path's. */
-		if (likely(allocated <= hm_tsd.prof_next)
+		/* An event due (a heap profile sample, a guarded block: tls.h) is
+		 * the slow path's. */
+		if (likely(allocated <= hm_tsd.event_next)
 		    && likely(tcache_alloc(tc, ind, &p))) {
 			hm_tsd.allocated = allocated;
 			return p;

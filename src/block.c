@@ -14,6 +14,8 @@ hm_block_usable_slow(const void *ptr, const char *what) {
 
 HM_NORETURN HM_COLD void
 hm_block_invalid(const char *what, const void *ptr) {
+	if (san_owns(ptr))
+		hm_san_invalid(what, ptr);
 	uintptr_t v = rtree_get(ptr);
 	if (v != 0 && !(v & RTREE_HUGE_TAG)) {
 		chunk_t *chunk = (chunk_t *)v;

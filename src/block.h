@@ -18,7 +18,10 @@
  *      xor the process secret, a load and a compare (config_fast_checks).
  * Anything else goes to the slow path, which checks everything again:
  *   5. the chunk map (block_lookup): 0 is not hmalloc's ("invalid free";
- *      hm_block_invalid tells a freed Large run at ptr, "double free");
+ *      hm_block_invalid tells a freed Large run at ptr, "double free"),
+ *      unless ptr is in the guard pool (san.h), whose own slot says
+ *      whether it starts a live guarded block (a freed one: "double free
+ *      of a guarded block", with its stacks);
  *   6. the block's start: a huge descriptor's address, a RUN_LARGE run's
  *      first page, or a slab's region start (3);
  *   7. the freed tag (4), for Small and Large blocks: a match is a double
@@ -47,13 +50,19 @@
 #include "chunk.h"
 #include "huge.h"
 #include "prof.h"
+#include "san.h"
 #include "secure.h"
 #include "tcache.h"
 #include "util.h"
 #include "vg.h"
 
-/* What the chunk map says about a live block. */
-typedef enum { BLOCK_SMALL, BLOCK_LARGE, BLOCK_HUGE } block_kind_t;
+/* What the chunk map (or the guard pool, san.h) says about a live block. */
+typedef enum {
+	BLOCK_SMALL,
+	BLOCK_LARGE,
+	BLOCK_HUGE,
+	BLOCK_GUARDED
+} block_kind_t;
 
 typedef struct block_s {
 	block_kind_t kind;
@@ -75,8 +84,12 @@ block_lookup(const void *ptr, block_t *b) {
 	b->run = NULL;
 	b->huge = NULL;
 	b->prof = NULL;
-	if (unlikely(v == 0))
-		return false;
+	if (unlikely(v == 0)) {
+		/* The guard pool is never in the chunk map. */
+		b->kind = BLOCK_GUARDED;
+		return san_owns(ptr) && hm_san_lookup(ptr, &b->usize, &b->arena,
+		    &b->prof);
+	}
 	if (v & RTREE_HUGE_TAG) {
 		huge_t *h = huge_from_rtree(v);
 		b->kind = BLOCK_HUGE;
@@ -153,7 +166,7 @@ static inline void
 block_check_tagged(void *ptr, const block_t *b, tcache_t *tc) {
 	/* Valgrind builds cache nothing, so tag nothing; the word is the
 	 * program's, maybe never written, which memcheck would report. */
-	if (!config_valgrind && b->kind != BLOCK_HUGE
+	if (!config_valgrind && b->kind <= BLOCK_LARGE
 	    && unlikely(*(uintptr_t *)ptr == tcache_tag(ptr)))
 		hm_block_tagged_fail(ptr, b, tc);
 }

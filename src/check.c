@@ -22,14 +22,21 @@ check_report(const char *line) {
 }
 
 void
-hm_check_fail(const char *what, const void *ptr) {
+hm_check_fail_more(const char *what, const void *ptr,
+    void (*more)(const void *arg), const void *arg) {
 	char buf[256];
 	if (ptr != NULL)
 		hm_snprintf(buf, sizeof(buf), "<hmalloc>: %s: %p\n", what, ptr);
 	else
 		hm_snprintf(buf, sizeof(buf), "<hmalloc>: %s\n", what);
-	check_report(buf);
+	if (!check_report(buf) && more != NULL)
+		more(arg);
 	abort();
+}
+
+void
+hm_check_fail(const char *what, const void *ptr) {
+	hm_check_fail_more(what, ptr, NULL, NULL);
 }
 
 void

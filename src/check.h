@@ -9,6 +9,10 @@
 #include "util.h"
 
 HM_NORETURN HM_COLD void hm_check_fail(const char *what, const void *ptr);
+/* The same, with a report after the line: more(arg) writes it (with
+ * hm_write), unless a hook (below) took the line. */
+HM_NORETURN HM_COLD void hm_check_fail_more(const char *what,
+    const void *ptr, void (*more)(const void *arg), const void *arg);
 
 /*
  * experimental.hooks.safety_check_abort (jemalloc's name): a function the

@@ -16,6 +16,7 @@
 #include "os.h"
 #include "pages.h"
 #include "prof.h"
+#include "san.h"
 #include "tcache.h"
 
 bool opt_abort = false;
@@ -60,6 +61,11 @@ const conf_opt_t hm_conf_opts[] = {
 	{"guard", CONF_BOOL, &opt_guard, 0, 1, NULL, 0},
 	{"quarantine", CONF_SIZE, &opt_quarantine, 0, (int64_t)1 << 30, NULL,
 	    0},
+	{"san_guard", CONF_BOOL, &opt_san_guard, 0, 1, NULL, 0},
+	{"lg_san_guard_sample", CONF_SIZE, &opt_lg_san_guard_sample, 0, 62,
+	    NULL, 0},
+	{"san_guard_slots", CONF_UNSIGNED, &opt_san_guard_slots, 1,
+	    SAN_SLOTS_MAX, NULL, 0},
 	{"prof", CONF_BOOL, &opt_prof, 0, 1, NULL, 0},
 	{"prof_active", CONF_BOOL, &opt_prof_active, 0, 1, NULL, 0},
 	{"prof_thread_active_init", CONF_BOOL, &opt_prof_thread_active_init,

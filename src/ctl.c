@@ -21,6 +21,7 @@
 #include "os.h"
 #include "pages.h"
 #include "prof.h"
+#include "san.h"
 #include "mutex.h"
 #include "sc.h"
 #include "secure.h"
@@ -844,6 +845,8 @@ ctl_arenas_lookup(const ctl_args_t *a) {
 		/* Only a huge block's first chunk-map key is set: an
 		 * address further in is looked for among the live ones. */
 		arena = ptr != NULL ? hm_huge_lookup(ptr) : NULL;
+		if (arena == NULL && ptr != NULL)
+			arena = hm_san_arena_of(ptr);
 		if (arena == NULL)
 			return EINVAL;
 	}

@@ -23,6 +23,7 @@
 #include "os.h"
 #include "pages.h"
 #include "prof.h"
+#include "san.h"
 #include "sc.h"
 #include "secure.h"
 #include "stats.h"
@@ -70,6 +71,7 @@ init_prefork(void) {
 			hm_arena_prefork(arena);
 	}
 	hm_huge_prefork();
+	hm_san_prefork();
 	hm_chunk_prefork();
 	hm_base_prefork();
 	hm_os_prefork();
@@ -82,6 +84,7 @@ init_postfork_parent(void) {
 	hm_os_postfork_parent();
 	hm_base_postfork_parent();
 	hm_chunk_postfork_parent();
+	hm_san_postfork_parent();
 	hm_huge_postfork_parent();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);
@@ -106,6 +109,7 @@ init_postfork_child(void) {
 	hm_os_postfork_child();
 	hm_base_postfork_child();
 	hm_chunk_postfork_child();
+	hm_san_postfork_child();
 	hm_huge_postfork_child();
 	for (unsigned i = 0; i < hm_narenas; i++) {
 		arena_t *arena = hm_arena_get(i, false);

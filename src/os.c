@@ -293,9 +293,16 @@ hm_os_guard(void *addr, size_t size) {
 	return mprotect(addr, size, PROT_NONE) == 0;
 }
 
-void
+bool
 hm_os_unguard(void *addr, size_t size) {
-	mprotect(addr, size, PROT_READ | PROT_WRITE);
+	return mprotect(addr, size, PROT_READ | PROT_WRITE) == 0;
+}
+
+void *
+hm_os_reserve(size_t size) {
+	void *p = mmap(NULL, size, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 void

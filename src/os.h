@@ -83,7 +83,10 @@ bool hm_os_limit_set(void);
  * makes it ordinary memory again, before it is unmapped or retained.
  */
 bool hm_os_guard(void *addr, size_t size);
-void hm_os_unguard(void *addr, size_t size);
+bool hm_os_unguard(void *addr, size_t size);
+/* Address space only: size bytes no access may touch until
+ * hm_os_unguard() opens part of it; NULL if the kernel refused. */
+void *hm_os_reserve(size_t size);
 
 /* Fork handlers for the data-segment lock. */
 void hm_os_prefork(void);

@@ -201,12 +201,14 @@ hm_prof_thread_start(void) {
 	tsd_t *tsd = &hm_tsd;
 	if (!opt_prof) {
 		tsd->prof_next = PROF_NEVER;
+		tsd_event_update(tsd);
 		return;
 	}
 	tsd->prof_inactive = !atomic_load_explicit(&prof_thread_active_init,
 	    memory_order_relaxed);
 	tsd->prof_last = tsd->allocated;
 	tsd->prof_next = tsd->allocated + prof_draw(tsd);
+	tsd_event_update(tsd);
 }
 
 static void
@@ -222,6 +224,7 @@ void
 hm_prof_thread_exit(void) {
 	tsd_t *tsd = &hm_tsd;
 	tsd->prof_next = PROF_NEVER;
+	tsd_event_update(tsd);
 	prof_thread_t *t = tsd->prof_thread;
 	if (t == NULL)
 		return;
@@ -279,6 +282,7 @@ hm_prof_event(size_t usize) {
 	tsd_t *tsd = &hm_tsd;
 	if (!opt_prof || tsd->state == TSD_DEAD) {
 		tsd->prof_next = PROF_NEVER;
+		tsd_event_update(tsd);
 		return false;
 	}
 	if (tsd->state != TSD_NOMINAL)
@@ -287,6 +291,7 @@ hm_prof_event(size_t usize) {
 	uint64_t delta = now - tsd->prof_last;
 	tsd->prof_last = now;
 	tsd->prof_next = now + prof_draw(tsd);
+	tsd_event_update(tsd);
 	if (tsd->prof_busy || tsd->prof_inactive
 	    || !atomic_load_explicit(&prof_active, memory_order_relaxed))
 		return false;
@@ -582,8 +587,10 @@ hm_prof_reset(size_t lg_sample) {
 	/* The caller's next sample point follows the new rate at once;
 	 * other threads' follow it from their next sample on. */
 	tsd_t *tsd = &hm_tsd;
-	if (tsd->state == TSD_NOMINAL && tsd->prof_next != PROF_NEVER)
+	if (tsd->state == TSD_NOMINAL && tsd->prof_next != PROF_NEVER) {
 		tsd->prof_next = tsd->allocated + prof_draw(tsd);
+		tsd_event_update(tsd);
+	}
 }
 
 size_t

@@ -38,17 +38,33 @@ typedef struct tsd_s {
 	 * them; mallctl hands out their addresses. */
 	uint64_t allocated;
 	uint64_t deallocated;
-	/* The heap profiler (prof.h): the next sample is due when allocated
-	 * passes prof_next (PROF_NEVER with profiling off; 0 before the
-	 * thread is bound, which sends it to hm_prof_event once). */
+	/* Allocation events: malloc's fast path leaves for the slow one
+	 * when allocated passes event_next, the lesser of the heap
+	 * profiler's and the guard sampler's thresholds (0 before the
+	 * thread is bound, which sends its first allocations there;
+	 * tsd_event_update). */
+	uint64_t event_next;
+	/* The heap profiler (prof.h): its next sample is due when allocated
+	 * passes prof_next (PROF_NEVER with profiling off). */
 	uint64_t prof_next;
 	uint64_t prof_last;     /* allocated at the last event */
 	uint64_t prof_prng;
 	struct prof_thread_s *prof_thread; /* names and counts, or NULL */
 	bool prof_inactive;     /* thread.prof.active set to false */
 	bool prof_busy;         /* inside the profiler: no nested samples */
+	/* Sampled guarded allocations (san.h): the next one is due when
+	 * allocated passes san_next (UINT64_MAX with them off). */
+	uint64_t san_next;
+	uint64_t san_prng;
 } tsd_t;
 
 HM_EXTERN __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));
+
+/* After prof_next or san_next changed: the fast path's threshold. */
+static inline void
+tsd_event_update(tsd_t *tsd) {
+	tsd->event_next = tsd->prof_next < tsd->san_next ? tsd->prof_next
+							 : tsd->san_next;
+}
 
 #endif /* HM_TLS_H */

@@ -5,6 +5,7 @@
 
 #include "background.h"
 #include "prof.h"
+#include "san.h"
 #include "tcache.h"
 
 static pthread_key_t tsd_key;
@@ -17,6 +18,7 @@ tsd_cleanup(void *arg) {
 		    memory_order_relaxed);
 	tsd->state = TSD_DEAD;
 	hm_prof_thread_exit();
+	hm_san_thread_exit();
 	/* Later calls (other destructors, atexit) take the slow paths. */
 	struct tcache_s *tc = tsd->tcache;
 	tsd->tcache = NULL;
@@ -53,6 +55,7 @@ hm_tsd_arena_slow(void) {
 	pthread_setspecific(tsd_key, tsd);
 	tsd->state = TSD_NOMINAL;
 	hm_prof_thread_start();
+	hm_san_thread_start();
 	if (!tsd->tcache_disabled)
 		tsd->tcache = hm_tcache_create(arena);
 	return arena;
