@@ -183,7 +183,7 @@ hm_alloc(size_t size, size_t align, bool zero, arena_t *arena,
 		if (hm_tsd.allocated + usize > hm_tsd.san_next
 		    && hm_san_event(usize, align) && own_arena) {
 			p = hm_san_alloc(usize, align, arena);
-			zeroed = true; /* fresh pages, or dropped at free */
+			zeroed = zero; /* fresh pages, or dropped at free */
 		}
 		sampled = hm_tsd.allocated + usize > hm_tsd.prof_next
 		    && hm_prof_event(usize);

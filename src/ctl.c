@@ -206,6 +206,9 @@ CTL_RO(ctl_arenas_tcache_max, size_t,
     hm_tcache_nbins ? hm_sc_size[hm_tcache_nbins - 1] : 0)
 CTL_RO(ctl_stats_allocated, size_t, ctl_stats.allocated)
 CTL_RO(ctl_stats_active, size_t, ctl_stats.active)
+CTL_RO(ctl_stats_san_live, size_t, ctl_stats.san_live)
+CTL_RO(ctl_stats_san_allocated, size_t, ctl_stats.san_allocated)
+CTL_RO(ctl_stats_san_total, uint64_t, ctl_stats.san_total)
 CTL_RO(ctl_stats_metadata, size_t, ctl_stats.metadata)
 CTL_RO(ctl_stats_resident, size_t, ctl_stats.resident)
 CTL_RO(ctl_stats_mapped, size_t, ctl_stats.mapped)
@@ -425,6 +428,22 @@ ctl_prof_switch(const ctl_args_t *a, bool (*get)(void), void (*set)(bool)) {
 			return ENOENT;
 		if (opt_prof)
 			set(v);
+	}
+	return ctl_read(a, &old, sizeof(old));
+}
+
+/* san.active: ENOENT to turn on where opt.san_guard was false. */
+static int
+ctl_san_active(const ctl_args_t *a) {
+	bool v;
+	int err = ctl_write(a, &v, sizeof(v));
+	if (err != 0)
+		return err;
+	bool old = hm_san_active_get();
+	if (a->newp != NULL) {
+		if (!opt_san_guard && v)
+			return ENOENT;
+		hm_san_active_set(v);
 	}
 	return ctl_read(a, &old, sizeof(old));
 }
@@ -957,6 +976,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"prof.interval", ctl_prof_interval},
 	{"prof.gdump", ctl_prof_gdump},
 	{"prof.thread_active_init", ctl_prof_thread_active_init},
+	{"san.active", ctl_san_active},
 	{"tcache.create", ctl_tcache_create},
 	{"tcache.flush", ctl_tcache_flush},
 	{"tcache.destroy", ctl_tcache_destroy},
@@ -985,6 +1005,9 @@ static const ctl_node_t ctl_nodes[] = {
 	{"arenas.create", ctl_arenas_create},
 	{"arenas.lookup", ctl_arenas_lookup},
 	{"stats.allocated", ctl_stats_allocated},
+	{"stats.san.live", ctl_stats_san_live},
+	{"stats.san.allocated", ctl_stats_san_allocated},
+	{"stats.san.total", ctl_stats_san_total},
 	{"stats.active", ctl_stats_active},
 	{"stats.metadata", ctl_stats_metadata},
 	{"stats.resident", ctl_stats_resident},

@@ -54,7 +54,8 @@ static unsigned san_nslots;
 static uint32_t san_head = SAN_NONE, san_tail = SAN_NONE;
 static bool san_failed;     /* the pool could not be made: no more tries */
 static bool san_at_end;     /* where the next block goes in its slot */
-static size_t san_live, san_bytes;
+static size_t san_live, san_bytes, san_pages;
+static atomic_bool san_active = true;
 static uint64_t san_total;
 static struct sigaction san_old_segv;
 static atomic_bool san_reported;
@@ -97,7 +98,8 @@ hm_san_event(size_t usize, size_t align) {
 		return false; /* binding draws the first threshold */
 	tsd->san_next = tsd->allocated + usize + san_draw(tsd);
 	tsd_event_update(tsd);
-	return !tsd->prof_busy && usize <= SAN_MAX_USIZE && align <= PAGE;
+	return !tsd->prof_busy && usize <= SAN_MAX_USIZE && align <= PAGE
+	    && atomic_load_explicit(&san_active, memory_order_relaxed);
 }
 
 static inline uintptr_t
@@ -199,6 +201,7 @@ hm_san_alloc(size_t usize, size_t align, struct arena_s *arena) {
 	atomic_store_explicit(&s->state, SLOT_LIVE, memory_order_release);
 	san_live++;
 	san_bytes += usize;
+	san_pages += (hi - lo) >> LG_PAGE;
 	san_total++;
 	mutex_unlock(&san_lock);
 	return (void *)p;
@@ -327,16 +330,29 @@ hm_san_free(void *ptr) {
 	san_tail = i;
 	san_live--;
 	san_bytes -= s->usize;
+	san_pages -= (hi - lo) >> LG_PAGE;
 	mutex_unlock(&san_lock);
 }
 
 void
-hm_san_stats(size_t *live, size_t *bytes, uint64_t *total) {
+hm_san_stats(size_t *live, size_t *bytes, uint64_t *total, size_t *pages) {
 	mutex_lock(&san_lock);
 	*live = san_live;
 	*bytes = san_bytes;
 	*total = san_total;
+	*pages = san_pages;
 	mutex_unlock(&san_lock);
+}
+
+bool
+hm_san_active_get(void) {
+	return opt_san_guard && atomic_load_explicit(&san_active,
+	    memory_order_relaxed);
+}
+
+void
+hm_san_active_set(bool on) {
+	atomic_store_explicit(&san_active, on, memory_order_relaxed);
 }
 
 /* The fault report. */

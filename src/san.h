@@ -103,8 +103,15 @@ void hm_san_free(void *ptr);
  * second free (with both stacks) or an invalid one (what). */
 HM_NORETURN HM_COLD void hm_san_invalid(const char *what, const void *ptr);
 
-/* stats.san.*: live blocks and their bytes, blocks guarded so far. */
-void hm_san_stats(size_t *live, size_t *bytes, uint64_t *total);
+/* stats.san.*: live blocks, their bytes, blocks guarded so far, and
+ * the pages they make accessible. */
+void hm_san_stats(size_t *live, size_t *bytes, uint64_t *total,
+    size_t *pages);
+
+/* san.active: guarding on or off for the whole process at run time
+ * (starts as opt.san_guard; false for good where that was false). */
+bool hm_san_active_get(void);
+void hm_san_active_set(bool on);
 
 void hm_san_prefork(void);
 void hm_san_postfork_parent(void);

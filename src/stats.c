@@ -13,6 +13,7 @@
 #include "decay.h"
 #include "huge.h"
 #include "pages.h"
+#include "san.h"
 
 atomic_size_t hm_stats_zero_reallocs;
 
@@ -128,6 +129,14 @@ hm_stats_read(stats_t *out) {
 		pdirty += as.pdirty + as.pmuzzy;
 		huge += as.huge_active;
 	}
+	/* Guarded blocks are no arena's: only their accessible pages count,
+	 * the rest of the pool being address space alone. */
+	size_t san_pages;
+	hm_san_stats(&out->san_live, &out->san_allocated, &out->san_total,
+	    &san_pages);
+	out->allocated += out->san_allocated;
+	out->mapped += san_pages << LG_PAGE;
+	pactive += san_pages;
 	out->active = (pactive << LG_PAGE) + huge;
 	out->huge = huge;
 	/* Metadata in use, as jemalloc counts it; all of base's mappings

@@ -81,6 +81,11 @@ typedef struct stats_s {
 	size_t mapped;     /* bytes mapped from the system */
 	size_t retained;   /* bytes purged and kept mapped for reuse (pages.c) */
 	size_t huge;       /* of active, bytes in live huge blocks */
+	/* Sampled guarded blocks (san.h), counted in the figures above:
+	 * live ones, their bytes, and how many there were in all. */
+	size_t san_live;
+	size_t san_allocated;
+	uint64_t san_total;
 } stats_t;
 
 /* Adds arena ind's counters to *out (the arena must exist). */

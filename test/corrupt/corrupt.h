@@ -13,6 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The misuse is to meet the checks of the arenas' blocks, not a guarded
+ * block's (san.h; their own tests are integration/san_guard). */
+__attribute__((constructor)) static void
+corrupt_san_off(void) {
+	test_san_off();
+}
+
 typedef void misuse_fn_t(void *arg);
 
 struct misuse_s {

@@ -202,6 +202,13 @@ test_canary_on(void) {
 	return hm_mallctl("opt.canary", &c, &sz, NULL, 0) == 0 && c;
 }
 
+void
+test_san_off(void) {
+	bool off = false;
+	/* ENOENT where opt.san_guard is false: off already. */
+	hm_mallctl("san.active", NULL, NULL, &off, sizeof(off));
+}
+
 bool
 test_prof_on(void) {
 	bool on = false, active = false;

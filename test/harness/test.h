@@ -237,6 +237,10 @@ size_t test_stat_size(const char *fmt, ...)
 /* True with canary (secure.h): Small blocks keep a word for it, so size
  * classes are not the bare ladder; tests of the ladder skip then. */
 bool test_canary_on(void);
+/* Stops sampled guarded allocations (san.h) for the rest of the run: for
+ * the tests of where blocks land, and of the messages of other paths. */
+void test_san_off(void);
+
 /* True when the heap profiler samples (opt.prof and prof.active): sampled
  * Small blocks are served from Large runs, which moves exact counts. */
 bool test_prof_on(void);

@@ -220,6 +220,7 @@ TEST_END
 
 TEST_BEGIN(test_thread_arena)
 	unit_boot();
+	test_san_off(); /* the block's chunk tells its arena */
 	unsigned cur = 0;
 	size_t sz = sizeof(cur);
 	assert_d_eq(hm_mallctl("thread.arena", &cur, &sz, NULL, 0), 0,
