@@ -3,7 +3,8 @@
 # so the program keeps the C library's malloc (or the sanitizer's).
 #
 #   make check        replays the seed corpus (test/fuzz/corpus) with
-#                     $(FUZZ_REPLAY), built by $(CC) in the variant's flags
+#                     $(FUZZ_REPLAY), built by $(CC) in the variant's flags,
+#                     and again as replay_san, guarding every block it can
 #   make fuzz         builds the libFuzzer target with clang and runs it for
 #                     FUZZ_SECONDS (default 60): new inputs go to
 #                     $(FUZZ_DIR)/corpus, failing ones to $(FUZZ_DIR)/artifacts;
@@ -44,8 +45,13 @@ $(FUZZ_REPLAY): $(FUZZ_SRC)/replay.c $(FUZZ_SRC)/interp.c $(FUZZ_HDRS) \
 		$(FUZZ_SRC)/replay.c $(FUZZ_SRC)/interp.c $(FUZZ_REPLAY_OBJS) \
 		$(LDLIBS_ALL)
 
-EXTRA_TEST_BINS += $(FUZZ_REPLAY)
-EXTRA_TEST_DEPS += $(FUZZ_REPLAY)
+# The corpus again with every block guarded that can be (replay_san.env).
+FUZZ_REPLAY_SAN := $(FUZZ_REPLAY)_san
+$(FUZZ_REPLAY_SAN): $(FUZZ_REPLAY)
+	ln -sf $(notdir $<) $@
+
+EXTRA_TEST_BINS += $(FUZZ_REPLAY) $(FUZZ_REPLAY_SAN)
+EXTRA_TEST_DEPS += $(FUZZ_REPLAY) $(FUZZ_REPLAY_SAN)
 
 # libFuzzer target: clang, coverage on hmalloc's code and the
 # interpreter's, ASan and UBSan.  Nothing `make check` needs.
