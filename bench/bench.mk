@@ -19,6 +19,11 @@
 #                      writes bench/results/safety.md; 15 to 25 minutes;
 #                      BENCH_ARGS="--runs 5 --runs-options 3" to change the
 #                      runs, BENCH_ONLY and BENCH_SCALE as for bench
+#   make bench-san     what sampled guarded allocations cost: every
+#                      workload under hmalloc as built (on, 2^24), with
+#                      san_guard:false and with lg_san_guard_sample:16;
+#                      writes bench/results/san.md; BENCH_ARGS="--runs 3"
+#                      to change the runs
 #   make bench-prof    what the heap profiler costs: instructions per
 #                      malloc+free pair with profiling off, built from the
 #                      profiler's commit (PROF_COMMIT) against the commit
@@ -53,7 +58,7 @@ BENCH_C_PROGS := st_fixed st_random larson prodcons threads_churn \
 BENCH_CXX_PROGS := cxx_map
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/,$(BENCH_C_PROGS) $(BENCH_CXX_PROGS))
 
-.PHONY: bench bench-instr bench-progs bench-prof bench-rss bench-safety
+.PHONY: bench bench-instr bench-progs bench-prof bench-rss bench-safety bench-san
 
 $(BENCH_BIN)/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
@@ -106,6 +111,10 @@ BENCH_PROF_TREES := build/prof-trees
 # The library built from commit $(1) (a shell word).
 bench_prof_lib = $(BENCH_PROF_TREES)/$$(git rev-parse "$(1)^{commit}")/lib/libhmalloc.so
 bench_prof_rev = "$(1) = $$(git rev-parse --short "$(1)^{commit}")"
+
+bench-san: lib bench-progs
+	$(BENCH_PYTHON) bench/san.py $(BENCH_DIRS) --only "$(BENCH_ONLY)" \
+		--scale $(BENCH_SCALE) $(BENCH_ARGS)
 
 bench-prof: lib bench-progs
 	@for r in "$(PROF_BASE)" "$(PROF_COMMIT)"; do \
