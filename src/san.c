@@ -17,6 +17,7 @@
 #include "prof_sym.h"
 #include "secure.h"
 #include "tls.h"
+#include "vg.h"
 
 bool opt_san_guard = true;
 size_t opt_lg_san_guard_sample = 24;
@@ -71,10 +72,17 @@ san_draw(tsd_t *tsd) {
 	    - 1);
 }
 
+/* Memcheck keeps its own watch on every block, and would not see a
+ * guarded one go back to its slot. */
+static inline bool
+san_enabled(void) {
+	return opt_san_guard && !config_valgrind;
+}
+
 void
 hm_san_thread_start(void) {
 	tsd_t *tsd = &hm_tsd;
-	tsd->san_next = opt_san_guard ? tsd->allocated + san_draw(tsd)
+	tsd->san_next = san_enabled() ? tsd->allocated + san_draw(tsd)
 				      : UINT64_MAX;
 	tsd_event_update(tsd);
 }
@@ -89,7 +97,7 @@ hm_san_thread_exit(void) {
 bool
 hm_san_event(size_t usize, size_t align) {
 	tsd_t *tsd = &hm_tsd;
-	if (!opt_san_guard || tsd->state == TSD_DEAD) {
+	if (!san_enabled() || tsd->state == TSD_DEAD) {
 		tsd->san_next = UINT64_MAX;
 		tsd_event_update(tsd);
 		return false;
@@ -346,7 +354,7 @@ hm_san_stats(size_t *live, size_t *bytes, uint64_t *total, size_t *pages) {
 
 bool
 hm_san_active_get(void) {
-	return opt_san_guard && atomic_load_explicit(&san_active,
+	return san_enabled() && atomic_load_explicit(&san_active,
 	    memory_order_relaxed);
 }
 
