@@ -17,13 +17,16 @@
 # does not fails.
 #
 # Environment: HM_LIB (the shared library under test), HM_BUILD (build
-# directory), HM_TIMEOUT (seconds per test, default 600), HM_CROSS_CONFS
+# directory), HM_TIMEOUT (seconds per test, default 600), HM_JOBS (tests
+# at once, default 2), HM_CROSS_CONFS
 # (option strings for the crossed runs, see below), HM_STRICT_SKIPS=1 (CI:
 # entries of the skip list marked "local" do not apply).
 set -u
 logdir=${HM_LOGDIR:-build/test-logs}
 mkdir -p "$logdir"
 timeout_s=${HM_TIMEOUT:-600}
+# Tests run HM_JOBS at a time (default 2); their lines come out in order.
+jobs=${HM_JOBS:-2}
 pass=0 fail=0 skip=0     # programs
 fpass=0 ffail=0 fskip=0  # functions
 failed=()
@@ -79,7 +82,14 @@ for c in ${HM_CROSS_CONFS:-}; do
 	done
 done
 
-for run in "${runs[@]}"; do
+# run_one I: runs runs[I] and leaves what to print in $resdir/I.out, then
+# "STATUS NP NF NS" (pass, skip or fail, and its function counts) in
+# $resdir/I.res, last, so that a result file present is a whole one.
+run_one() {
+	local i=$1
+	local run=${runs[$1]}
+	local t conf name src_base log start rc secs counts np nf ns fn st
+	local skipped_fns=() unexpected=()
 	t=${run%%|*}
 	conf=${run#*|}
 	name=${t#test/}
@@ -106,7 +116,7 @@ for run in "${runs[@]}"; do
 	rc=$?
 	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
 	# Function counts, and the skipped functions' names.
-	counts= skipped_fns=()
+	counts=
 	case "$t" in
 	*.sh) ;;
 	*)
@@ -130,7 +140,6 @@ for run in "${runs[@]}"; do
 	fi
 	# The gate: a skip nobody listed is a failure (skipped_fns holds the
 	# reasons given).
-	unexpected=()
 	for fn in "${skipped_fns[@]}"; do
 		expected_skip "${name%% \[*}" "${conf:--}" "$fn" || unexpected+=("$fn")
 	done
@@ -138,13 +147,13 @@ for run in "${runs[@]}"; do
 		nf=$((nf + ${#unexpected[@]}))
 		[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] && rc=1
 	fi
-	fpass=$((fpass + np)) ffail=$((ffail + nf)) fskip=$((fskip + ns))
+	{
 	case $rc in
-	0) pass=$((pass + 1)); printf 'PASS  %-45s %6ss\n' "$name" "$secs"
+	0) st=pass; printf 'PASS  %-45s %6ss\n' "$name" "$secs"
 	   [ "$ns" -eq 0 ] || printf '      %d of %d functions skipped: %s\n' "$ns" \
 		"$((np + ns))" "$(grep -m1 ': skipped: ' "$log" | cut -c1-70)" ;;
-	77) skip=$((skip + 1)); printf 'SKIP  %-45s %s\n' "$name" "$(grep -m1 -i 'skip' "$log" | cut -c1-60)" ;;
-	*) fail=$((fail + 1)); failed+=("$name")
+	77) st=skip; printf 'SKIP  %-45s %s\n' "$name" "$(grep -m1 -i 'skip' "$log" | cut -c1-60)" ;;
+	*) st=fail
 	   printf 'FAIL  %-45s (exit %d)\n' "$name" "$rc"
 	   if [ ${#unexpected[@]} -gt 0 ]; then
 		printf '    | a skip test/expected-skips does not list (%s %s %s): %s\n' \
@@ -152,7 +161,41 @@ for run in "${runs[@]}"; do
 	   fi
 	   tail -n 25 "$log" | sed 's/^/    | /' ;;
 	esac
+	} >"$resdir/$i.out"
+	echo "$name" >"$resdir/$i.name"
+	echo "$st $np $nf $ns" >"$resdir/$i.tmp"
+	mv "$resdir/$i.tmp" "$resdir/$i.res"
+}
+
+# collect: prints the results that are in, in the tests' order, and counts
+# them.
+next=0
+collect() {
+	local st np nf ns
+	while [ "$next" -lt ${#runs[@]} ] && [ -f "$resdir/$next.res" ]; do
+		cat "$resdir/$next.out"
+		read -r st np nf ns <"$resdir/$next.res"
+		fpass=$((fpass + np)) ffail=$((ffail + nf)) fskip=$((fskip + ns))
+		case $st in
+		pass) pass=$((pass + 1)) ;;
+		skip) skip=$((skip + 1)) ;;
+		*) fail=$((fail + 1)); failed+=("$(cat "$resdir/$next.name")") ;;
+		esac
+		next=$((next + 1))
+	done
+}
+
+resdir=$(mktemp -d "${TMPDIR:-/tmp}/hm-runtests.XXXXXX")
+trap 'rm -rf "$resdir"' EXIT
+for i in "${!runs[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n
+		collect
+	done
+	run_one "$i" &
 done
+wait
+collect
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed: ${failed[*]}"
 fi
