@@ -17,6 +17,7 @@
 #include "pages.h"
 #include "prof.h"
 #include "san.h"
+#include "sc.h"
 #include "tcache.h"
 
 bool opt_abort = false;
@@ -38,6 +39,7 @@ const conf_opt_t hm_conf_opts[] = {
 	{"narenas", CONF_UNSIGNED, &opt_narenas, 1, 4096, NULL, 0},
 	{"percpu_arena", CONF_ENUM, &opt_percpu_arena, 0, 0, hm_percpu_names, 3},
 	{"lg_chunk", CONF_SIZE, &opt_lg_chunk, 18, 30, NULL, 0},
+	{"slab_sizes", CONF_SLAB_SIZES, opt_slab_sizes, 0, 0, NULL, 0},
 	{"dss", CONF_ENUM, &opt_dss, 0, 0, hm_dss_names, 3},
 	{"retain", CONF_BOOL, &opt_retain, 0, 1, NULL, 0},
 	{"thp", CONF_ENUM, &opt_thp, 0, 0, hm_thp_names, 3},
@@ -176,7 +178,9 @@ conf_set(const conf_opt_t *o, const char *v, size_t vlen) {
 		}
 		return false;
 	case CONF_STRING:
-		if (vlen >= OPT_STRING_MAX)
+	case CONF_SLAB_SIZES:
+		if (vlen >= OPT_STRING_MAX || (o->type == CONF_SLAB_SIZES
+		    && !hm_sc_slab_sizes_valid(v, vlen)))
 			return false;
 		memcpy(o->ptr, v, vlen);
 		((char *)o->ptr)[vlen] = '\0';

@@ -34,6 +34,7 @@ typedef enum {
 	CONF_SIZE,      /* size_t, within [min, max] */
 	CONF_ENUM,      /* unsigned index into names[] */
 	CONF_STRING,    /* char[OPT_STRING_MAX] */
+	CONF_SLAB_SIZES, /* the same, in opt.slab_sizes's syntax (sc.h) */
 } conf_type_t;
 
 

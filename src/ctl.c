@@ -929,7 +929,8 @@ ctl_opt(const conf_opt_t *o, const ctl_args_t *a) {
 		const char *s = o->names[*(unsigned *)o->ptr];
 		return ctl_read(a, &s, sizeof(s));
 	}
-	case CONF_STRING: {
+	case CONF_STRING:
+	case CONF_SLAB_SIZES: {
 		const char *s = o->ptr;
 		return ctl_read(a, &s, sizeof(s));
 	}

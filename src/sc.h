@@ -66,6 +66,16 @@ HM_EXTERN size_t hm_sc_large_maxclass;   /* largest Large class */
 HM_EXTERN unsigned hm_sc_nlarge;         /* number of Large classes */
 
 /* Fills the tables; chunksize decides where Large ends. */
+/*
+ * opt.slab_sizes, in jemalloc 5.3's syntax: "LO-HI:PAGES|LO-HI:PAGES...",
+ * each Small class of LO to HI bytes to take slabs of PAGES pages, later
+ * ranges over earlier ones; clamped to what a slab can hold (at least one
+ * region, at most SLAB_MAXPAGES pages and SLAB_MAXREGS regions).
+ */
+HM_EXTERN char opt_slab_sizes[OPT_STRING_MAX];
+/* Whether s[0, len) is a valid slab_sizes value ("" is). */
+bool hm_sc_slab_sizes_valid(const char *s, size_t len);
+
 void hm_sc_boot(size_t chunksize);
 
 /* Index of the class for size, by arithmetic; size in [1, SC_MAXCLASS]. */

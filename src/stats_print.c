@@ -445,6 +445,7 @@ opt_value(const conf_opt_t *o) {
 	case CONF_ENUM:
 		return VS(o->names[*(const unsigned *)o->ptr]);
 	case CONF_STRING:
+	case CONF_SLAB_SIZES:
 		break;
 	}
 	return VS((const char *)o->ptr);

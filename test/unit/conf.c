@@ -35,7 +35,8 @@ opt_size(const conf_opt_t *o) {
 	case CONF_SSIZE: return sizeof(ssize_t);
 	case CONF_SIZE: return sizeof(size_t);
 	case CONF_ENUM: return sizeof(unsigned);
-	case CONF_STRING: return OPT_STRING_MAX;
+	case CONF_STRING:
+	case CONF_SLAB_SIZES: return OPT_STRING_MAX;
 	}
 	return 0;
 }
@@ -81,7 +82,8 @@ val(const conf_values_t *s, const char *name) {
 	case CONF_ENUM: { unsigned u; memcpy(&u, p, sizeof(u)); return u; }
 	case CONF_SSIZE: { ssize_t z; memcpy(&z, p, sizeof(z)); return z; }
 	case CONF_SIZE: { size_t z; memcpy(&z, p, sizeof(z)); return (int64_t)z; }
-	case CONF_STRING: break;
+	case CONF_STRING:
+	case CONF_SLAB_SIZES: break;
 	}
 	return -12345;
 }
