@@ -152,7 +152,8 @@ TEST_ENV = HM_LIB=$(abspath $(LIBDIR))/libhmalloc.so HM_BUILD=$(abspath $(BUILD)
 # (Under prof:true the unit tests skip: they look at where blocks land,
 # and sampled blocks land elsewhere at random.)
 CROSS_CONFS := tcache:false narenas:1 dirty_decay_ms:0 dirty_decay_ms:-1,junk:true \
-	secure:true prof:true,lg_prof_sample:12 lg_san_guard_sample:0
+	secure:true prof:true,lg_prof_sample:12 \
+	lg_san_guard_sample:0,san_guard_interval_ms:0
 # (Not the RSS and exhaustion tests: their figures depend on the options.)
 CROSS_TESTS = $(UNIT_BINS) $(filter-out %/memory_returned %/thread_exit \
 	%/rlimit,$(INTEG_BINS))

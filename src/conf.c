@@ -68,6 +68,8 @@ const conf_opt_t hm_conf_opts[] = {
 	    NULL, 0},
 	{"san_guard_slots", CONF_UNSIGNED, &opt_san_guard_slots, 1,
 	    SAN_SLOTS_MAX, NULL, 0},
+	{"san_guard_interval_ms", CONF_SIZE, &opt_san_guard_interval_ms, 0,
+	    (int64_t)1 << 40, NULL, 0},
 	{"prof", CONF_BOOL, &opt_prof, 0, 1, NULL, 0},
 	{"prof_active", CONF_BOOL, &opt_prof_active, 0, 1, NULL, 0},
 	{"prof_thread_active_init", CONF_BOOL, &opt_prof_thread_active_init,

@@ -10,6 +10,7 @@
 
 #include "base.h"
 #include "check.h"
+#include "decay.h"
 #include "log.h"
 #include "mutex.h"
 #include "os.h"
@@ -22,6 +23,7 @@
 bool opt_san_guard = true;
 size_t opt_lg_san_guard_sample = 24;
 unsigned opt_san_guard_slots = 64;
+size_t opt_san_guard_interval_ms = 20;
 
 _Atomic(uintptr_t) hm_san_base;
 size_t hm_san_size;
@@ -60,6 +62,8 @@ static atomic_bool san_active = true;
 static uint64_t san_total;
 static struct sigaction san_old_segv;
 static atomic_bool san_reported;
+/* No guarded block before this time (ms, hm_decay_now_ms). */
+static _Atomic uint64_t san_allowed_ms;
 
 /* Thresholds: uniform in [0, 2^(lg+1)), mean 2^lg bytes; 0 is every
  * allocation. */
@@ -94,6 +98,25 @@ hm_san_thread_exit(void) {
 	tsd_event_update(tsd);
 }
 
+/*
+ * The time bound: a guarded block costs about 100 us (two unwinds, three
+ * system calls that flush other CPUs' TLBs), and a program that allocates
+ * bytes fast would cross thresholds by the thousand a second.  One per
+ * interval at most, for the whole process: the first thread to claim the
+ * interval gets it.
+ */
+static bool
+san_rate_ok(void) {
+	if (opt_san_guard_interval_ms == 0)
+		return true;
+	uint64_t now = hm_decay_now_ms();
+	uint64_t allowed = atomic_load_explicit(&san_allowed_ms,
+	    memory_order_relaxed);
+	return now >= allowed && atomic_compare_exchange_strong_explicit(
+	    &san_allowed_ms, &allowed, now + opt_san_guard_interval_ms,
+	    memory_order_relaxed, memory_order_relaxed);
+}
+
 bool
 hm_san_event(size_t usize, size_t align) {
 	tsd_t *tsd = &hm_tsd;
@@ -107,7 +130,8 @@ hm_san_event(size_t usize, size_t align) {
 	tsd->san_next = tsd->allocated + usize + san_draw(tsd);
 	tsd_event_update(tsd);
 	return !tsd->prof_busy && usize <= SAN_MAX_USIZE && align <= PAGE
-	    && atomic_load_explicit(&san_active, memory_order_relaxed);
+	    && atomic_load_explicit(&san_active, memory_order_relaxed)
+	    && san_rate_ok();
 }
 
 static inline uintptr_t

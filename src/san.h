@@ -5,10 +5,13 @@
  * tsd.san_next, drawn at random with mean 2^lg_san_guard_sample bytes
  * (tls.h folds it with the heap profiler's into the one compare malloc's
  * fast path makes), so that a block's chance of being the sampled one
- * grows with its size.  The allocation that crosses it, if it asks for at
- * most SAN_MAX_USIZE bytes aligned to at most a page in the thread's own
- * arena, is not served by the arena: it gets a slot of its own in the
- * guard pool, one reservation made on the first such allocation:
+ * grows with its size; and at most one block per san_guard_interval_ms
+ * in the whole process, so that the cost stays bounded in time however
+ * fast a program allocates.  The allocation that crosses it, if it asks
+ * for at most SAN_MAX_USIZE bytes aligned to at most a page in the
+ * thread's own arena, is not served by the arena: it gets a slot of its
+ * own in the guard pool, one reservation made on the first such
+ * allocation:
  *
  *   [guard][slot 0: SAN_SLOT_PAGES][guard][slot 1] ... [slot N-1][guard]
  *
@@ -58,6 +61,7 @@ struct prof_sample_s;
 HM_EXTERN bool opt_san_guard;
 HM_EXTERN size_t opt_lg_san_guard_sample;
 HM_EXTERN unsigned opt_san_guard_slots;
+HM_EXTERN size_t opt_san_guard_interval_ms;
 
 /* The pool: [hm_san_base, hm_san_base + hm_san_size), 0 until made. */
 HM_EXTERN _Atomic(uintptr_t) hm_san_base;

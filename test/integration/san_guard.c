@@ -16,7 +16,9 @@
  *   frees and allocates guarded blocks after fork.
  * test_active: san.active off stops guarding, on starts it again.
  * test_default_rate: with no options, guarding is on at its default rate
- *   and a 256 MiB run of small blocks is guarded at least 8 times.
+ *   and time bound: a 1 GiB run of small blocks is guarded at least 8
+ *   times (or as often as the time bound lets), and no more often than
+ *   it lets.
  */
 #include "api_util.h"
 
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "proc_maps.h"
 
@@ -56,12 +59,14 @@ san_total(void) {
 static void
 need_rate1(void) {
 	bool on = false;
-	size_t lg = 1, sz = sizeof(on);
+	size_t lg = 1, ms = 1, sz = sizeof(on);
 	hm_mallctl("opt.san_guard", &on, &sz, NULL, 0);
 	sz = sizeof(lg);
 	hm_mallctl("opt.lg_san_guard_sample", &lg, &sz, NULL, 0);
-	if (!on || lg != 0)
-		test_skip("needs lg_san_guard_sample:0 (san_guard.env)");
+	hm_mallctl("opt.san_guard_interval_ms", &ms, &sz, NULL, 0);
+	if (!on || lg != 0 || ms != 0)
+		test_skip("needs lg_san_guard_sample:0,san_guard_interval_ms:0 "
+		    "(san_guard.env)");
 	if (test_canary_on())
 		test_skip("canary: the overflows would meet it first");
 }
@@ -266,8 +271,8 @@ exec_self(void *arg) {
  * allocate its thread's TLS before main.) */
 static void
 exec_chain(void *arg) {
-	setenv("MALLOC_CONF", "lg_san_guard_sample:0,background_thread:false",
-	    1);
+	setenv("MALLOC_CONF", "lg_san_guard_sample:0,san_guard_interval_ms:0,"
+	    "background_thread:false", 1);
 	exec_self(arg);
 }
 
@@ -541,22 +546,33 @@ TEST_END
 static int
 default_main(void) {
 	bool on = false;
-	size_t lg = 0, sz = sizeof(on);
+	size_t lg = 0, ms = 0, sz = sizeof(on);
 	if (hm_mallctl("opt.san_guard", &on, &sz, NULL, 0) != 0 || !on) {
 		printf("opt.san_guard off by default\n");
 		return 1;
 	}
 	sz = sizeof(lg);
 	hm_mallctl("opt.lg_san_guard_sample", &lg, &sz, NULL, 0);
-	/* The thresholds are uniform below 2^(lg + 1) bytes. */
+	hm_mallctl("opt.san_guard_interval_ms", &ms, &sz, NULL, 0);
+	/* The thresholds are uniform below 2^(lg + 1) bytes: 16 of those
+	 * make at least 8 samples, unless the time bound holds them back
+	 * (one per ms milliseconds), which it must. */
 	size_t run = (size_t)16 << (lg + 1);
 	uint64_t before = san_total();
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t done = 0; done < run; done += 64)
 		hm_free(hm_malloc(64));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	uint64_t n = san_total() - before;
-	printf("lg %zu: %llu guarded in %zu MiB\n", lg, (unsigned long long)n,
-	    run >> 20);
-	return n >= 8 && n <= 64 ? 0 : 1;
+	double elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3
+	    + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	uint64_t by_time = (uint64_t)(elapsed_ms / (double)ms) + 2;
+	printf("lg %zu, %zu ms: %llu guarded in %zu MiB, %.0f ms\n", lg, ms,
+	    (unsigned long long)n, run >> 20, elapsed_ms);
+	if (n == 0 || n > by_time)
+		return 1;
+	return n >= (by_time - 2 < 8 ? by_time - 2 : 8) ? 0 : 1;
 }
 
 static void
