@@ -77,6 +77,7 @@ arena_init_state(arena_t *arena, unsigned ind) {
 	arena->muzzy.dnext = arena->muzzy.dprev = &arena->muzzy;
 	arena->decay_next_ms = UINT64_MAX;
 	arena->run_pool.size = sizeof(run_t);
+	hm_ehooks_init(&arena->ehooks, ind);
 }
 
 /*
@@ -120,7 +121,8 @@ arena_create(unsigned ind) {
 	arena = hm_base_alloc(sizeof(arena_t));
 	if (arena == NULL)
 		return NULL;
-	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL))
+	if (hm_mutex_init(&arena->lock, LOCK_RANK_ARENA, NULL)
+	    || hm_mutex_init(&arena->ehooks.lock, LOCK_RANK_EHOOKS, NULL))
 		return NULL;
 	for (unsigned i = 0; i < SC_NBINS; i++) {
 		if (hm_mutex_init(&arena->bins[i].lock, LOCK_RANK_BIN, NULL))
@@ -317,7 +319,7 @@ arena_chunk_run(arena_t *arena, bool for_slab) {
 	if (run == NULL)
 		return NULL;
 	bool zeroed = false;
-	chunk_t *chunk = hm_chunk_alloc(arena,
+	chunk_t *chunk = hm_chunk_alloc(arena, &arena->ehooks,
 	    atomic_load_explicit(&arena->dss, memory_order_relaxed), for_slab,
 	    &zeroed);
 	if (chunk == NULL) {
@@ -396,6 +398,29 @@ fail:
 	return NULL;
 }
 
+/* A free run's pages purged lazily (true), through its chunk's hooks if
+ * it has any (ehooks.h); false if they were not. */
+static bool
+arena_purge_lazy(run_t *run, size_t size) {
+	chunk_t *chunk = run->chunk;
+	if (chunk->hooks == NULL)
+		return hm_os_purge_lazy(run->addr, size);
+	return hm_ehooks_purge(chunk->eh, chunk->hooks, chunk->addr,
+	    hm_chunksize, (size_t)(run->addr - chunk->addr), size, true);
+}
+
+/* A free run's pages purged for good: they read as zero after. */
+static void
+arena_purge_forced(run_t *run, size_t size) {
+	chunk_t *chunk = run->chunk;
+	if (chunk->hooks == NULL)
+		hm_os_purge(run->addr, size);
+	else
+		hm_ehooks_purge(chunk->eh, chunk->hooks, chunk->addr,
+		    hm_chunksize, (size_t)(run->addr - chunk->addr), size,
+		    false);
+}
+
 /*
  * Purges a free run on a decay list: its dirty pages lazily (into the
  * muzzy stage) when lazy, else all its pages for good.  A run spanning its
@@ -412,7 +437,7 @@ arena_purge_run(arena_t *arena, run_t *run, bool lazy) {
 		arena_chunk_release(arena, run);
 		return;
 	}
-	if (lazy && run->ndirty > 0 && hm_os_purge_lazy(run->addr, size)) {
+	if (lazy && run->ndirty > 0 && arena_purge_lazy(run, size)) {
 		arena->dirty_nmadvise++;
 		arena->dirty_purged += run->ndirty;
 		hm_decay_note(&arena->muzzy_decay, run->ndirty,
@@ -421,7 +446,7 @@ arena_purge_run(arena_t *arena, run_t *run, bool lazy) {
 		if (run->nmuzzy > run->npages)
 			run->nmuzzy = run->npages;
 	} else {
-		hm_os_purge(run->addr, size);
+		arena_purge_forced(run, size);
 		if (run->ndirty > 0) {
 			arena->dirty_nmadvise++;
 			arena->dirty_purged += run->ndirty;
@@ -789,6 +814,8 @@ hm_arena_destroy(arena_t *arena) {
 	    || atomic_load_explicit(&arena->nthreads, memory_order_relaxed))
 		return false;
 	hm_arena_reset(arena);
+	/* What the hooks' dalloc declined goes to their destroy. */
+	hm_ehooks_release(&arena->ehooks);
 	mutex_lock(&arenas_lock);
 	atomic_store_explicit(&hm_arenas[arena->ind], NULL,
 	    memory_order_release);

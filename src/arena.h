@@ -33,6 +33,7 @@
 #include "base.h"
 #include "chunk.h"
 #include "decay.h"
+#include "ehooks.h"
 #include "mutex.h"
 #include "sc.h"
 #include "util.h"
@@ -113,6 +114,9 @@ typedef struct huge_s huge_t;
 typedef struct arena_s {
 	unsigned ind;
 	_Atomic unsigned nthreads;   /* threads bound to this arena */
+	/* Where its chunks and huge blocks come from (its own lock; kept
+	 * when the arena is recycled). */
+	ehooks_t ehooks;
 
 	mutex_t lock;
 	chunk_t *chunks;             /* chunks mapped */

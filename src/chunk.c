@@ -97,26 +97,48 @@ hm_rtree_set(const void *addr, size_t size, uintptr_t val) {
 	return true;
 }
 
+/* Gives a chunk's range back where it came from. */
+static void
+chunk_unmap(chunk_t *chunk) {
+	if (chunk->hooks != NULL)
+		hm_ehooks_dalloc(chunk->eh, chunk->hooks, chunk->addr,
+		    hm_chunksize);
+	else if (hm_os_in_dss(chunk->addr) || !chunk_reserve_fill(chunk->addr))
+		hm_pages_unmap(chunk->addr, hm_chunksize);
+}
+
 chunk_t *
-hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool for_slab,
-    bool *zeroed) {
+hm_chunk_alloc(struct arena_s *arena, ehooks_t *eh, unsigned dss,
+    bool for_slab, bool *zeroed) {
 	mutex_lock(&chunk_lock);
 	chunk_t *chunk = hm_base_pool_get(&chunk_pool);
 	mutex_unlock(&chunk_lock);
 	if (chunk == NULL)
 		return NULL;
-	char *addr = hm_pages_map(hm_chunksize, hm_chunksize, dss, zeroed);
-	if (addr == NULL) {
-		addr = chunk_reserve_take(for_slab);
-		*zeroed = true;
+	ehooks_table_t *hooks = ehooks_get(eh);
+	char *addr;
+	if (hooks != NULL) {
+		addr = hm_ehooks_alloc(eh, hooks, hm_chunksize, hm_chunksize,
+		    zeroed);
+	} else {
+		addr = hm_pages_map(hm_chunksize, hm_chunksize, dss, zeroed);
+		if (addr == NULL) {
+			addr = chunk_reserve_take(for_slab);
+			*zeroed = true;
+		}
 	}
 	if (addr == NULL)
 		goto fail;
 	chunk->arena = arena;
 	chunk->addr = addr;
+	chunk->hooks = hooks;
+	chunk->eh = eh;
 	if (!hm_rtree_set(addr, hm_chunksize, (uintptr_t)chunk)) {
 		hm_rtree_set(addr, hm_chunksize, 0);
-		hm_pages_unmap(addr, hm_chunksize);
+		if (hooks != NULL)
+			hm_ehooks_dalloc(eh, hooks, addr, hm_chunksize);
+		else
+			hm_pages_unmap(addr, hm_chunksize);
 		goto fail;
 	}
 	return chunk;
@@ -135,8 +157,7 @@ hm_chunk_dalloc(chunk_t *chunk) {
 	atomic_fetch_add_explicit(&hm_chunk_epoch, CHUNK_EPOCH_STEP,
 	    memory_order_seq_cst);
 	hm_rtree_set(chunk->addr, hm_chunksize, 0);
-	if (hm_os_in_dss(chunk->addr) || !chunk_reserve_fill(chunk->addr))
-		hm_pages_unmap(chunk->addr, hm_chunksize);
+	chunk_unmap(chunk);
 	mutex_lock(&chunk_lock);
 	hm_base_pool_put(&chunk_pool, chunk);
 	mutex_unlock(&chunk_lock);

@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "ehooks.h"
 #include "util.h"
 
 struct arena_s;
@@ -36,6 +37,10 @@ typedef struct chunk_s chunk_t;
 struct chunk_s {
 	struct arena_s *arena;  /* owner; immutable */
 	char *addr;             /* first byte; immutable */
+	/* The program's hooks it came from (ehooks.h), or NULL; and the
+	 * arena's source they belong to.  Immutable. */
+	ehooks_table_t *hooks;
+	ehooks_t *eh;
 	chunk_t *next;          /* arena's chunk list (arena lock) */
 	chunk_t *prev;
 	_Atomic(struct run_s *) map[]; /* chunk_npages entries */
@@ -121,8 +126,8 @@ chunk_map_set(chunk_t *chunk, size_t page, struct run_s *run) {
  * it up and leave small ones nothing); taken, it is an ordinary chunk of
  * the arena, and a chunk given back while it is empty refills it.
  */
-chunk_t *hm_chunk_alloc(struct arena_s *arena, unsigned dss, bool for_slab,
-    bool *zeroed);
+chunk_t *hm_chunk_alloc(struct arena_s *arena, ehooks_t *eh, unsigned dss,
+    bool for_slab, bool *zeroed);
 
 /* Unregisters and unmaps an arena chunk (or keeps it as the reserve). */
 void hm_chunk_dalloc(chunk_t *chunk);

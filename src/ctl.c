@@ -831,19 +831,49 @@ ctl_arenas_muzzy_decay_ms(const ctl_args_t *a) {
 	return ctl_arenas_decay_ms(a, &hm_arenas_muzzy_decay_ms);
 }
 
+/* arenas.create, with the program's extent hooks if it writes some. */
 static int
 ctl_arenas_create(const ctl_args_t *a) {
-	/* Custom extent hooks are not supported (see README). */
-	if (a->newp != NULL || a->newlen != 0)
-		return ENOENT;
+	ehooks_table_t *hooks = NULL;
+	int err = ctl_write(a, &hooks, sizeof(hooks));
+	if (err != 0)
+		return err;
+	/* (NULL: hmalloc's own; alloc is the one hook a table must have.) */
+	if (hooks != NULL && hooks->alloc == NULL)
+		return EINVAL;
 	if (a->oldp != NULL && (a->oldlenp == NULL
 	    || *a->oldlenp != sizeof(unsigned)))
 		return EINVAL;
 	arena_t *arena = hm_arena_create_manual();
 	if (arena == NULL)
 		return EAGAIN;
+	if (hooks != NULL)
+		hm_ehooks_write(&arena->ehooks, hooks);
 	unsigned ind = arena->ind;
 	return ctl_read(a, &ind, sizeof(ind));
+}
+
+/* arena.<i>.extent_hooks: the arena's (made if it is an automatic one
+ * not made yet); a new table serves its next chunks and huge blocks. */
+static int
+ctl_arena_extent_hooks(const ctl_args_t *a) {
+	ehooks_table_t *hooks = NULL;
+	int err = ctl_write(a, &hooks, sizeof(hooks));
+	if (err != 0)
+		return err;
+	size_t ind = a->mib[1];
+	if (ind >= hm_narenas)
+		return ind == MALLCTL_ARENAS_ALL ? EINVAL : ENOENT;
+	arena_t *arena = hm_arena_get((unsigned)ind, ind < hm_narenas_auto);
+	if (arena == NULL)
+		return EFAULT;
+	ehooks_table_t *old = hm_ehooks_read(&arena->ehooks);
+	if (a->newp != NULL) {
+		if (hooks != NULL && hooks->alloc == NULL)
+			return EINVAL;
+		hm_ehooks_write(&arena->ehooks, hooks);
+	}
+	return ctl_read(a, &old, sizeof(old));
 }
 
 /* arenas.lookup: the arena of any address inside a live block. */
@@ -986,6 +1016,7 @@ static const ctl_node_t ctl_nodes[] = {
 	{"arena.#.reset", ctl_arena_reset},
 	{"arena.#.destroy", ctl_arena_destroy},
 	{"arena.#.dss", ctl_arena_dss},
+	{"arena.#.extent_hooks", ctl_arena_extent_hooks},
 	{"arena.#.dirty_decay_ms", ctl_arena_dirty_decay_ms},
 	{"arena.#.muzzy_decay_ms", ctl_arena_muzzy_decay_ms},
 	{"arenas.narenas", ctl_arenas_narenas},

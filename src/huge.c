@@ -206,6 +206,7 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 		tail->addr = best->addr + cut;
 		tail->usize = best->usize - cut;
 		tail->arena = arena;
+		tail->hooks = NULL;
 		tail->freed_ms = best->freed_ms;
 		mutex_lock(&ha->lock);
 		cache_insert(ha, tail);
@@ -243,6 +244,12 @@ static atomic_uint huge_nguards;
 /* Unmaps and forgets a block (a cached one, taken off the cache). */
 static void
 cache_drop(huge_t *h) {
+	if (h->hooks != NULL) {
+		hm_ehooks_dalloc(&h->arena->ehooks, h->hooks, h->addr,
+		    h->usize);
+		huge_desc_put(h);
+		return;
+	}
 	if (h->guard != 0) {
 		hm_os_unguard(h->addr + h->usize, h->guard);
 		atomic_fetch_sub_explicit(&huge_nguards, 1,
@@ -317,10 +324,45 @@ hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
 	return next;
 }
 
+/* A block of an arena with the program's hooks (ehooks.h): asked of them
+ * each time, chunk-aligned at least (no arena chunk may share its first
+ * chunk-map key). */
+static void *
+huge_alloc_hooked(arena_t *arena, ehooks_table_t *hooks, size_t usize,
+    size_t align, bool zero) {
+	huge_t *h = huge_desc_get();
+	if (h == NULL)
+		return NULL;
+	bool zeroed;
+	char *addr = hm_ehooks_alloc(&arena->ehooks, hooks, usize,
+	    align < hm_chunksize ? hm_chunksize : align, &zeroed);
+	if (addr == NULL) {
+		huge_desc_put(h);
+		return NULL;
+	}
+	h->addr = addr;
+	h->usize = usize;
+	h->arena = arena;
+	h->guard = 0;
+	h->hooks = hooks;
+	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG)) {
+		cache_drop(h);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (zero && !zeroed)
+		memset(addr, 0, usize);
+	huge_link(arena, h);
+	return addr;
+}
+
 void *
 hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	if (unlikely(huge_arena_make(arena) == NULL))
 		return NULL;
+	ehooks_table_t *hooks = ehooks_get(&arena->ehooks);
+	if (hooks != NULL)
+		return huge_alloc_hooked(arena, hooks, usize, align, zero);
 	/* Guarded blocks are never cached: the cache splits blocks. */
 	huge_t *h = opt_guard ? NULL : cache_take(arena, usize,
 	    align < PAGE ? PAGE : align);
@@ -357,6 +399,7 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	h->usize = usize;
 	h->arena = arena;
 	h->guard = guard;
+	h->hooks = NULL;
 	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG)) {
 		cache_drop(h);
 		errno = ENOMEM;
@@ -377,7 +420,7 @@ hm_huge_dalloc(huge_t *h, void *ptr) {
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	ssize_t decay_ms = arena_dirty_decay_ms(arena);
 	if (decay_ms == 0 || h->usize > HUGE_CACHE_MAX_BLOCK || h->guard != 0
-	    || hm_pages_limited()) {
+	    || h->hooks != NULL || hm_pages_limited()) {
 		cache_drop(h);
 		return;
 	}
@@ -481,6 +524,8 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, size_t align,
 	size_t old = h->usize;
 	if (usize == old)
 		return h->addr;
+	if (h->hooks != NULL)
+		return NULL; /* no split or merge asked: the caller moves it */
 	if (h->guard != 0) {
 		/* Shrinks only, moving the guard down first; growth moves
 		 * the block (by the caller: a new guarded block). */

@@ -33,6 +33,8 @@ struct huge_s {
 	huge_t *prev;
 	uint64_t freed_ms;   /* cached: when it was freed */
 	size_t guard;        /* bytes of guard after usize (guard option) */
+	ehooks_table_t *hooks; /* the program's hooks it came from (never
+				  cached, resized or guarded), or NULL */
 	struct prof_sample_s *prof; /* the sample of a sampled block, or NULL */
 };
 

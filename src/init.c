@@ -50,6 +50,31 @@ extern void _IO_list_resetlock(void) __attribute__((weak));
 extern void HM_PUBLIC(hmalloc_post_init)(void) __attribute__((weak));
 
 static void
+init_each_arena(void (*fn)(arena_t *)) {
+	for (unsigned i = 0; i < hm_narenas; i++) {
+		arena_t *arena = hm_arena_get(i, false);
+		if (arena != NULL)
+			fn(arena);
+	}
+}
+
+/* Each arena's source's lock, after the Huge and san locks. */
+static void
+ehooks_prefork(arena_t *arena) {
+	hm_ehooks_prefork(&arena->ehooks);
+}
+
+static void
+ehooks_postfork_parent(arena_t *arena) {
+	hm_ehooks_postfork_parent(&arena->ehooks);
+}
+
+static void
+ehooks_postfork_child(arena_t *arena) {
+	hm_ehooks_postfork_child(&arena->ehooks);
+}
+
+static void
 init_prefork(void) {
 	/* (A recursive lock: a fork from a signal handler that interrupted
 	 * this thread inside stdio takes it again.) */
@@ -65,13 +90,10 @@ init_prefork(void) {
 	hm_tcache_prefork();
 	hm_secure_prefork();
 	hm_prof_prefork();
-	for (unsigned i = 0; i < hm_narenas; i++) {
-		arena_t *arena = hm_arena_get(i, false);
-		if (arena != NULL)
-			hm_arena_prefork(arena);
-	}
+	init_each_arena(hm_arena_prefork);
 	hm_huge_prefork();
 	hm_san_prefork();
+	init_each_arena(ehooks_prefork);
 	hm_chunk_prefork();
 	hm_base_prefork();
 	hm_os_prefork();
@@ -84,13 +106,10 @@ init_postfork_parent(void) {
 	hm_os_postfork_parent();
 	hm_base_postfork_parent();
 	hm_chunk_postfork_parent();
+	init_each_arena(ehooks_postfork_parent);
 	hm_san_postfork_parent();
 	hm_huge_postfork_parent();
-	for (unsigned i = 0; i < hm_narenas; i++) {
-		arena_t *arena = hm_arena_get(i, false);
-		if (arena != NULL)
-			hm_arena_postfork_parent(arena);
-	}
+	init_each_arena(hm_arena_postfork_parent);
 	hm_prof_postfork_parent();
 	hm_secure_postfork_parent();
 	hm_tcache_postfork_parent();
@@ -109,13 +128,10 @@ init_postfork_child(void) {
 	hm_os_postfork_child();
 	hm_base_postfork_child();
 	hm_chunk_postfork_child();
+	init_each_arena(ehooks_postfork_child);
 	hm_san_postfork_child();
 	hm_huge_postfork_child();
-	for (unsigned i = 0; i < hm_narenas; i++) {
-		arena_t *arena = hm_arena_get(i, false);
-		if (arena != NULL)
-			hm_arena_postfork_child(arena);
-	}
+	init_each_arena(hm_arena_postfork_child);
 	hm_prof_postfork_child();
 	hm_secure_postfork_child();
 	hm_tcache_postfork_child();

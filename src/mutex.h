@@ -13,8 +13,8 @@
  *   < LOCK_RANK_QUARANTINE (secure.c) < LOCK_RANK_PROF (prof.c)
  *   < LOCK_RANK_BIN
  *   < LOCK_RANK_ARENA
- *   < LOCK_RANK_HUGE < LOCK_RANK_SAN (san.c) < LOCK_RANK_CHUNK
- *   < LOCK_RANK_BASE
+ *   < LOCK_RANK_HUGE < LOCK_RANK_SAN (san.c) < LOCK_RANK_EHOOKS (an
+ *   arena's retained hooked ranges) < LOCK_RANK_CHUNK < LOCK_RANK_BASE
  *   < LOCK_RANK_DSS (os.c) < LOCK_RANK_RETAIN (pages.c)
  *
  * Fork: the prepare handler takes every lock, except those the forking
@@ -44,6 +44,7 @@ typedef enum {
 	LOCK_RANK_ARENA,
 	LOCK_RANK_HUGE,
 	LOCK_RANK_SAN,
+	LOCK_RANK_EHOOKS,
 	LOCK_RANK_CHUNK,
 	LOCK_RANK_BASE,
 	LOCK_RANK_DSS,

@@ -101,6 +101,7 @@ static const name_t names[] = {
 	{"thread.deallocatedp", sizeof(uint64_t *), false},
 	{"thread.tcache.enabled", sizeof(bool), true},
 	{"arena.0.dss", sizeof(char *), true},
+	{"arena.0.extent_hooks", sizeof(void *), true},
 	{"arena.0.dirty_decay_ms", sizeof(ssize_t), true},
 	{"arena.0.muzzy_decay_ms", sizeof(ssize_t), true},
 	{"arenas.muzzy_decay_ms", sizeof(ssize_t), true},
@@ -199,7 +200,7 @@ TEST_BEGIN(test_types)
 		}
 	}
 	static const char *const unknown[] = {"nosuch", "stats", "stats.arenas",
-	    "arenas.bin.0", "arena.0.extent_hooks", "arena.0.nosuch",
+	    "arenas.bin.0", "arena.0.extent_hooks.x", "arena.0.nosuch",
 	    "prof.nosuch", "stats.arenas.0.bins.0", "thread.tcache.flush.x",
 	    "arenas.bin.x.size", "opt.nosuch", "", "experimental",
 	    "experimental.hooks", "experimental.hooks.install",
@@ -419,9 +420,14 @@ TEST_BEGIN(test_arena_lifecycle)
 	expect_u_eq(ind >= narenas0, 1, "a new index (%u, narenas was %u)", ind,
 	    narenas0);
 	expect_u_eq(RD_U("arenas.narenas") >= ind + 1, 1, "narenas grew");
-	void *hooks = NULL;
-	expect_d_eq(hm_mallctl("arenas.create", &ind, &len, &hooks,
-	    sizeof(hooks)), ENOENT, "extent hooks: not supported");
+	/* A table without alloc is refused (integration/extent_hooks tests
+	 * the hooks themselves). */
+	static struct { void *fn[9]; } no_alloc;
+	void *hooks = &no_alloc;
+	unsigned bad = 12345;
+	expect_d_eq(hm_mallctl("arenas.create", &bad, &len, &hooks,
+	    sizeof(hooks)), EINVAL, "extent hooks without alloc");
+	expect_u_eq(bad, 12345, "no arena made");
 	int flags = MALLOCX_ARENA(ind) | MALLOCX_TCACHE_NONE;
 	static const size_t sizes[] = {48, 4000, 20000, 500000, 5000000};
 	void *ps[HM_ARRAY_SIZE(sizes)];
