@@ -20,9 +20,11 @@
  *   purge_lazy / purge_forced(addr, size, offset, length)  a free run
  *       of a chunk; declined forced purges clear the pages by hand (freed
  *       pages count as zero, as when the kernel refuses MADV_DONTNEED).
- *   commit, decommit, split, merge  never asked: hmalloc neither
- *       decommits nor splits or merges the ranges it was given (a huge
- *       block of such an arena is resized by moving it).
+ *   decommit, split, merge  never asked: hmalloc neither decommits nor
+ *       splits or merges the ranges it was given (a huge block of such an
+ *       arena is resized by moving it).
+ * The hooks are called with the arena's lock held: they must not allocate
+ * from the arena they serve.
  * A range goes back through the hooks it came from, even after the
  * arena's hooks changed.
  *

@@ -328,7 +328,8 @@ TEST_BEGIN(test_counting)
 	expect_zu_ge(n_destroy, 2, "destroy got the retained ranges");
 	expect_zu_eq(retained_bytes, 0, "none left");
 	expect_u_eq(n_split + n_merge + n_commit + n_decommit, 0,
-	    "never asked: split, merge, commit, decommit");
+	    "never asked: split, merge, decommit, nor commit for committed "
+	    "memory");
 TEST_END
 
 TEST_BEGIN(test_default_swap)
