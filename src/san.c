@@ -268,7 +268,9 @@ hm_san_lookup(const void *ptr, size_t *usize, struct arena_s **arena,
 
 void
 hm_san_prof_set(void *ptr, struct prof_sample_s *prof) {
-	san_slot_of(ptr)->prof = prof;
+	san_slot_t *s = san_slot_of(ptr);
+	if (s != NULL) /* (a live block's: never NULL) */
+		s->prof = prof;
 }
 
 /* How far a is from the block of s (0: inside it). */
