@@ -88,6 +88,7 @@ $(SO_REAL): $(LIB_OBJS) src/hmalloc.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $(LIB_OBJS) -Wl,-soname,$(SO_NAME) \
 		-Wl,--version-script=src/hmalloc.map -Wl,-z,now -Wl,-z,relro \
+		-static-libgcc \
 		$(VARIANT_CFLAGS) $(VARIANT_LDFLAGS) $(LDLIBS_ALL)
 
 $(SO_LINKS): $(SO_REAL)

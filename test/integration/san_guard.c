@@ -15,10 +15,9 @@
  * test_threads_fork: blocks guarded in threads, freed by others; a child
  *   frees and allocates guarded blocks after fork.
  * test_active: san.active off stops guarding, on starts it again.
- * test_default_rate: with no options, guarding is on at its default rate
- *   and time bound: a 1 GiB run of small blocks is guarded at least 8
- *   times (or as often as the time bound lets), and no more often than
- *   it lets.
+ * test_default_rate: with no options, guarding is on: a run of 16 times
+ *   2^(lg + 1) bytes of small blocks is guarded, and no more often than
+ *   the time bound lets; without the time bound, at least 16 times.
  */
 #include "api_util.h"
 
@@ -555,8 +554,8 @@ default_main(void) {
 	hm_mallctl("opt.lg_san_guard_sample", &lg, &sz, NULL, 0);
 	hm_mallctl("opt.san_guard_interval_ms", &ms, &sz, NULL, 0);
 	/* The thresholds are uniform below 2^(lg + 1) bytes: 16 of those
-	 * make at least 8 samples, unless the time bound holds them back
-	 * (one per ms milliseconds), which it must. */
+	 * cross at least 16 of them.  Each crossing is guarded if the time
+	 * bound lets it (one per ms milliseconds; none with ms 0). */
 	size_t run = (size_t)16 << (lg + 1);
 	uint64_t before = san_total();
 	struct timespec t0, t1;
@@ -567,12 +566,11 @@ default_main(void) {
 	uint64_t n = san_total() - before;
 	double elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3
 	    + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	uint64_t by_time = (uint64_t)(elapsed_ms / (double)ms) + 2;
 	printf("lg %zu, %zu ms: %llu guarded in %zu MiB, %.0f ms\n", lg, ms,
 	    (unsigned long long)n, run >> 20, elapsed_ms);
-	if (n == 0 || n > by_time)
-		return 1;
-	return n >= (by_time - 2 < 8 ? by_time - 2 : 8) ? 0 : 1;
+	if (ms == 0)
+		return n >= 16 ? 0 : 1;
+	return n >= 1 && n <= (uint64_t)(elapsed_ms / (double)ms) + 2 ? 0 : 1;
 }
 
 static void
@@ -581,11 +579,21 @@ exec_default(void *arg) {
 	exec_self(arg);
 }
 
+static void
+exec_default_unbounded(void *arg) {
+	setenv("MALLOC_CONF", "san_guard_interval_ms:0", 1);
+	exec_self(arg);
+}
+
 TEST_BEGIN(test_default_rate)
 	char out[1024];
 	int st = test_fork_capture(exec_default, "default", out, sizeof(out));
-	expect_true(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s",
-	    st, out);
+	expect_true(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the default: status 0x%x: %s", st, out);
+	st = test_fork_capture(exec_default_unbounded, "default", out,
+	    sizeof(out));
+	expect_true(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the default rate, no time bound: status 0x%x: %s", st, out);
 TEST_END
 
 int
