@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "base.h"
 #include "os.h"
@@ -15,7 +14,6 @@ struct ehooks_range_s {
 	ehooks_table_t *hooks;
 	ehooks_range_t *next;
 };
-
 
 /* The default hooks: what hmalloc does for itself, callable by anyone. */
 
@@ -40,7 +38,7 @@ default_dalloc(ehooks_table_t *h, void *addr, size_t size, bool committed,
 	(void)h;
 	(void)committed;
 	(void)ind;
-	return munmap(addr, size) != 0;
+	return !hm_os_unmap_range(addr, size);
 }
 
 static void
@@ -49,7 +47,7 @@ default_destroy(ehooks_table_t *h, void *addr, size_t size, bool committed,
 	(void)h;
 	(void)committed;
 	(void)ind;
-	munmap(addr, size);
+	hm_os_unmap_range(addr, size);
 }
 
 static bool
