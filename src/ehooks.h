@@ -16,15 +16,15 @@
  *   dalloc(addr, size, true)  declined: the range is retained, purged
  *       (below), and handed out again for a request of the same size
  *       before alloc is asked; destroy is called for what is retained
- *       when the arena is reset or destroyed.
+ *       when the arena is destroyed.
  *   purge_lazy / purge_forced(addr, size, offset, length)  a free run
  *       of a chunk; declined forced purges clear the pages by hand (freed
  *       pages count as zero, as when the kernel refuses MADV_DONTNEED).
  *   decommit, split, merge  never asked: hmalloc neither decommits nor
  *       splits or merges the ranges it was given (a huge block of such an
  *       arena is resized by moving it).
- * The hooks are called with the arena's lock held: they must not allocate
- * from the arena they serve.
+ * The hooks may be called with the arena's lock held (for its chunks):
+ * they must not allocate from the arena they serve.
  * A range goes back through the hooks it came from, even after the
  * arena's hooks changed.
  *
