@@ -550,6 +550,15 @@ print_totals(emitter_t *e, bool mutex) {
 	t_printf(e, "Allocated: %zu, active: %zu, metadata: %zu, "
 	    "resident: %zu, mapped: %zu, retained: %zu\n", st.allocated,
 	    st.active, st.metadata, st.resident, st.mapped, st.retained);
+	/* Sampled guarded blocks (san.h), counted in the figures above. */
+	j_obj(e, "san");
+	j_kv(e, "live", VU(st.san_live));
+	j_kv(e, "allocated", VU(st.san_allocated));
+	j_kv(e, "total", VU(st.san_total));
+	j_obj_end(e);
+	t_printf(e, "Guarded blocks: live: %zu, allocated: %zu, "
+	    "guarded so far: %llu\n", st.san_live, st.san_allocated,
+	    (unsigned long long)st.san_total);
 
 	unsigned nbg = hm_background_running() ? 1 : 0;
 	uint64_t nruns, interval;

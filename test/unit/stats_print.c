@@ -298,6 +298,7 @@ TEST_BEGIN(test_text_sections)
 		"\nAllocated: ",
 		", active: ", ", metadata: ", ", resident: ", ", mapped: ",
 		", retained: ",
+		"\nGuarded blocks: live: ",
 		"\nBackground threads: ",
 		"n_lock_ops (#/sec)       n_waiting (#/sec)\n",
 		"\nctl  ",
@@ -509,6 +510,28 @@ TEST_BEGIN(test_totals_agree)
 	    &t[3], &t[4], &t[5]), 6, "Allocated line fields");
 	for (size_t i = 0; i < HM_ARRAY_SIZE(names); i++)
 		expect_zu_eq(t[i], v[i], "%s", names[i]);
+	/* The guarded blocks' line agrees with stats.san.* as well. */
+	static const char *const san[] = {"stats.san.live",
+	    "stats.san.allocated"};
+	size_t sv[2], st[2];
+	unsigned long long stotal = 1;
+	for (size_t i = 0; i < 2; i++) {
+		size_t sz = sizeof(sv[i]);
+		assert_d_eq(hm_mallctl(san[i], &sv[i], &sz, NULL, 0), 0, "%s",
+		    san[i]);
+	}
+	size_t sz = sizeof(uint64_t);
+	uint64_t t64 = 0;
+	assert_d_eq(hm_mallctl("stats.san.total", &t64, &sz, NULL, 0), 0,
+	    "stats.san.total");
+	line = strstr(r, "\nGuarded blocks: ");
+	assert_ptr_not_null(line, "Guarded blocks line");
+	assert_d_eq(sscanf(line, "\nGuarded blocks: live: %zu, allocated: %zu,"
+	    " guarded so far: %llu", &st[0], &st[1], &stotal), 3,
+	    "Guarded blocks line fields");
+	expect_zu_eq(st[0], sv[0], "stats.san.live");
+	expect_zu_eq(st[1], sv[1], "stats.san.allocated");
+	expect_u64_eq((uint64_t)stotal, t64, "stats.san.total");
 	hm_free(keep);
 TEST_END
 
