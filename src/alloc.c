@@ -295,6 +295,16 @@ free_now(void *ptr) {
 	idalloc_block(ptr, &b, false);
 }
 
+/* Check 9 (block.h): a Small block's canary, by class, not by kind: a
+ * sampled Small block lives in a Large run and has its canary all the
+ * same. */
+static inline void
+free_check_canary(void *ptr, const block_t *b) {
+	if (opt_canary && b->usize <= SC_SMALL_MAXCLASS
+	    && !block_canary_intact(ptr, b->usize))
+		hm_check_fail("heap overflow (canary overwritten)", ptr);
+}
+
 /* Zeroing and the quarantine (secure.h); false if the block is to be
  * freed now. */
 HM_NOINLINE HM_COLD static bool
@@ -303,11 +313,7 @@ ifree_secure(void *ptr, const block_t *b) {
 	 * be one the program never wrote.) */
 	if (b->kind != BLOCK_HUGE && !config_valgrind)
 		hm_secure_check_parked(ptr);
-	/* By class, not by kind: a sampled Small block lives in a Large run
-	 * and has its canary all the same. */
-	if (opt_canary && b->usize <= SC_SMALL_MAXCLASS
-	    && !block_canary_intact(ptr, b->usize))
-		hm_check_fail("heap overflow (canary overwritten)", ptr);
+	free_check_canary(ptr, b);
 	if (b->kind == BLOCK_HUGE) {
 		/* Whole pages: given back, so they read as zero. */
 		if (opt_zero_free)
@@ -344,9 +350,7 @@ free_sampled(void *ptr, const block_t *b) {
  * one (its guard page only catches what passes the canary). */
 HM_NOINLINE HM_COLD static void
 free_guarded(void *ptr, const block_t *b) {
-	if (opt_canary && b->usize <= SC_SMALL_MAXCLASS
-	    && !block_canary_intact(ptr, b->usize))
-		hm_check_fail("heap overflow (canary overwritten)", ptr);
+	free_check_canary(ptr, b);
 	hm_san_free(ptr);
 }
 

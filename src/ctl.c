@@ -413,39 +413,38 @@ ctl_thread_tcache_enabled(const ctl_args_t *a) {
 }
 
 /*
- * The heap profiler (prof.h).  Without opt.prof, as jemalloc: switches
- * read false and refuse true (ENOENT), actions are ENOENT.
+ * A run-time switch of a feature its option may have left out (on): as
+ * jemalloc's profiler's, without it the switch reads false and refuses
+ * true (ENOENT).
  */
 static int
-ctl_prof_switch(const ctl_args_t *a, bool (*get)(void), void (*set)(bool)) {
+ctl_switch(const ctl_args_t *a, bool on, bool (*get)(void),
+    void (*set)(bool)) {
 	bool v;
 	int err = ctl_write(a, &v, sizeof(v));
 	if (err != 0)
 		return err;
-	bool old = opt_prof && get();
+	bool old = on && get();
 	if (a->newp != NULL) {
-		if (!opt_prof && v)
+		if (!on && v)
 			return ENOENT;
-		if (opt_prof)
+		if (on)
 			set(v);
 	}
 	return ctl_read(a, &old, sizeof(old));
 }
 
+/* The heap profiler (prof.h): without opt.prof, actions are ENOENT. */
+static int
+ctl_prof_switch(const ctl_args_t *a, bool (*get)(void), void (*set)(bool)) {
+	return ctl_switch(a, opt_prof, get, set);
+}
+
 /* san.active: ENOENT to turn on where opt.san_guard was false. */
 static int
 ctl_san_active(const ctl_args_t *a) {
-	bool v;
-	int err = ctl_write(a, &v, sizeof(v));
-	if (err != 0)
-		return err;
-	bool old = hm_san_active_get();
-	if (a->newp != NULL) {
-		if (!opt_san_guard && v)
-			return ENOENT;
-		hm_san_active_set(v);
-	}
-	return ctl_read(a, &old, sizeof(old));
+	return ctl_switch(a, opt_san_guard, hm_san_active_get,
+	    hm_san_active_set);
 }
 
 static int

@@ -324,48 +324,16 @@ hm_huge_decay(arena_t *arena, uint64_t now, bool all) {
 	return next;
 }
 
-/* A block of an arena with the program's hooks (ehooks.h): asked of them
- * each time, chunk-aligned at least (no arena chunk may share its first
- * chunk-map key). */
-static void *
-huge_alloc_hooked(arena_t *arena, ehooks_table_t *hooks, size_t usize,
-    size_t align, bool zero) {
-	huge_t *h = huge_desc_get();
-	if (h == NULL)
-		return NULL;
-	bool zeroed;
-	char *addr = hm_ehooks_alloc(&arena->ehooks, hooks, usize,
-	    align < hm_chunksize ? hm_chunksize : align, &zeroed);
-	if (addr == NULL) {
-		huge_desc_put(h);
-		return NULL;
-	}
-	h->addr = addr;
-	h->usize = usize;
-	h->arena = arena;
-	h->guard = 0;
-	h->hooks = hooks;
-	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG)) {
-		cache_drop(h);
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (zero && !zeroed)
-		memset(addr, 0, usize);
-	huge_link(arena, h);
-	return addr;
-}
-
 void *
 hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	if (unlikely(huge_arena_make(arena) == NULL))
 		return NULL;
+	/* Blocks of the program's hooks (ehooks.h) are asked of them each
+	 * time; neither they nor guarded blocks are cached: the cache
+	 * splits blocks. */
 	ehooks_table_t *hooks = ehooks_get(&arena->ehooks);
-	if (hooks != NULL)
-		return huge_alloc_hooked(arena, hooks, usize, align, zero);
-	/* Guarded blocks are never cached: the cache splits blocks. */
-	huge_t *h = opt_guard ? NULL : cache_take(arena, usize,
-	    align < PAGE ? PAGE : align);
+	huge_t *h = opt_guard || hooks != NULL ? NULL : cache_take(arena,
+	    usize, align < PAGE ? PAGE : align);
 	if (h != NULL) {
 		if (!hm_rtree_set(h->addr, HUGE_KEY_SIZE,
 		    (uintptr_t)h | RTREE_HUGE_TAG)) {
@@ -384,13 +352,20 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	h = huge_desc_get();
 	if (h == NULL)
 		return NULL;
-	/* Fresh mappings are chunk-aligned: whole huge pages (opt.thp). */
+	/* Fresh mappings are chunk-aligned: whole huge pages (opt.thp), and
+	 * no arena chunk shares a hooked block's first chunk-map key. */
 	if (align < hm_chunksize)
 		align = hm_chunksize;
 	bool zeroed;
 	size_t guard = 0;
-	char *addr = opt_guard ? huge_map_guarded(usize, align, &zeroed, &guard)
-			       : hm_pages_map(usize, align, DSS_DISABLED, &zeroed);
+	char *addr;
+	if (hooks != NULL)
+		addr = hm_ehooks_alloc(&arena->ehooks, hooks, usize, align,
+		    &zeroed);
+	else if (opt_guard)
+		addr = huge_map_guarded(usize, align, &zeroed, &guard);
+	else
+		addr = hm_pages_map(usize, align, DSS_DISABLED, &zeroed);
 	if (addr == NULL) {
 		huge_desc_put(h);
 		return NULL;
@@ -399,12 +374,15 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	h->usize = usize;
 	h->arena = arena;
 	h->guard = guard;
-	h->hooks = NULL;
+	h->hooks = hooks;
 	if (!hm_rtree_set(addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG)) {
 		cache_drop(h);
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* The kernel's fresh pages are zero; a hook's may not be. */
+	if (zero && !zeroed)
+		memset(addr, 0, usize);
 	huge_link(arena, h);
 	return addr;
 }

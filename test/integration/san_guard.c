@@ -33,15 +33,6 @@
 
 #define NSLOTS 16
 
-static size_t
-stat_size(const char *name) {
-	uint64_t epoch = 1;
-	hm_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch));
-	size_t v = 0, sz = sizeof(v);
-	assert_d_eq(hm_mallctl(name, &v, &sz, NULL, 0), 0, "%s", name);
-	return v;
-}
-
 static uint64_t
 san_total(void) {
 	uint64_t epoch = 1;
@@ -392,7 +383,7 @@ TEST_BEGIN(test_pool_bounded)
 	enum { LIVE = 40, ROUNDS = 20000 };
 	/* The harness's stdout buffer, a thread's TLS: blocks the test
 	 * did not make may be guarded too. */
-	size_t live0 = stat_size("stats.san.live");
+	size_t live0 = test_stat_size("stats.san.live");
 	char *live[LIVE] = {NULL};
 	size_t sizes[LIVE] = {0};
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
@@ -420,9 +411,9 @@ TEST_BEGIN(test_pool_bounded)
 			hi = a + 1 > hi ? a + 1 : hi;
 		}
 		if (round % 1000 == 999) {
-			expect_zu_le(stat_size("stats.san.live"), NSLOTS,
+			expect_zu_le(test_stat_size("stats.san.live"), NSLOTS,
 			    "live guarded blocks");
-			expect_zu_le(stat_size("stats.san.allocated"),
+			expect_zu_le(test_stat_size("stats.san.allocated"),
 			    NSLOTS * 16384, "guarded bytes");
 			range_count_t c = {lo, hi, 0};
 			proc_maps_walk(false, count_fn, &c);
@@ -430,7 +421,7 @@ TEST_BEGIN(test_pool_bounded)
 				max_maps = c.n;
 		}
 	}
-	expect_zu_eq(stat_size("stats.san.live"), NSLOTS,
+	expect_zu_eq(test_stat_size("stats.san.live"), NSLOTS,
 	    "with 40 live blocks, every slot holds one");
 	expect_true(san_total() - total0 > ROUNDS / 4, "guarded %llu",
 	    (unsigned long long)(san_total() - total0));
@@ -440,7 +431,7 @@ TEST_BEGIN(test_pool_bounded)
 	expect_zu_gt(max_maps, NSLOTS, "the count sees the pool");
 	for (int i = 0; i < LIVE; i++)
 		hm_free(live[i]);
-	expect_zu_eq(stat_size("stats.san.live"), live0, "the test's freed");
+	expect_zu_eq(test_stat_size("stats.san.live"), live0, "the test's freed");
 	range_count_t c = {lo, hi, 0};
 	proc_maps_walk(false, count_fn, &c);
 	expect_zu_le(c.n, 1 + 2 * live0, "freed slots join the pool's "
@@ -485,7 +476,7 @@ fork_child(void *arg) {
 		memset(q, 1, 100);
 		hm_free(q);
 	}
-	if (stat_size("stats.san.total") == 0)
+	if (san_total() == 0)
 		_exit(4);
 	_exit(0);
 }
@@ -493,7 +484,7 @@ fork_child(void *arg) {
 TEST_BEGIN(test_threads_fork)
 	need_rate1();
 	uint64_t before = san_total();
-	size_t live0 = stat_size("stats.san.live");
+	size_t live0 = test_stat_size("stats.san.live");
 	pthread_t th[NTHREADS];
 	for (unsigned t = 0; t < NTHREADS; t++)
 		assert_d_eq(pthread_create(&th[t], NULL, thread_main,
@@ -510,7 +501,7 @@ TEST_BEGIN(test_threads_fork)
 	expect_true(san_total() > before + NTHREADS, "threads guarded blocks");
 	/* glibc keeps an exited thread's TLS block with its stack, for
 	 * the next thread. */
-	expect_zu_le(stat_size("stats.san.live"), live0 + NTHREADS,
+	expect_zu_le(test_stat_size("stats.san.live"), live0 + NTHREADS,
 	    "the threads' blocks freed");
 
 	char *p = guarded(64, true);
