@@ -159,9 +159,10 @@ TEST_BEGIN(test_region)
 		expect_true(in_region(blocks[i], MiB), "in the region");
 		expect_d_eq(blocks[i][4095], 0, "zeroed");
 	}
+	expect_u_eq(region_allocs, allocs, "from retained ranges: alloc not "
+	    "asked");
 	for (unsigned i = 0; i < n / 2; i++)
 		hm_dallocx(blocks[i], flags);
-	(void)allocs;
 	destroy_arena(ind);
 	munmap(m, REGION_SIZE + 2 * MiB);
 TEST_END

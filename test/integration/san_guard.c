@@ -104,7 +104,6 @@ guarded(size_t size, bool end) {
 
 enum { K_OVERFLOW, K_UNDERFLOW, K_FAR_UNDERFLOW, K_UAF, K_DOUBLE };
 static char *kind_block;
-static char *kind_addr;
 
 static void
 kind_child(void *arg) {
@@ -190,7 +189,6 @@ TEST_BEGIN(test_kinds)
 	    "offset -100 of the 112-byte block at %p\n", p - 100, (void *)p);
 	run_kind(K_FAR_UNDERFLOW, SIGSEGV, line, false);
 	hm_free(p);
-	(void)kind_addr;
 TEST_END
 
 /* test_chained: runs in a new process (chain_main), so that its handler
