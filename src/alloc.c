@@ -13,6 +13,7 @@
 #include "os.h"
 #include "prof.h"
 #include "san.h"
+#include "trace.h"
 #include "tsd.h"
 
 /* Junk and zero fill (opt.junk, opt.zero): off the common path. */
@@ -400,6 +401,10 @@ hm_alloc_free(void *ptr, const block_t *b, tcache_t *tc) {
 /* free's slow path: everything the fast path in free() did not take. */
 HM_NOINLINE void
 hm_alloc_free_slow(void *ptr) {
+	/* (Before the block goes: its number orders it before the next
+	 * allocation at its address.) */
+	if (unlikely(hm_trace_on))
+		trace_free(ptr);
 	if (ptr == NULL || vg_exit_free(ptr))
 		return;
 	int saved = errno; /* free keeps errno (POSIX 2024) */
@@ -511,6 +516,8 @@ hm_alloc_realloc(void *ptr, size_t size, size_t align, bool zero,
 HM_NOINLINE void *
 hm_alloc_malloc_slow(size_t size) {
 	void *p = hm_alloc(size, 0, false, NULL, tsd_tcache());
+	if (unlikely(hm_trace_on))
+		trace_alloc(TRACE_MALLOC, size, p);
 	slow_path_done();
 	return p;
 }
@@ -569,6 +576,8 @@ hm_alloc_free_sized_slow(void *ptr, size_t size, size_t align,
  * ends in a tail call. */
 HM_NOINLINE void
 hm_alloc_free_sized_slow_thread(void *ptr, size_t size) {
+	if (unlikely(hm_trace_on))
+		trace_free_sized(ptr, size, 0);
 	hm_alloc_free_sized_slow(ptr, size, 0, tsd_tcache());
 }
 

@@ -121,7 +121,7 @@ typedef enum { FREE_DONE, FREE_SLOW, FREE_MISS } free_fast_t;
  */
 static HM_ALWAYS_INLINE free_fast_t
 free_fast(void *ptr, bool sized, size_t want_ind) {
-	tcache_t *tc = hm_tsd.tcache;
+	tcache_t *tc = hm_tsd.tcache_fast;
 	if (unlikely(tc == NULL))
 		return FREE_SLOW;
 	chunk_t *chunk = tcache_chunk(tc, ptr);

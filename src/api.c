@@ -14,6 +14,7 @@
 #include "check.h"
 #include "conf.h"
 #include "stats.h"
+#include "trace.h"
 
 /*
  * The fast path: a class from the table and a pop from the thread cache.
@@ -22,7 +23,7 @@
  */
 HM_EXPORT void *
 HM_PUBLIC(malloc)(size_t size) {
-	tcache_t *tc = hm_tsd.tcache;
+	tcache_t *tc = hm_tsd.tcache_fast;
 	void *p;
 	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
 	    && likely(--tc->gc_ticker >= 0)) {
@@ -42,11 +43,15 @@ HM_PUBLIC(malloc)(size_t size) {
 HM_EXPORT void *
 HM_PUBLIC(calloc)(size_t n, size_t size) {
 	size_t total;
-	if (unlikely(__builtin_mul_overflow(n, size, &total))) {
+	void *p = NULL;
+	if (unlikely(__builtin_mul_overflow(n, size, &total)))
 		errno = ENOMEM;
-		return NULL;
-	}
-	return hm_alloc(total, 0, true, NULL, tsd_tcache());
+	else
+		p = hm_alloc(total, 0, true, NULL, tsd_tcache());
+	if (unlikely(hm_trace_on))
+		hm_trace_call(TRACE_CALLOC, 0, p == NULL,
+		    (uint64_t[]){n, size, (uintptr_t)p});
+	return p;
 }
 
 HM_EXPORT void
@@ -74,9 +79,13 @@ HM_PUBLIC(realloc)(void *ptr, size_t size) {
 		if (opt_zero_realloc == ZERO_REALLOC_ABORT)
 			hm_check_fail("realloc with size 0 "
 			    "(opt.zero_realloc:abort)", ptr);
-		size = 1; /* as malloc(0) */
+		size = 1; /* as malloc(0) (and so recorded) */
 	}
+	uint64_t seq = unlikely(hm_trace_on) ? hm_trace_seq() : 0;
 	void *p = hm_alloc_realloc(ptr, size, 0, false, NULL);
+	if (unlikely(seq != 0))
+		hm_trace_call(TRACE_REALLOC, seq, p == NULL,
+		    (uint64_t[]){(uintptr_t)ptr, size, 0, (uintptr_t)p});
 	slow_path_done();
 	return p;
 }
@@ -92,24 +101,35 @@ HM_PUBLIC(reallocarray)(void *ptr, size_t n, size_t size) {
 }
 
 /* glibc 2.36's memalign, aligned_alloc (an alias there) and valloc:
- * small alignments are malloc's, a non-power of two rounds up, one above
- * SIZE_MAX / 2 + 1 is EINVAL. */
+ * small alignments are malloc's (and so recorded), a non-power of two
+ * rounds up, one above SIZE_MAX / 2 + 1 is EINVAL.  call and its
+ * arguments for the trace. */
 static void *
-memalign_common(size_t align, size_t size) {
+memalign_common(size_t align, size_t size, trace_call_t call,
+    size_t call_size) {
 	if (align <= QUANTUM)
 		return HM_PUBLIC(malloc)(size);
-	if (align > SIZE_MAX / 2 + 1) {
+	void *p = NULL;
+	size_t a = align;
+	if (a > SIZE_MAX / 2 + 1) {
 		errno = EINVAL;
-		return NULL;
+	} else {
+		if (!is_pow2(a))
+			a = (size_t)1 << lg_ceil(a);
+		p = hm_alloc(size, a, false, NULL, tsd_tcache());
 	}
-	if (!is_pow2(align))
-		align = (size_t)1 << lg_ceil(align);
-	return hm_alloc(size, align, false, NULL, tsd_tcache());
+	if (unlikely(hm_trace_on)) {
+		if (call == TRACE_VALLOC || call == TRACE_PVALLOC)
+			trace_alloc(call, call_size, p);
+		else
+			trace_alloc_aligned(call, align, size, p);
+	}
+	return p;
 }
 
 HM_EXPORT void *
 HM_PUBLIC(memalign)(size_t align, size_t size) {
-	return memalign_common(align, size);
+	return memalign_common(align, size, TRACE_MEMALIGN, size);
 }
 
 /* C17 (DR 460), glibc 2.38 and jemalloc: an alignment that is not a power
@@ -120,7 +140,7 @@ HM_PUBLIC(aligned_alloc)(size_t align, size_t size) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return memalign_common(align, size);
+	return memalign_common(align, size, TRACE_ALIGNED_ALLOC, size);
 }
 
 HM_EXPORT int
@@ -130,6 +150,8 @@ HM_PUBLIC(posix_memalign)(void **memptr, size_t align, size_t size) {
 	/* (errno is left ENOMEM on failure, as every peer leaves it and
 	 * glibc's tests read it.) */
 	void *p = hm_alloc(size, align, false, NULL, tsd_tcache());
+	if (unlikely(hm_trace_on))
+		trace_alloc_aligned(TRACE_POSIX_MEMALIGN, align, size, p);
 	if (p == NULL)
 		return ENOMEM;
 	*memptr = p;
@@ -138,7 +160,7 @@ HM_PUBLIC(posix_memalign)(void **memptr, size_t align, size_t size) {
 
 HM_EXPORT void *
 HM_PUBLIC(valloc)(size_t size) {
-	return memalign_common(PAGE, size);
+	return memalign_common(PAGE, size, TRACE_VALLOC, size);
 }
 
 HM_EXPORT void *
@@ -148,7 +170,7 @@ HM_PUBLIC(pvalloc)(size_t size) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return memalign_common(PAGE, rounded);
+	return memalign_common(PAGE, rounded, TRACE_PVALLOC, size);
 }
 
 HM_EXPORT size_t
@@ -177,6 +199,8 @@ HM_PUBLIC(free_sized)(void *ptr, size_t size) {
 
 HM_EXPORT void
 HM_PUBLIC(free_aligned_sized)(void *ptr, size_t align, size_t size) {
+	if (unlikely(hm_trace_on))
+		trace_free_sized(ptr, size, align);
 	hm_alloc_free_sized_slow(ptr, size, align, tsd_tcache());
 }
 

@@ -19,6 +19,7 @@
 #include "san.h"
 #include "sc.h"
 #include "tcache.h"
+#include "trace.h"
 
 bool opt_abort = false;
 bool opt_abort_conf = false;
@@ -82,6 +83,8 @@ const conf_opt_t hm_conf_opts[] = {
 	{"prof_leak", CONF_BOOL, &opt_prof_leak, 0, 1, NULL, 0},
 	{"prof_accum", CONF_BOOL, &opt_prof_accum, 0, 1, NULL, 0},
 	{"prof_prefix", CONF_STRING, opt_prof_prefix, 0, 0, NULL, 0},
+	{"trace", CONF_BOOL, &opt_trace, 0, 1, NULL, 0},
+	{"trace_prefix", CONF_STRING, opt_trace_prefix, 0, 0, NULL, 0},
 	{"experimental_infallible_new", CONF_BOOL,
 	    &opt_experimental_infallible_new, 0, 1, NULL, 0},
 	{"stats_print", CONF_BOOL, &opt_stats_print, 0, 1, NULL, 0},

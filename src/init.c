@@ -28,6 +28,7 @@
 #include "secure.h"
 #include "stats.h"
 #include "tcache.h"
+#include "trace.h"
 #include "tsd.h"
 
 _Atomic int hm_init_state;
@@ -90,6 +91,7 @@ init_prefork(void) {
 	hm_tcache_prefork();
 	hm_secure_prefork();
 	hm_prof_prefork();
+	hm_trace_prefork();
 	init_each_arena(hm_arena_prefork);
 	hm_huge_prefork();
 	hm_san_prefork();
@@ -110,6 +112,7 @@ init_postfork_parent(void) {
 	hm_san_postfork_parent();
 	hm_huge_postfork_parent();
 	init_each_arena(hm_arena_postfork_parent);
+	hm_trace_postfork_parent();
 	hm_prof_postfork_parent();
 	hm_secure_postfork_parent();
 	hm_tcache_postfork_parent();
@@ -132,6 +135,7 @@ init_postfork_child(void) {
 	hm_san_postfork_child();
 	hm_huge_postfork_child();
 	init_each_arena(hm_arena_postfork_child);
+	hm_trace_postfork_child();
 	hm_prof_postfork_child();
 	hm_secure_postfork_child();
 	hm_tcache_postfork_child();
@@ -167,6 +171,9 @@ init_boot(void) {
 		return false;
 	if (hm_tsd_boot())
 		return false;
+	/* Before any thread is bound: a bound thread's fast paths stay
+	 * closed while tracing (tsd.c). */
+	hm_trace_boot();
 	/* From here on a re-entrant call is served from arena 0. */
 	if (pthread_atfork(init_prefork, init_postfork_parent,
 	    init_postfork_child) != 0)

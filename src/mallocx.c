@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "ctl.h"
 #include "init.h"
+#include "trace.h"
 
 #define MALLOCX_LG_ALIGN_MASK 0x3f
 #define MALLOCX_ARENA_SHIFT 20
@@ -55,13 +56,15 @@ HM_EXPORT void *
 HM_PUBLIC(mallocx)(size_t size, int flags) {
 	bool bad;
 	arena_t *arena = mallocx_arena(flags, &bad);
-	if (bad) {
+	void *p = NULL;
+	if (bad)
 		errno = ENOMEM;
-		return NULL;
-	}
-	size_t align = mallocx_align(flags);
-	return hm_alloc(size, align, (flags & MALLOCX_ZERO) != 0, arena,
-	    mallocx_tcache(flags));
+	else
+		p = hm_alloc(size, mallocx_align(flags),
+		    (flags & MALLOCX_ZERO) != 0, arena, mallocx_tcache(flags));
+	if (unlikely(hm_trace_on))
+		trace_alloc_aligned(TRACE_MALLOCX, (unsigned)flags, size, p);
+	return p;
 }
 
 HM_EXPORT void *
@@ -72,12 +75,29 @@ HM_PUBLIC(rallocx)(void *ptr, size_t size, int flags) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return hm_alloc_realloc(ptr, size == 0 ? 1 : size, mallocx_align(flags),
-	    (flags & MALLOCX_ZERO) != 0, arena);
+	uint64_t seq = unlikely(hm_trace_on) ? hm_trace_seq() : 0;
+	void *p = hm_alloc_realloc(ptr, size == 0 ? 1 : size,
+	    mallocx_align(flags), (flags & MALLOCX_ZERO) != 0, arena);
+	if (unlikely(seq != 0))
+		hm_trace_call(TRACE_RALLOCX, seq, p == NULL,
+		    (uint64_t[]){(unsigned)flags, (uintptr_t)ptr, size, 0,
+		    (uintptr_t)p});
+	return p;
 }
+
+static size_t xallocx_impl(void *ptr, size_t size, size_t extra, int flags);
 
 HM_EXPORT size_t
 HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
+	size_t usize = xallocx_impl(ptr, size, extra, flags);
+	if (unlikely(hm_trace_on))
+		hm_trace_call(TRACE_XALLOCX, 0, false, (uint64_t[]){
+		    (unsigned)flags, (uintptr_t)ptr, size, extra, usize});
+	return usize;
+}
+
+static size_t
+xallocx_impl(void *ptr, size_t size, size_t extra, int flags) {
 	block_t b;
 	if (!block_lookup(ptr, &b))
 		hm_block_invalid("xallocx of invalid pointer", ptr);
@@ -123,6 +143,9 @@ HM_PUBLIC(dallocx)(void *ptr, int flags) {
 		HM_PUBLIC(free)(ptr);
 		return;
 	}
+	if (unlikely(hm_trace_on))
+		hm_trace_call(TRACE_DALLOCX, 0, false,
+		    (uint64_t[]){(unsigned)flags, (uintptr_t)ptr});
 	int saved = errno;
 	block_t b;
 	if (unlikely(!block_lookup(ptr, &b)))
@@ -137,7 +160,15 @@ HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
 	if (flags == 0 && likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(
 	    ptr, true, hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE))
 		return;
-	hm_alloc_free_sized_slow(ptr, size, mallocx_align(flags), mallocx_tcache(flags));
+	if (unlikely(hm_trace_on)) {
+		if (ptr == NULL)
+			trace_free(ptr);
+		else
+			hm_trace_call(TRACE_SDALLOCX, 0, false,
+			    (uint64_t[]){(unsigned)flags, (uintptr_t)ptr, size});
+	}
+	hm_alloc_free_sized_slow(ptr, size, mallocx_align(flags),
+	    mallocx_tcache(flags));
 }
 
 HM_EXPORT size_t
@@ -156,8 +187,12 @@ batch_alloc(void **ptrs, size_t num, size_t size, int flags) {
 	arena_t *arena = mallocx_arena(flags, &bad);
 	if (bad)
 		return 0;
-	return hm_alloc_batch(ptrs, num, size, mallocx_align(flags),
+	size_t n = hm_alloc_batch(ptrs, num, size, mallocx_align(flags),
 	    (flags & MALLOCX_ZERO) != 0, arena, mallocx_tcache(flags));
+	for (size_t i = 0; unlikely(hm_trace_on) && i < n; i++)
+		trace_alloc_aligned(TRACE_MALLOCX, (unsigned)flags, size,
+		    ptrs[i]);
+	return n;
 }
 
 static const ctl_env_t ctl_env = {batch_alloc};

@@ -11,6 +11,8 @@
  *   < LOCK_RANK_ARENAS (creating arenas)
  *   < LOCK_RANK_TCACHES (the pool of thread caches)
  *   < LOCK_RANK_QUARANTINE (secure.c) < LOCK_RANK_PROF (prof.c)
+ *   < LOCK_RANK_TRACE (trace.c's buffers) < LOCK_RANK_TRACE_BUF (one
+ *   buffer, written out) < LOCK_RANK_TRACE_FILE (the trace file)
  *   < LOCK_RANK_BIN
  *   < LOCK_RANK_ARENA
  *   < LOCK_RANK_HUGE < LOCK_RANK_SAN (san.c) < LOCK_RANK_EHOOKS (an
@@ -40,6 +42,9 @@ typedef enum {
 	LOCK_RANK_TCACHES,
 	LOCK_RANK_QUARANTINE,
 	LOCK_RANK_PROF,
+	LOCK_RANK_TRACE,
+	LOCK_RANK_TRACE_BUF,
+	LOCK_RANK_TRACE_FILE,
 	LOCK_RANK_BIN,
 	LOCK_RANK_ARENA,
 	LOCK_RANK_HUGE,

@@ -17,6 +17,7 @@
 struct arena_s;
 struct tcache_s;
 struct prof_thread_s;
+struct trace_buf_s;
 
 typedef enum {
 	TSD_UNINIT = 0,
@@ -27,8 +28,12 @@ typedef enum {
 } tsd_state_t;
 
 typedef struct tsd_s {
+	/* The thread cache for the fast paths of malloc and free, which
+	 * test this alone: tcache, or NULL while allocation traces are
+	 * recorded (trace.h), which every call must reach. */
+	struct tcache_s *tcache_fast;
 	/* The thread cache; NULL unless the thread is bound (TSD_NOMINAL)
-	 * and caching, so malloc's fast path tests this alone. */
+	 * and caching. */
 	struct tcache_s *tcache;
 	struct arena_s *arena;
 	uint8_t state;
@@ -56,6 +61,13 @@ typedef struct tsd_s {
 	 * allocated passes san_next (UINT64_MAX with them off). */
 	uint64_t san_next;
 	uint64_t san_prng;
+	/* Allocation traces (trace.h): the thread's buffer (NULL until its
+	 * first recorded call while bound), its number in the trace (0
+	 * until then) and kernel id, and a record in progress. */
+	struct trace_buf_s *trace;
+	uint32_t trace_thread;
+	uint32_t trace_tid;
+	bool trace_busy;
 } tsd_t;
 
 HM_EXTERN __thread tsd_t hm_tsd __attribute__((tls_model("initial-exec")));

@@ -7,8 +7,16 @@
 #include "prof.h"
 #include "san.h"
 #include "tcache.h"
+#include "trace.h"
 
 static pthread_key_t tsd_key;
+
+/* The thread's cache, and the fast paths' view of it (tls.h). */
+static void
+tsd_tcache_set(tsd_t *tsd, struct tcache_s *tc) {
+	tsd->tcache = tc;
+	tsd->tcache_fast = hm_trace_on ? NULL : tc;
+}
 
 static void
 tsd_cleanup(void *arg) {
@@ -19,9 +27,10 @@ tsd_cleanup(void *arg) {
 	tsd->state = TSD_DEAD;
 	hm_prof_thread_exit();
 	hm_san_thread_exit();
+	hm_trace_thread_exit();
 	/* Later calls (other destructors, atexit) take the slow paths. */
 	struct tcache_s *tc = tsd->tcache;
-	tsd->tcache = NULL;
+	tsd_tcache_set(tsd, NULL);
 	if (tc != NULL)
 		hm_tcache_destroy(tc);
 	/* glibc runs key destructors holding none of its locks: a launch
@@ -57,7 +66,7 @@ hm_tsd_arena_slow(void) {
 	hm_prof_thread_start();
 	hm_san_thread_start();
 	if (!tsd->tcache_disabled)
-		tsd->tcache = hm_tcache_create(arena);
+		tsd_tcache_set(tsd, hm_tcache_create(arena));
 	return arena;
 }
 
@@ -70,10 +79,10 @@ hm_tsd_tcache_enable(bool enable) {
 	tsd->tcache_disabled = !enable;
 	if (!enable && tsd->tcache != NULL) {
 		struct tcache_s *tc = tsd->tcache;
-		tsd->tcache = NULL;
+		tsd_tcache_set(tsd, NULL);
 		hm_tcache_destroy(tc);
 	} else if (enable && tsd->tcache == NULL) {
-		tsd->tcache = hm_tcache_create(tsd->arena);
+		tsd_tcache_set(tsd, hm_tcache_create(tsd->arena));
 	}
 	return old;
 }

@@ -1,0 +1,494 @@
+/* trace.c: see trace.h; the file format is docs/trace.md. */
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base.h"
+#include "log.h"
+#include "mutex.h"
+#include "tls.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the trace format is little-endian; this writer stores native words"
+#endif
+
+bool opt_trace = false;
+char opt_trace_prefix[OPT_STRING_MAX] = "hmalloc";
+bool hm_trace_on;
+
+#define TRACE_VERSION 1
+#define TRACE_FILE_HDR 64
+#define TRACE_CHUNK_HDR 40
+/* Records a chunk holds: a thread's buffer is this and its header. */
+#define TRACE_BUF_SIZE ((size_t)32 << 10)
+/* The most one call adds: a TIME and a THREAD record, then the call's
+ * opcode and at most seven varints of 10 bytes. */
+#define TRACE_REC_MAX 128
+/* The coarse clock is read once every this many records. */
+#define TRACE_TIME_EVERY 32
+#define TRACE_OP_TIME 24
+#define TRACE_OP_THREAD 25
+#define TRACE_FLAG_NULL 0x80
+#define TRACE_CHECK_MUL 0x9E3779B97F4A7C15ULL
+
+/*
+ * Each call's fields, in docs/trace.md's order: V a varint, A an address
+ * (a signed delta from the last one), Q a second sequence number (taken
+ * when the record is written: after the call), and | where a NULL result
+ * cuts the record short.
+ */
+static const char *const trace_fields[TRACE_NCALLS] = {
+	[TRACE_MALLOC] = "V|A",
+	[TRACE_CALLOC] = "VV|A",
+	[TRACE_MEMALIGN] = "VV|A",
+	[TRACE_ALIGNED_ALLOC] = "VV|A",
+	[TRACE_POSIX_MEMALIGN] = "VV|A",
+	[TRACE_VALLOC] = "V|A",
+	[TRACE_PVALLOC] = "V|A",
+	[TRACE_REALLOC] = "AV|QA",
+	[TRACE_FREE] = "|A",
+	[TRACE_FREE_SIZED] = "AVV",
+	[TRACE_MALLOCX] = "VV|A",
+	[TRACE_RALLOCX] = "VAV|QA",
+	[TRACE_XALLOCX] = "VAVVV",
+	[TRACE_DALLOCX] = "VA",
+	[TRACE_SDALLOCX] = "VAV",
+};
+
+/*
+ * A buffer of records: a thread's own (written without a lock; the lock
+ * is taken only to write it out), or the shared one (every record under
+ * the lock).  out holds the chunk header and then the records, so that a
+ * chunk is one write(2); len, the bytes of complete records, is stored
+ * with release order after each record, for the exit flush of another
+ * thread (trace_exit).
+ */
+typedef struct trace_buf_s {
+	mutex_t lock;
+	struct trace_buf_s *all_next;   /* every buffer ever made */
+	struct trace_buf_s *pool_next;  /* free ones, under trace_lock */
+	_Atomic size_t len;
+	/* Written out at exit by another thread: what its owner adds
+	 * later is dropped, not written a second time. */
+	bool abandoned;
+	/* The decoding state docs/trace.md describes: the header's
+	 * values, then the last record's. */
+	uint32_t thread;
+	uint32_t tid;
+	uint32_t cur_thread;            /* the shared buffer's last writer */
+	uint64_t seq_base;
+	uint64_t seq;
+	uint64_t ms_base;
+	uint64_t ms;
+	uint64_t addr;
+	unsigned time_tick;
+	uint8_t out[TRACE_CHUNK_HDR + TRACE_BUF_SIZE + 8];
+} trace_buf_t;
+
+#define TRACE_DATA(b) ((b)->out + TRACE_CHUNK_HDR)
+
+/* Buffers made and the pool of free ones (a thread's goes back at its
+ * exit); the shared buffer. */
+static mutex_t trace_lock = MUTEX_INITIALIZER(LOCK_RANK_TRACE);
+static trace_buf_t *trace_all;
+static trace_buf_t *trace_pool;
+static trace_buf_t trace_shared = {
+	.lock = MUTEX_INITIALIZER(LOCK_RANK_TRACE_BUF)
+};
+
+/* The file: opened at the first chunk (trace_file), by this process
+ * (a fork child opens its own). */
+static mutex_t trace_file_lock = MUTEX_INITIALIZER(LOCK_RANK_TRACE_FILE);
+static _Atomic int trace_fd = -1;
+static bool trace_failed;          /* no file: chunks are dropped */
+static char trace_path[OPT_STRING_MAX + 64];
+static uint32_t trace_pid;
+static uint32_t trace_ppid;
+static bool trace_forked;
+static uint64_t trace_start_ns;
+static uint64_t trace_start_ms;
+
+static _Atomic uint64_t trace_seq_next;
+static _Atomic uint32_t trace_nthreads;
+
+static uint64_t
+trace_clock_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+trace_start(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	trace_start_ns = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+	trace_start_ms = trace_clock_ms();
+	trace_pid = (uint32_t)getpid();
+	trace_ppid = (uint32_t)getppid();
+}
+
+void
+hm_trace_boot(void) {
+	if (!opt_trace)
+		return;
+	trace_start();
+	hm_trace_on = true;
+}
+
+uint64_t
+hm_trace_seq(void) {
+	return atomic_fetch_add_explicit(&trace_seq_next, 1,
+	    memory_order_relaxed) + 1;
+}
+
+static void
+put32(uint8_t *p, uint32_t v) {
+	memcpy(p, &v, 4);
+}
+
+static void
+put64(uint8_t *p, uint64_t v) {
+	memcpy(p, &v, 8);
+}
+
+static inline uint8_t *
+put_varint(uint8_t *p, uint64_t v) {
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Writes it all, or reports why not and stops recording. */
+static void
+trace_write(int fd, const uint8_t *p, size_t n) {
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!trace_failed)
+				hm_printf("<hmalloc>: trace: cannot write %s "
+				    "(errno %d); recording stops\n", trace_path,
+				    w < 0 ? errno : ENOSPC);
+			trace_failed = true;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Opens the file: <prefix>.<pid>.trace, or .<pid>.<n>.trace when that
+ * exists (an exec kept the pid), and writes its header. */
+static void
+trace_open(void) {
+	int fd = -1;
+	for (unsigned n = 0; n < 1000; n++) {
+		if (n == 0)
+			hm_snprintf(trace_path, sizeof(trace_path), "%s.%u.trace",
+			    opt_trace_prefix, trace_pid);
+		else
+			hm_snprintf(trace_path, sizeof(trace_path),
+			    "%s.%u.%u.trace", opt_trace_prefix, trace_pid, n);
+		fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND
+		    | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		hm_printf("<hmalloc>: trace: cannot create %s (errno %d); "
+		    "recording stops\n", trace_path, errno);
+		trace_failed = true;
+		return;
+	}
+	uint8_t h[TRACE_FILE_HDR] = "HMTRACE";
+	put32(h + 8, TRACE_VERSION);
+	put32(h + 12, TRACE_FILE_HDR);
+	put32(h + 16, trace_pid);
+	put32(h + 20, trace_ppid);
+	put64(h + 24, trace_start_ns);
+	put64(h + 32, trace_start_ms);
+	put32(h + 40, (uint32_t)PAGE);
+	put32(h + 44, trace_forked ? 1 : 0);
+	trace_write(fd, h, sizeof(h));
+	atomic_store_explicit(&trace_fd, fd, memory_order_release);
+}
+
+static int
+trace_file(void) {
+	int fd = atomic_load_explicit(&trace_fd, memory_order_acquire);
+	if (likely(fd >= 0))
+		return fd;
+	mutex_lock(&trace_file_lock);
+	if (atomic_load_explicit(&trace_fd, memory_order_relaxed) < 0
+	    && !trace_failed)
+		trace_open();
+	fd = atomic_load_explicit(&trace_fd, memory_order_relaxed);
+	mutex_unlock(&trace_file_lock);
+	return fd;
+}
+
+/* docs/trace.md's checksum of the len bytes at p, zero-padded to a
+ * whole word (the buffer has the room). */
+static uint64_t
+trace_checksum(uint8_t *p, size_t len) {
+	memset(p + len, 0, 8);
+	uint64_t h = len;
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * TRACE_CHECK_MUL;
+	}
+	return h;
+}
+
+/* Writes b's records as a chunk and empties it; b's lock is held. */
+static void
+trace_flush_locked(trace_buf_t *b) {
+	size_t len = atomic_load_explicit(&b->len, memory_order_acquire);
+	if (len > 0 && !b->abandoned && !trace_failed) {
+		int fd = trace_file();
+		if (fd >= 0) {
+			uint8_t *h = b->out;
+			memcpy(h, "HMCK", 4);
+			put32(h + 4, (uint32_t)len);
+			put32(h + 8, b->thread);
+			put32(h + 12, b->tid);
+			put64(h + 16, b->seq_base);
+			put64(h + 24, b->ms_base);
+			put64(h + 32, trace_checksum(TRACE_DATA(b), len));
+			trace_write(fd, h, TRACE_CHUNK_HDR + len);
+		}
+	}
+	atomic_store_explicit(&b->len, 0, memory_order_release);
+}
+
+static void
+trace_flush(trace_buf_t *b) {
+	mutex_lock(&b->lock);
+	trace_flush_locked(b);
+	mutex_unlock(&b->lock);
+}
+
+/* A buffer for the calling thread, from the pool or made; NULL without
+ * memory (the thread then takes the shared one). */
+static trace_buf_t *
+trace_buf_get(void) {
+	mutex_lock(&trace_lock);
+	trace_buf_t *b = trace_pool;
+	if (b != NULL) {
+		trace_pool = b->pool_next;
+	} else {
+		b = hm_base_alloc(sizeof(*b));
+		if (b != NULL) {
+			hm_mutex_init(&b->lock, LOCK_RANK_TRACE_BUF, NULL);
+			b->all_next = trace_all;
+			trace_all = b;
+		}
+	}
+	if (b != NULL)
+		b->abandoned = false;
+	mutex_unlock(&trace_lock);
+	return b;
+}
+
+/* Appends one call to b (b's owner, or the holder of the shared
+ * buffer's lock). */
+static void
+trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
+    uint64_t seq, bool null, const uint64_t *f, bool shared) {
+	size_t len = atomic_load_explicit(&b->len, memory_order_relaxed);
+	if (len > TRACE_BUF_SIZE - TRACE_REC_MAX) {
+		trace_flush_locked(b);
+		len = 0;
+	}
+	if (seq == 0) {
+		seq = hm_trace_seq();
+	} else if (len > 0 && seq < b->seq) {
+		/* A number taken before the call, behind one another
+		 * thread wrote here since: a new chunk (shared buffer). */
+		trace_flush_locked(b);
+		len = 0;
+	}
+	uint8_t *data = TRACE_DATA(b);
+	uint8_t *p = data + len;
+	if (len == 0) {
+		b->thread = b->cur_thread = tsd->trace_thread;
+		b->tid = tsd->trace_tid;
+		b->seq_base = b->seq = seq;
+		b->ms_base = b->ms = trace_clock_ms();
+		b->addr = 0;
+		b->time_tick = TRACE_TIME_EVERY;
+	} else {
+		if (--b->time_tick == 0) {
+			b->time_tick = TRACE_TIME_EVERY;
+			uint64_t ms = trace_clock_ms();
+			if (ms > b->ms) {
+				*p++ = TRACE_OP_TIME;
+				p = put_varint(p, ms - b->ms);
+				b->ms = ms;
+			}
+		}
+		if (shared && b->cur_thread != tsd->trace_thread) {
+			*p++ = TRACE_OP_THREAD;
+			p = put_varint(p, tsd->trace_thread);
+			p = put_varint(p, tsd->trace_tid);
+			b->cur_thread = tsd->trace_thread;
+		}
+	}
+	*p++ = (uint8_t)(call | (null ? TRACE_FLAG_NULL : 0));
+	p = put_varint(p, seq - b->seq);
+	b->seq = seq;
+	for (const char *k = trace_fields[call]; *k != '\0'; k++) {
+		if (*k == '|') {
+			if (null)
+				break;
+			continue;
+		}
+		uint64_t v = *f++;
+		switch (*k) {
+		case 'A': {
+			uint64_t d = v - b->addr;
+			b->addr = v;
+			/* zigzag: the sign to the low bit */
+			p = put_varint(p, (d << 1) ^ (uint64_t)((int64_t)d >> 63));
+			break;
+		}
+		case 'Q':
+			p = put_varint(p, hm_trace_seq() - seq);
+			break;
+		default:
+			p = put_varint(p, v);
+			break;
+		}
+	}
+	atomic_store_explicit(&b->len, (size_t)(p - data),
+	    memory_order_release);
+}
+
+void
+hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f) {
+	tsd_t *tsd = &hm_tsd;
+	/* A signal handler's call inside a record of this thread's: not
+	 * recorded (the buffer is half written). */
+	if (unlikely(tsd->trace_busy))
+		return;
+	tsd->trace_busy = true;
+	int saved = errno;
+	if (unlikely(tsd->trace_thread == 0)) {
+		tsd->trace_thread = atomic_fetch_add_explicit(&trace_nthreads, 1,
+		    memory_order_relaxed) + 1;
+		tsd->trace_tid = (uint32_t)syscall(SYS_gettid);
+	}
+	trace_buf_t *b = tsd->trace;
+	if (unlikely(b == NULL) && tsd->state == TSD_NOMINAL)
+		b = tsd->trace = trace_buf_get();
+	if (likely(b != NULL)) {
+		trace_put(b, tsd, call, seq, null, f, false);
+	} else {
+		mutex_lock(&trace_shared.lock);
+		trace_put(&trace_shared, tsd, call, seq, null, f, true);
+		mutex_unlock(&trace_shared.lock);
+	}
+	errno = saved;
+	tsd->trace_busy = false;
+}
+
+void
+hm_trace_thread_exit(void) {
+	tsd_t *tsd = &hm_tsd;
+	trace_buf_t *b = tsd->trace;
+	if (b == NULL)
+		return;
+	tsd->trace_busy = true;
+	tsd->trace = NULL;
+	int saved = errno;
+	trace_flush(b);
+	mutex_lock(&trace_lock);
+	b->pool_next = trace_pool;
+	trace_pool = b;
+	mutex_unlock(&trace_lock);
+	errno = saved;
+	tsd->trace_busy = false;
+}
+
+/*
+ * At exit (hmalloc is a library loaded before the program's, so this
+ * runs after the program's destructors and exit handlers): every buffer
+ * goes to the file.  Another thread may still be adding to its own: what
+ * it completed is written and the rest dropped (abandoned).
+ */
+__attribute__((destructor)) static void
+trace_exit(void) {
+	if (!hm_trace_on)
+		return;
+	tsd_t *tsd = &hm_tsd;
+	bool busy = tsd->trace_busy;
+	tsd->trace_busy = true;
+	int saved = errno;
+	mutex_lock(&trace_lock);
+	for (trace_buf_t *b = trace_all; b != NULL; b = b->all_next) {
+		mutex_lock(&b->lock);
+		trace_flush_locked(b);
+		if (b != tsd->trace)
+			b->abandoned = true;
+		mutex_unlock(&b->lock);
+	}
+	mutex_unlock(&trace_lock);
+	trace_flush(&trace_shared);
+	errno = saved;
+	tsd->trace_busy = busy;
+}
+
+void
+hm_trace_prefork(void) {
+	hm_mutex_prefork(&trace_lock);
+}
+
+void
+hm_trace_postfork_parent(void) {
+	hm_mutex_postfork_parent(&trace_lock);
+}
+
+/* The child: a file of its own, at its first chunk; what the buffers
+ * hold is the parent's to write, and only this thread's buffer stays
+ * in use. */
+void
+hm_trace_postfork_child(void) {
+	hm_mutex_postfork_child(&trace_lock);
+	if (!hm_trace_on)
+		return;
+	hm_mutex_postfork_child(&trace_file_lock);
+	hm_mutex_postfork_child(&trace_shared.lock);
+	int fd = atomic_load_explicit(&trace_fd, memory_order_relaxed);
+	if (fd >= 0)
+		close(fd);
+	atomic_store_explicit(&trace_fd, -1, memory_order_relaxed);
+	trace_failed = false;
+	trace_forked = true;
+	trace_start();
+	tsd_t *tsd = &hm_tsd;
+	tsd->trace_busy = false;
+	tsd->trace_tid = (uint32_t)syscall(SYS_gettid);
+	trace_pool = NULL;
+	for (trace_buf_t *b = trace_all; b != NULL; b = b->all_next) {
+		hm_mutex_postfork_child(&b->lock);
+		atomic_store_explicit(&b->len, 0, memory_order_relaxed);
+		b->abandoned = false;
+		if (b != tsd->trace) {
+			b->pool_next = trace_pool;
+			trace_pool = b;
+		}
+	}
+	atomic_store_explicit(&trace_shared.len, 0, memory_order_relaxed);
+}
