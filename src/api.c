@@ -81,7 +81,7 @@ HM_PUBLIC(realloc)(void *ptr, size_t size) {
 			    "(opt.zero_realloc:abort)", ptr);
 		size = 1; /* as malloc(0) (and so recorded) */
 	}
-	uint64_t seq = unlikely(hm_trace_on) ? hm_trace_seq() : 0;
+	uint64_t seq = unlikely(hm_trace_on) ? hm_trace_seq(ptr) : 0;
 	void *p = hm_alloc_realloc(ptr, size, 0, false, NULL);
 	if (unlikely(seq != 0))
 		hm_trace_call(TRACE_REALLOC, seq, p == NULL,

@@ -75,7 +75,7 @@ HM_PUBLIC(rallocx)(void *ptr, size_t size, int flags) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	uint64_t seq = unlikely(hm_trace_on) ? hm_trace_seq() : 0;
+	uint64_t seq = unlikely(hm_trace_on) ? hm_trace_seq(ptr) : 0;
 	void *p = hm_alloc_realloc(ptr, size == 0 ? 1 : size,
 	    mallocx_align(flags), (flags & MALLOCX_ZERO) != 0, arena);
 	if (unlikely(seq != 0))

@@ -39,9 +39,9 @@ bool hm_trace_on;
 
 /*
  * Each call's fields, in docs/trace.md's order: V a varint, A an address
- * (a signed delta from the last one), Q a second sequence number (taken
- * when the record is written: after the call), and | where a NULL result
- * cuts the record short.
+ * (a signed delta from the last one), Q a second order number (the
+ * result's, taken when the record is written: after the call), and |
+ * where a NULL result cuts the record short.
  */
 static const char *const trace_fields[TRACE_NCALLS] = {
 	[TRACE_MALLOC] = "V|A",
@@ -114,7 +114,21 @@ static bool trace_forked;
 static uint64_t trace_start_ns;
 static uint64_t trace_start_ms;
 
-static _Atomic uint64_t trace_seq_next;
+/*
+ * The order numbers: one counter per 2 MiB region of addresses (hashed
+ * into TRACE_NCOUNTERS), each on a line of its own.  The records of one
+ * address all take their numbers from one counter, which orders them;
+ * and a thread allocating and freeing in its own arena's chunks writes
+ * lines no other thread does, where one counter for the process would
+ * be a line every call of every thread fights over.
+ */
+#define TRACE_LG_NCOUNTERS 10
+#define TRACE_LG_REGION 21
+static struct {
+	_Alignas(CACHELINE) _Atomic uint64_t next;
+	char pad[CACHELINE - sizeof(uint64_t)];
+} trace_counters[1 << TRACE_LG_NCOUNTERS];
+
 static _Atomic uint32_t trace_nthreads;
 
 static uint64_t
@@ -143,9 +157,16 @@ hm_trace_boot(void) {
 }
 
 uint64_t
-hm_trace_seq(void) {
-	return atomic_fetch_add_explicit(&trace_seq_next, 1,
+hm_trace_seq(const void *addr) {
+	uint64_t h = ((uintptr_t)addr >> TRACE_LG_REGION) * TRACE_CHECK_MUL;
+	return atomic_fetch_add_explicit(
+	    &trace_counters[h >> (64 - TRACE_LG_NCOUNTERS)].next, 1,
 	    memory_order_relaxed) + 1;
+}
+
+static inline uint64_t
+zigzag(uint64_t d) {
+	return (d << 1) ^ (uint64_t)((int64_t)d >> 63);
 }
 
 static void
@@ -302,6 +323,23 @@ trace_buf_get(void) {
 	return b;
 }
 
+/* The number of a record taken now: from the counter of its first
+ * address (what it frees or made); 0 for a record with none. */
+static uint64_t
+trace_number(trace_call_t call, bool null, const uint64_t *f) {
+	for (const char *k = trace_fields[call]; *k != '\0'; k++) {
+		if (*k == '|') {
+			if (null)
+				break;
+		} else if (*k == 'A') {
+			return hm_trace_seq((void *)(uintptr_t)*f);
+		} else {
+			f++;
+		}
+	}
+	return 0;
+}
+
 /* Appends one call to b (b's owner, or the holder of the shared
  * buffer's lock). */
 static void
@@ -312,14 +350,8 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 		trace_flush_locked(b);
 		len = 0;
 	}
-	if (seq == 0) {
-		seq = hm_trace_seq();
-	} else if (len > 0 && seq < b->seq) {
-		/* A number taken before the call, behind one another
-		 * thread wrote here since: a new chunk (shared buffer). */
-		trace_flush_locked(b);
-		len = 0;
-	}
+	if (seq == 0)
+		seq = trace_number(call, null, f);
 	uint8_t *data = TRACE_DATA(b);
 	uint8_t *p = data + len;
 	if (len == 0) {
@@ -347,7 +379,10 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 		}
 	}
 	*p++ = (uint8_t)(call | (null ? TRACE_FLAG_NULL : 0));
-	p = put_varint(p, seq - b->seq);
+	/* (A record with no address has no number: S is 0.) */
+	if (seq == 0)
+		seq = b->seq;
+	p = put_varint(p, zigzag(seq - b->seq));
 	b->seq = seq;
 	for (const char *k = trace_fields[call]; *k != '\0'; k++) {
 		if (*k == '|') {
@@ -357,15 +392,15 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 		}
 		uint64_t v = *f++;
 		switch (*k) {
-		case 'A': {
-			uint64_t d = v - b->addr;
+		case 'A':
+			p = put_varint(p, zigzag(v - b->addr));
 			b->addr = v;
-			/* zigzag: the sign to the low bit */
-			p = put_varint(p, (d << 1) ^ (uint64_t)((int64_t)d >> 63));
 			break;
-		}
 		case 'Q':
-			p = put_varint(p, hm_trace_seq() - seq);
+			/* The result's number, now that it is made: the
+			 * result is the next field. */
+			p = put_varint(p, zigzag(hm_trace_seq(
+			    (void *)(uintptr_t)*f) - seq));
 			break;
 		default:
 			p = put_varint(p, v);

@@ -8,11 +8,11 @@
  * malloc'd) and appends it to the file as one chunk with one write(2)
  * when it fills, when the thread exits and when the process exits.  A
  * call from a thread with no binding (not bound yet, or past its exit)
- * goes to one shared buffer under a lock.  One process-wide counter
- * orders the records of all threads: an allocation takes its number once
- * it has its block, a free before it lets the block go, so that for any
- * address the allocations and frees sorted by number alternate as they
- * happened.
+ * goes to one shared buffer under a lock.  Order numbers relate the
+ * records of different threads: each comes from a counter chosen by the
+ * record's address; an allocation takes its number once it has its
+ * block, a free before it lets the block go, so that for any address the
+ * allocations and frees sorted by number alternate as they happened.
  *
  * While tracing, the fast paths are closed (tsd.tcache_fast is NULL: tls.h)
  * and every call comes through a slow path, which records it.
@@ -55,16 +55,17 @@ typedef enum {
 /* Sets up recording if opt.trace (after the options are read). */
 void hm_trace_boot(void);
 
-/* The next sequence number: taken before a call that lets a block go
- * and makes another (realloc), for hm_trace_call's seq. */
-uint64_t hm_trace_seq(void);
+/* The next order number for addr: taken before a call that lets block
+ * addr go and makes another (realloc), for hm_trace_call's seq. */
+uint64_t hm_trace_seq(const void *addr);
 
 /*
  * Records one call: f holds the record's fields in the order of
- * docs/trace.md (addresses as integers; a second sequence number as
- * itself), null the call's NULL result (or free(NULL)): the fields after
- * the bar are then left out.  seq is the call's number, 0 to take one
- * now.  errno is kept.
+ * docs/trace.md (addresses as integers; a slot, unread, for a second
+ * order number, which is the result's and taken now), null the call's
+ * NULL result (or free(NULL)): the fields after the bar are then left
+ * out.  seq is the call's order number, 0 to take it now from the
+ * record's first address.  errno is kept.
  */
 void hm_trace_call(trace_call_t call, uint64_t seq, bool null,
     const uint64_t *f);
