@@ -399,12 +399,8 @@ hm_alloc_free(void *ptr, const block_t *b, tcache_t *tc) {
 }
 
 /* free's slow path: everything the fast path in free() did not take. */
-HM_NOINLINE void
-hm_alloc_free_slow(void *ptr) {
-	/* (Before the block goes: its number orders it before the next
-	 * allocation at its address.) */
-	if (unlikely(hm_trace_on))
-		trace_free(ptr);
+static HM_NOINLINE void
+free_slow(void *ptr) {
 	if (ptr == NULL || vg_exit_free(ptr))
 		return;
 	int saved = errno; /* free keeps errno (POSIX 2024) */
@@ -515,11 +511,25 @@ hm_alloc_realloc(void *ptr, size_t size, size_t align, bool zero,
 
 HM_NOINLINE void *
 hm_alloc_malloc_slow(size_t size) {
-	void *p = hm_alloc(size, 0, false, NULL, tsd_tcache());
+	void *p;
+	/* While tracing, malloc's fast path is closed (tls.h) and taken
+	 * here, through the thread's cache. */
+	if (!unlikely(hm_trace_on) || !malloc_fast(hm_tsd.tcache, size, &p))
+		p = hm_alloc(size, 0, false, NULL, tsd_tcache());
 	if (unlikely(hm_trace_on))
-		trace_alloc(TRACE_MALLOC, size, p);
+		hm_trace_alloc(TRACE_MALLOC, size, p);
 	slow_path_done();
 	return p;
+}
+
+static void free_traced(void *ptr, bool sized, size_t size);
+
+HM_NOINLINE void
+hm_alloc_free_slow(void *ptr) {
+	if (unlikely(hm_trace_on))
+		free_traced(ptr, false, 0);
+	else
+		free_slow(ptr);
 }
 
 /* free_fast's other case, out of line so that the common one keeps few
@@ -534,7 +544,7 @@ hm_alloc_free_fast_remote(tcache_t *tc, arena_t *arena, unsigned ind,
 		hm_tsd.deallocated += tc->bins[ind].size;
 		return;
 	}
-	hm_alloc_free_slow(ptr);
+	free_slow(ptr);
 }
 
 /* A chunk-slot miss: the slot learns ptr's chunk from the chunk map;
@@ -555,9 +565,10 @@ free_slot_fill(const void *ptr) {
  * (a second miss, should a chunk go away meanwhile, is the slow path). */
 HM_NOINLINE void
 hm_alloc_free_miss(void *ptr) {
-	if (free_slot_fill(ptr) && free_fast(ptr, false, 0) == FREE_DONE)
+	if (free_slot_fill(ptr)
+	    && free_fast(hm_tsd.tcache, ptr, false, 0) == FREE_DONE)
 		return;
-	hm_alloc_free_slow(ptr);
+	free_slow(ptr);
 }
 
 /* free_sized's slow path, and sdallocx's. */
@@ -577,15 +588,42 @@ hm_alloc_free_sized_slow(void *ptr, size_t size, size_t align,
 HM_NOINLINE void
 hm_alloc_free_sized_slow_thread(void *ptr, size_t size) {
 	if (unlikely(hm_trace_on))
-		trace_free_sized(ptr, size, 0);
-	hm_alloc_free_sized_slow(ptr, size, 0, tsd_tcache());
+		free_traced(ptr, true, size);
+	else
+		hm_alloc_free_sized_slow(ptr, size, 0, tsd_tcache());
 }
 
 /* free_sized after a chunk-slot miss (free_miss); size is small. */
 HM_NOINLINE void
 hm_alloc_free_sized_miss(void *ptr, size_t size) {
-	if (free_slot_fill(ptr) && free_fast(ptr, true,
+	if (free_slot_fill(ptr) && free_fast(hm_tsd.tcache, ptr, true,
 	    hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE)
 		return;
-	hm_alloc_free_sized_slow_thread(ptr, size);
+	hm_alloc_free_sized_slow(ptr, size, 0, tsd_tcache());
+}
+
+/*
+ * free and free_sized while tracing (their fast paths are closed: tls.h):
+ * the call recorded first (its number orders it before the next
+ * allocation at the address), then the fast path through the thread's
+ * cache, then the slow one.
+ */
+HM_NOINLINE HM_COLD static void
+free_traced(void *ptr, bool sized, size_t size) {
+	if (sized)
+		trace_free_sized(ptr, size, 0);
+	else
+		hm_trace_free(ptr);
+	if (!sized || size - 1 < SC_LOOKUP_MAX) {
+		size_t ind = sized ? hm_sc_lookup[(size - 1) >> LG_QUANTUM] : 0;
+		free_fast_t r = free_fast(hm_tsd.tcache, ptr, sized, ind);
+		if (r == FREE_MISS && free_slot_fill(ptr))
+			r = free_fast(hm_tsd.tcache, ptr, sized, ind);
+		if (r == FREE_DONE)
+			return;
+	}
+	if (sized)
+		hm_alloc_free_sized_slow(ptr, size, 0, tsd_tcache());
+	else
+		free_slow(ptr);
 }

@@ -107,12 +107,33 @@ void hm_alloc_free_sized_slow(void *ptr, size_t size, size_t align,
 void hm_alloc_free_sized_slow_thread(void *ptr, size_t size);
 void hm_alloc_free_sized_miss(void *ptr, size_t size);
 
+/*
+ * malloc's fast path through the cache tc (NULL: none): a class from the
+ * table and a pop from the thread cache, into *ret.  False for anything
+ * else (no cache, a size past the table, an empty stack, a GC visit or
+ * an allocation event due: tls.h).
+ */
+static HM_ALWAYS_INLINE bool
+malloc_fast(tcache_t *tc, size_t size, void **ret) {
+	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
+	    && likely(--tc->gc_ticker >= 0)) {
+		size_t ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
+		uint64_t allocated = hm_tsd.allocated + tc->bins[ind].size;
+		if (likely(allocated <= hm_tsd.event_next)
+		    && likely(tcache_alloc(tc, ind, ret))) {
+			hm_tsd.allocated = allocated;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* What free_fast did: freed the block, or left it to a slow path. */
 typedef enum { FREE_DONE, FREE_SLOW, FREE_MISS } free_fast_t;
 
 /*
- * The free fast path: the thread cache's chunk slot and the page's slab
- * give the class; a region start of the thread's own arena that does not
+ * The free fast path through the cache tc (NULL: none): the cache's
+ * chunk slot and the page's slab give the class; a region start of the thread's own arena that does not
  * carry the cached tag goes on the thread cache's stack.  With sized,
  * want_ind is the class a sized free claims, which must be the block's.
  * FREE_MISS when no chunk slot knows ptr's chunk (the caller fills one
@@ -120,8 +141,7 @@ typedef enum { FREE_DONE, FREE_SLOW, FREE_MISS } free_fast_t;
  * blocks, a full stack, a GC visit due).
  */
 static HM_ALWAYS_INLINE free_fast_t
-free_fast(void *ptr, bool sized, size_t want_ind) {
-	tcache_t *tc = hm_tsd.tcache_fast;
+free_fast(tcache_t *tc, void *ptr, bool sized, size_t want_ind) {
 	if (unlikely(tc == NULL))
 		return FREE_SLOW;
 	chunk_t *chunk = tcache_chunk(tc, ptr);

@@ -16,27 +16,13 @@
 #include "stats.h"
 #include "trace.h"
 
-/*
- * The fast path: a class from the table and a pop from the thread cache.
- * Anything else (no cache yet, a size past the table, an empty stack, a
- * GC visit due) is hm_alloc_malloc_slow's.
- */
+/* The fast path (malloc_fast, alloc.h); anything else is
+ * hm_alloc_malloc_slow's. */
 HM_EXPORT void *
 HM_PUBLIC(malloc)(size_t size) {
-	tcache_t *tc = hm_tsd.tcache_fast;
 	void *p;
-	if (likely(tc != NULL && size - 1 < SC_LOOKUP_MAX)
-	    && likely(--tc->gc_ticker >= 0)) {
-		size_t ind = hm_sc_lookup[(size - 1) >> LG_QUANTUM];
-		uint64_t allocated = hm_tsd.allocated + tc->bins[ind].size;
-		/* An event due (a heap profile sample, a guarded block: tls.h) is
-		 * the slow path's. */
-		if (likely(allocated <= hm_tsd.event_next)
-		    && likely(tcache_alloc(tc, ind, &p))) {
-			hm_tsd.allocated = allocated;
-			return p;
-		}
-	}
+	if (likely(malloc_fast(hm_tsd.tcache_fast, size, &p)))
+		return p;
 	return hm_alloc_malloc_slow(size);
 }
 
@@ -56,7 +42,7 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 
 HM_EXPORT void
 HM_PUBLIC(free)(void *ptr) {
-	free_fast_t r = free_fast(ptr, false, 0);
+	free_fast_t r = free_fast(hm_tsd.tcache_fast, ptr, false, 0);
 	if (likely(r == FREE_DONE))
 		return;
 	if (r == FREE_MISS)
@@ -120,7 +106,7 @@ memalign_common(size_t align, size_t size, trace_call_t call,
 	}
 	if (unlikely(hm_trace_on)) {
 		if (call == TRACE_VALLOC || call == TRACE_PVALLOC)
-			trace_alloc(call, call_size, p);
+			hm_trace_alloc(call, call_size, p);
 		else
 			trace_alloc_aligned(call, align, size, p);
 	}
@@ -185,7 +171,7 @@ HM_PUBLIC(malloc_usable_size)(void *ptr) {
 HM_EXPORT void
 HM_PUBLIC(free_sized)(void *ptr, size_t size) {
 	if (likely(size - 1 < SC_LOOKUP_MAX)) {
-		free_fast_t r = free_fast(ptr, true,
+		free_fast_t r = free_fast(hm_tsd.tcache_fast, ptr, true,
 		    hm_sc_lookup[(size - 1) >> LG_QUANTUM]);
 		if (likely(r == FREE_DONE))
 			return;

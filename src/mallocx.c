@@ -158,11 +158,11 @@ HM_PUBLIC(dallocx)(void *ptr, int flags) {
 HM_EXPORT void
 HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
 	if (flags == 0 && likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(
-	    ptr, true, hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE))
+	    hm_tsd.tcache_fast, ptr, true, hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE))
 		return;
 	if (unlikely(hm_trace_on)) {
 		if (ptr == NULL)
-			trace_free(ptr);
+			hm_trace_free(ptr);
 		else
 			hm_trace_call(TRACE_SDALLOCX, 0, false,
 			    (uint64_t[]){(unsigned)flags, (uintptr_t)ptr, size});

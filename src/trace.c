@@ -277,6 +277,7 @@ trace_checksum(uint8_t *p, size_t len) {
 static void
 trace_flush_locked(trace_buf_t *b) {
 	size_t len = atomic_load_explicit(&b->len, memory_order_acquire);
+	int saved = errno;
 	if (len > 0 && !b->abandoned && !trace_failed) {
 		int fd = trace_file();
 		if (fd >= 0) {
@@ -292,6 +293,7 @@ trace_flush_locked(trace_buf_t *b) {
 		}
 	}
 	atomic_store_explicit(&b->len, 0, memory_order_release);
+	errno = saved;
 }
 
 static void
@@ -305,6 +307,7 @@ trace_flush(trace_buf_t *b) {
  * memory (the thread then takes the shared one). */
 static trace_buf_t *
 trace_buf_get(void) {
+	int saved = errno;
 	mutex_lock(&trace_lock);
 	trace_buf_t *b = trace_pool;
 	if (b != NULL) {
@@ -320,6 +323,7 @@ trace_buf_get(void) {
 	if (b != NULL)
 		b->abandoned = false;
 	mutex_unlock(&trace_lock);
+	errno = saved;
 	return b;
 }
 
@@ -340,21 +344,22 @@ trace_number(trace_call_t call, bool null, const uint64_t *f) {
 	return 0;
 }
 
-/* Appends one call to b (b's owner, or the holder of the shared
- * buffer's lock). */
-static void
-trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
-    uint64_t seq, bool null, const uint64_t *f, bool shared) {
+/*
+ * Starts a record in b (b's owner, or the holder of the shared buffer's
+ * lock): a new chunk when b is full, the clock now and then, the thread
+ * (shared buffer), then the opcode byte op and the order number seq (0:
+ * none).  Returns where the fields go; trace_rec_end() completes it.
+ */
+static HM_ALWAYS_INLINE uint8_t *
+trace_rec_begin(trace_buf_t *b, const tsd_t *tsd, unsigned op, uint64_t seq,
+    bool shared) {
 	size_t len = atomic_load_explicit(&b->len, memory_order_relaxed);
-	if (len > TRACE_BUF_SIZE - TRACE_REC_MAX) {
+	if (unlikely(len > TRACE_BUF_SIZE - TRACE_REC_MAX)) {
 		trace_flush_locked(b);
 		len = 0;
 	}
-	if (seq == 0)
-		seq = trace_number(call, null, f);
-	uint8_t *data = TRACE_DATA(b);
-	uint8_t *p = data + len;
-	if (len == 0) {
+	uint8_t *p = TRACE_DATA(b) + len;
+	if (unlikely(len == 0)) {
 		b->thread = b->cur_thread = tsd->trace_thread;
 		b->tid = tsd->trace_tid;
 		b->seq_base = b->seq = seq;
@@ -362,7 +367,7 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 		b->addr = 0;
 		b->time_tick = TRACE_TIME_EVERY;
 	} else {
-		if (--b->time_tick == 0) {
+		if (unlikely(--b->time_tick == 0)) {
 			b->time_tick = TRACE_TIME_EVERY;
 			uint64_t ms = trace_clock_ms();
 			if (ms > b->ms) {
@@ -378,12 +383,36 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 			b->cur_thread = tsd->trace_thread;
 		}
 	}
-	*p++ = (uint8_t)(call | (null ? TRACE_FLAG_NULL : 0));
+	*p++ = (uint8_t)op;
 	/* (A record with no address has no number: S is 0.) */
 	if (seq == 0)
 		seq = b->seq;
 	p = put_varint(p, zigzag(seq - b->seq));
 	b->seq = seq;
+	return p;
+}
+
+static HM_ALWAYS_INLINE uint8_t *
+trace_rec_addr(trace_buf_t *b, uint8_t *p, uint64_t v) {
+	p = put_varint(p, zigzag(v - b->addr));
+	b->addr = v;
+	return p;
+}
+
+static HM_ALWAYS_INLINE void
+trace_rec_end(trace_buf_t *b, uint8_t *p) {
+	atomic_store_explicit(&b->len, (size_t)(p - TRACE_DATA(b)),
+	    memory_order_release);
+}
+
+/* Appends one call to b, its fields as trace_fields lists them. */
+static void
+trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
+    uint64_t seq, bool null, const uint64_t *f, bool shared) {
+	if (seq == 0)
+		seq = trace_number(call, null, f);
+	uint8_t *p = trace_rec_begin(b, tsd,
+	    call | (null ? TRACE_FLAG_NULL : 0), seq, shared);
 	for (const char *k = trace_fields[call]; *k != '\0'; k++) {
 		if (*k == '|') {
 			if (null)
@@ -393,8 +422,7 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 		uint64_t v = *f++;
 		switch (*k) {
 		case 'A':
-			p = put_varint(p, zigzag(v - b->addr));
-			b->addr = v;
+			p = trace_rec_addr(b, p, v);
 			break;
 		case 'Q':
 			/* The result's number, now that it is made: the
@@ -407,8 +435,7 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 			break;
 		}
 	}
-	atomic_store_explicit(&b->len, (size_t)(p - data),
-	    memory_order_release);
+	trace_rec_end(b, p);
 }
 
 void
@@ -419,7 +446,6 @@ hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f) {
 	if (unlikely(tsd->trace_busy))
 		return;
 	tsd->trace_busy = true;
-	int saved = errno;
 	if (unlikely(tsd->trace_thread == 0)) {
 		tsd->trace_thread = atomic_fetch_add_explicit(&trace_nthreads, 1,
 		    memory_order_relaxed) + 1;
@@ -435,7 +461,40 @@ hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f) {
 		trace_put(&trace_shared, tsd, call, seq, null, f, true);
 		mutex_unlock(&trace_shared.lock);
 	}
-	errno = saved;
+	tsd->trace_busy = false;
+}
+
+/* The common calls, encoded directly into the thread's own buffer; the
+ * rest, and a thread without one, take hm_trace_call. */
+void
+hm_trace_alloc(trace_call_t call, size_t size, const void *p) {
+	tsd_t *tsd = &hm_tsd;
+	trace_buf_t *b = tsd->trace;
+	if (unlikely(b == NULL || tsd->trace_busy || p == NULL)) {
+		hm_trace_call(call, 0, p == NULL,
+		    (uint64_t[]){size, (uintptr_t)p});
+		return;
+	}
+	tsd->trace_busy = true;
+	uint8_t *q = trace_rec_begin(b, tsd, call, hm_trace_seq(p), false);
+	q = put_varint(q, size);
+	trace_rec_end(b, trace_rec_addr(b, q, (uintptr_t)p));
+	tsd->trace_busy = false;
+}
+
+void
+hm_trace_free(const void *p) {
+	tsd_t *tsd = &hm_tsd;
+	trace_buf_t *b = tsd->trace;
+	if (unlikely(b == NULL || tsd->trace_busy || p == NULL)) {
+		hm_trace_call(TRACE_FREE, 0, p == NULL,
+		    (uint64_t[]){(uintptr_t)p});
+		return;
+	}
+	tsd->trace_busy = true;
+	uint8_t *q = trace_rec_begin(b, tsd, TRACE_FREE, hm_trace_seq(p),
+	    false);
+	trace_rec_end(b, trace_rec_addr(b, q, (uintptr_t)p));
 	tsd->trace_busy = false;
 }
 
@@ -447,13 +506,11 @@ hm_trace_thread_exit(void) {
 		return;
 	tsd->trace_busy = true;
 	tsd->trace = NULL;
-	int saved = errno;
 	trace_flush(b);
 	mutex_lock(&trace_lock);
 	b->pool_next = trace_pool;
 	trace_pool = b;
 	mutex_unlock(&trace_lock);
-	errno = saved;
 	tsd->trace_busy = false;
 }
 
@@ -470,7 +527,6 @@ trace_exit(void) {
 	tsd_t *tsd = &hm_tsd;
 	bool busy = tsd->trace_busy;
 	tsd->trace_busy = true;
-	int saved = errno;
 	mutex_lock(&trace_lock);
 	for (trace_buf_t *b = trace_all; b != NULL; b = b->all_next) {
 		mutex_lock(&b->lock);
@@ -481,7 +537,6 @@ trace_exit(void) {
 	}
 	mutex_unlock(&trace_lock);
 	trace_flush(&trace_shared);
-	errno = saved;
 	tsd->trace_busy = busy;
 }
 

@@ -65,10 +65,16 @@ uint64_t hm_trace_seq(const void *addr);
  * order number, which is the result's and taken now), null the call's
  * NULL result (or free(NULL)): the fields after the bar are then left
  * out.  seq is the call's order number, 0 to take it now from the
- * record's first address.  errno is kept.
+ * record's first address.  errno is kept.  Not reentrant: a call from a
+ * signal handler that interrupted one is not recorded.
  */
 void hm_trace_call(trace_call_t call, uint64_t seq, bool null,
     const uint64_t *f);
+
+/* hm_trace_call's common cases, quicker: a call whose record is its size
+ * and its result (MALLOC, VALLOC, PVALLOC), and free. */
+void hm_trace_alloc(trace_call_t call, size_t size, const void *p);
+void hm_trace_free(const void *p);
 
 /* At thread exit: the thread's buffer goes to the file and back to the
  * pool; calls after this take the shared buffer. */
@@ -79,12 +85,7 @@ void hm_trace_postfork_parent(void);
 void hm_trace_postfork_child(void);
 
 /* Convenience forms of hm_trace_call: a call that made block p of size
- * bytes (aligned to align, when the call has an alignment), and frees. */
-static inline void
-trace_alloc(trace_call_t call, size_t size, const void *p) {
-	uint64_t f[2] = {size, (uintptr_t)p};
-	hm_trace_call(call, 0, p == NULL, f);
-}
+ * bytes aligned to align, and free_sized and free_aligned_sized. */
 
 static inline void
 trace_alloc_aligned(trace_call_t call, size_t align, size_t size,
@@ -93,18 +94,13 @@ trace_alloc_aligned(trace_call_t call, size_t align, size_t size,
 	hm_trace_call(call, 0, p == NULL, f);
 }
 
-static inline void
-trace_free(const void *p) {
-	uint64_t f[1] = {(uintptr_t)p};
-	hm_trace_call(TRACE_FREE, 0, p == NULL, f);
-}
 
 /* free_sized(ptr, size) (align 0), free_aligned_sized: a free(NULL). */
 static inline void
 trace_free_sized(const void *p, size_t size, size_t align) {
 	uint64_t f[3] = {(uintptr_t)p, size, align};
 	if (p == NULL)
-		trace_free(p);
+		hm_trace_free(p);
 	else
 		hm_trace_call(TRACE_FREE_SIZED, 0, false, f);
 }
