@@ -76,7 +76,7 @@ EXTRA_TEST_DEPS :=
 .PHONY: all lib check check-default check-quick check-unit check-ubsan check-asan check-tsan \
 	check-sanitizers check-full demo install uninstall clean tests bench
 
-all: lib bin/hmalloc.sh
+all: lib bin/hmalloc.sh bin/hmreplay
 
 lib: $(SO_LINKS) $(STATIC)
 
@@ -107,6 +107,14 @@ bin/hmalloc.sh: tools/hmalloc.sh.in include/hmalloc.h
 	@mkdir -p bin
 	sed -e 's|@LIBDIR@|$(abspath lib)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 	chmod +x $@
+
+# hmreplay (docs/trace.md): plain libc, no allocator linked in, so that
+# LD_PRELOAD chooses the one it measures; one build for every variant.
+HMREPLAY_SRCS := $(wildcard tools/hmreplay/*.c)
+bin/hmreplay: $(HMREPLAY_SRCS) tools/hmreplay/hmreplay.h
+	@mkdir -p bin
+	$(CC) -std=c11 $(OPT) -g -D_GNU_SOURCE $(WARN) $(CFLAGS) -o $@ \
+		$(HMREPLAY_SRCS) -lpthread -ldl
 
 # Tests.
 $(HARNESS_OBJ): test/harness/test.c test/harness/test.h include/hmalloc.h
@@ -142,7 +150,7 @@ $(BUILD)/test/programs/%: test/programs/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_TEST) -o $@ $< -lpthread
 
-tests: lib bin/hmalloc.sh $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
+tests: lib bin/hmalloc.sh bin/hmreplay $(UNIT_BINS) $(INTEG_BINS) $(CORRUPT_BINS) \
 	$(STRESS_BINS) $(CXX_TEST_BINS)
 
 TEST_ENV = HM_LIB=$(abspath $(LIBDIR))/libhmalloc.so HM_BUILD=$(abspath $(BUILD)) \
