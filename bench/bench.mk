@@ -24,6 +24,10 @@
 #                      san_guard:false and with lg_san_guard_sample:16;
 #                      writes bench/results/san.md; BENCH_ARGS="--runs 3"
 #                      to change the runs
+#   make bench-trace   what recording a trace costs (opt.trace): every
+#                      workload under hmalloc with and without trace:true,
+#                      and the trace's bytes per call; writes
+#                      bench/results/trace.md; BENCH_ARGS="--runs 3"
 #   make bench-prof    what the heap profiler costs: instructions per
 #                      malloc+free pair with profiling off, built from the
 #                      profiler's commit (PROF_COMMIT) against the commit
@@ -58,7 +62,8 @@ BENCH_C_PROGS := st_fixed st_random larson prodcons threads_churn \
 BENCH_CXX_PROGS := cxx_map
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/,$(BENCH_C_PROGS) $(BENCH_CXX_PROGS))
 
-.PHONY: bench bench-instr bench-progs bench-prof bench-rss bench-safety bench-san
+.PHONY: bench bench-instr bench-progs bench-prof bench-rss bench-safety bench-san \
+	bench-trace
 
 $(BENCH_BIN)/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
@@ -111,6 +116,10 @@ BENCH_PROF_TREES := build/prof-trees
 # The library built from commit $(1) (a shell word).
 bench_prof_lib = $(BENCH_PROF_TREES)/$$(git rev-parse "$(1)^{commit}")/lib/libhmalloc.so
 bench_prof_rev = "$(1) = $$(git rev-parse --short "$(1)^{commit}")"
+
+bench-trace: all bench-progs
+	$(BENCH_PYTHON) bench/trace.py $(BENCH_DIRS) --only "$(BENCH_ONLY)" \
+		--scale $(BENCH_SCALE) $(BENCH_ARGS)
 
 bench-san: lib bench-progs
 	$(BENCH_PYTHON) bench/san.py $(BENCH_DIRS) --only "$(BENCH_ONLY)" \
