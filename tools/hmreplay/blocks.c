@@ -1,75 +1,57 @@
 /*
  * blocks.c: the numbering pass.
  *
- * The records of every chunk are merged by sequence number (each chunk's
- * records are in order already: deltas are unsigned), which replays the
- * traced process's history of addresses: an allocation makes an address
- * live, a free ends it, a resize ends one block at its first number and
- * makes its result live at its second.  Each block gets a number made of
- * the producing thread's index and that thread's own count of blocks, so
- * a replay thread knows the number of what it makes without being told,
- * and only the calls that use another thread's block carry one.
+ * Order numbers relate only the records of one address (docs/trace.md),
+ * so blocks are matched by address, not by a merge of the threads:
  *
- * During the replay a block lives in a slot of a table; slots freed here
- * are handed out again oldest first, and only once SLOT_QUARANTINE others
- * are waiting, so that a slot is hardly ever reused before the replay
- * thread that frees its last block has got there (the replay waits, and
- * counts, when it has not).  The table then grows with the most blocks
- * live at once, not with the length of the trace.
+ * 1. Each thread's records, in the order it wrote them, become its event
+ *    stream.  A call that makes a block (an allocation, or a resize's
+ *    result, even a failed one's) gives it the thread's next number; a
+ *    call on a block leaves a 4-byte hole for the block's number.  Every
+ *    use of an address becomes a point: (address, order number, what).
+ * 2. The points are sorted by address, then number (a release before an
+ *    arrival of the same number: a failed resize ends its block and makes
+ *    the next at once), and each address's history read in turn: an
+ *    arrival makes its block live, a release names the live block in its
+ *    hole.  A release with no live block (a block from before the trace,
+ *    a lost record) keeps NO_BLOCK; an arrival at a live address drops
+ *    the old block.
  *
- * The same pass, without writing streams, gives --summary its figures.
+ * The points (24 bytes a use) live only through this pass; the streams
+ * (a few bytes a call) through the replay, in the memfd pool.
  */
 #include "hmreplay.h"
 
 #include <string.h>
 
-#define SLOT_QUARANTINE 65536
-/* The longest event: a byte and seven varints; then room for a link. */
-#define EV_MAX 80
+/* The longest event: a byte, a block number, five varints; then room for
+ * a link. */
+#define EV_MAX 64
 #define SEG_MIN 4096
 #define SEG_MAX (1u << 20)
 
-struct live {
-	uint64_t addr;		/* 0: an empty entry */
-	uint64_t id;		/* producing thread << 40 | its count */
-	uint8_t *patch;		/* the producing event's first byte */
-	uint64_t birth;		/* sequence number of the first allocation,
-				 * kept across resizes */
-	uint64_t size;		/* requested */
-	uint32_t birth_ms;	/* from the trace's earliest clock */
-	uint32_t slot;
-};
+enum { PT_FREE, PT_RESIZE, PT_XALLOCX, PT_MAKE };
+#define PT_KIND_SHIFT 62
+#define PT_VALUE_MASK ((UINT64_C(1) << PT_KIND_SHIFT) - 1)
 
-struct arrival {
-	uint64_t seq;
-	uint64_t off;		/* of the resize record */
-	struct live e;
-};
-
-struct wthread {
-	uint8_t *p, *end;
-	size_t seg;
-	uint64_t count;		/* blocks produced */
+struct point {
+	uint64_t addr;
+	uint64_t num;
+	uint64_t ref;	/* kind << 62 | the hole's address, or the block */
 };
 
 struct numbering {
 	const struct trace *t;
 	struct plan *plan;
-	struct shape *shape;
-	bool write;		/* event streams, for a replay */
-	struct wthread *th;
-
-	struct live *map;
-	uint64_t map_mask, map_n;
-
-	uint32_t *ring;
-	uint64_t ring_cap, ring_head, ring_n;
-	uint64_t nslots;
-
-	struct arrival *arr;
-	uint64_t narr, arr_cap;
-
-	uint64_t last_seq, last_off;
+	bool summary;
+	struct point *pts;
+	uint64_t npts, pts_cap;
+	uint64_t nblocks;
+	/* The stream being written. */
+	uint32_t thr;
+	uint8_t *p, *end;
+	size_t seg;
+	uint64_t ms;
 	bool any;
 };
 
@@ -87,232 +69,343 @@ size_bucket(uint64_t v) {
 	return 1 + 64 - (unsigned)__builtin_clzll(v - 1);
 }
 
-static uint64_t
-hash_addr(uint64_t a) {
-	return (a >> 4) * 0x9E3779B97F4A7C15ull;
-}
-
-static struct live *
-map_find(struct numbering *n, uint64_t addr) {
-	uint64_t i = hash_addr(addr) & n->map_mask;
-	for (;;) {
-		struct live *e = &n->map[i];
-		if (e->addr == addr)
-			return e;
-		if (e->addr == 0)
-			return NULL;
-		i = (i + 1) & n->map_mask;
+static void
+point(struct numbering *n, uint64_t addr, uint64_t num, unsigned kind,
+    uint64_t value) {
+	if (n->npts == n->pts_cap) {
+		uint64_t ncap = n->pts_cap ? n->pts_cap * 2 : 65536;
+		n->pts = anon_grow(n->pts, n->pts_cap * sizeof(struct point),
+		    ncap * sizeof(struct point));
+		n->pts_cap = ncap;
 	}
+	struct point *pt = &n->pts[n->npts++];
+	pt->addr = addr;
+	pt->num = num;
+	pt->ref = (uint64_t)kind << PT_KIND_SHIFT | value;
 }
 
 static void
-map_grow(struct numbering *n) {
-	uint64_t ocap = n->map ? n->map_mask + 1 : 0;
-	uint64_t ncap = ocap ? ocap * 2 : 4096;
-	struct live *old = n->map;
-	n->map = anon_alloc(ncap * sizeof(struct live));
-	n->map_mask = ncap - 1;
-	for (uint64_t i = 0; i < ocap; i++) {
-		if (old[i].addr == 0)
-			continue;
-		uint64_t j = hash_addr(old[i].addr) & n->map_mask;
-		while (n->map[j].addr != 0)
-			j = (j + 1) & n->map_mask;
-		n->map[j] = old[i];
-	}
-	anon_free(old, ocap * sizeof(struct live));
-}
-
-/* An entry for addr, which must not be in the map. */
-static struct live *
-map_insert(struct numbering *n, uint64_t addr) {
-	if (n->map == NULL || (n->map_n + 1) * 10 > (n->map_mask + 1) * 7)
-		map_grow(n);
-	uint64_t i = hash_addr(addr) & n->map_mask;
-	while (n->map[i].addr != 0)
-		i = (i + 1) & n->map_mask;
-	n->map_n++;
-	n->map[i].addr = addr;
-	return &n->map[i];
-}
-
-/* Linear probing's deletion: later entries of the run move back, so no
- * tombstone is left. */
-static void
-map_remove(struct numbering *n, struct live *e) {
-	uint64_t i = (uint64_t)(e - n->map), j = i;
-	for (;;) {
-		j = (j + 1) & n->map_mask;
-		if (n->map[j].addr == 0)
-			break;
-		uint64_t home = hash_addr(n->map[j].addr) & n->map_mask;
-		/* Entry j may fill the hole at i unless its home lies
-		 * cyclically in (i, j]. */
-		bool stays = i <= j ? (home > i && home <= j) :
-		    (home > i || home <= j);
-		if (!stays) {
-			n->map[i] = n->map[j];
-			i = j;
-		}
-	}
-	memset(&n->map[i], 0, sizeof(n->map[i]));
-	n->map_n--;
-}
-
-static uint32_t
-slot_get(struct numbering *n) {
-	if (n->ring_n > SLOT_QUARANTINE) {
-		uint32_t s = n->ring[n->ring_head];
-		n->ring_head = (n->ring_head + 1) & (n->ring_cap - 1);
-		n->ring_n--;
-		return s;
-	}
-	if (n->nslots >= UINT32_MAX)
-		die("more than 2^32 blocks live at once");
-	return (uint32_t)n->nslots++;
-}
-
-static void
-slot_put(struct numbering *n, uint32_t s) {
-	if (n->ring_n == n->ring_cap) {
-		uint64_t ncap = n->ring_cap ? n->ring_cap * 2 : 1024;
-		uint32_t *nr = anon_alloc(ncap * 4);
-		for (uint64_t i = 0; i < n->ring_n; i++)
-			nr[i] = n->ring[(n->ring_head + i) & (n->ring_cap - 1)];
-		anon_free(n->ring, n->ring_cap * 4);
-		n->ring = nr;
-		n->ring_cap = ncap;
-		n->ring_head = 0;
-	}
-	n->ring[(n->ring_head + n->ring_n) & (n->ring_cap - 1)] = s;
-	n->ring_n++;
-}
-
-/* Event writing, skipped for --summary. */
-static uint8_t *
-ev_begin(struct numbering *n, uint32_t thr, unsigned b) {
-	if (!n->write)
-		return NULL;
-	struct wthread *w = &n->th[thr];
-	if ((size_t)(w->end - w->p) < EV_MAX + 9) {
-		w->seg = w->seg == 0 ? SEG_MIN :
-		    w->seg < SEG_MAX ? w->seg * 2 : SEG_MAX;
-		uint8_t *seg = pool_alloc(w->seg);
-		if (w->p == NULL) {
-			n->plan->streams[thr] = seg;
+ev_byte(struct numbering *n, unsigned b) {
+	if ((size_t)(n->end - n->p) < EV_MAX + 9) {
+		n->seg = n->seg == 0 ? SEG_MIN :
+		    n->seg < SEG_MAX ? n->seg * 2 : SEG_MAX;
+		uint8_t *seg = pool_alloc(n->seg);
+		if (n->p == NULL) {
+			n->plan->streams[n->thr] = seg;
 		} else {
-			*w->p++ = EV_LINK;
-			memcpy(w->p, &seg, sizeof(seg));
+			*n->p++ = EV_LINK;
+			memcpy(n->p, &seg, sizeof(seg));
 		}
-		w->p = seg;
-		w->end = seg + w->seg;
+		n->p = seg;
+		n->end = seg + n->seg;
 	}
-	n->plan->nevents[thr]++;
-	n->plan->total_events++;
-	uint8_t *e = w->p;
-	*w->p++ = (uint8_t)b;
-	return e;
+	*n->p++ = (uint8_t)b;
 }
 
 static void
-ev_var(struct numbering *n, uint32_t thr, uint64_t v) {
-	if (!n->write)
-		return;
-	struct wthread *w = &n->th[thr];
+ev_var(struct numbering *n, uint64_t v) {
 	while (v >= 0x80) {
-		*w->p++ = (uint8_t)(v | 0x80);
+		*n->p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
-	*w->p++ = (uint8_t)v;
+	*n->p++ = (uint8_t)v;
+}
+
+/* A call on the block at addr: the hole for its number, and the point
+ * that fills it. */
+static void
+ev_use(struct numbering *n, uint64_t addr, uint64_t num, unsigned kind) {
+	uint32_t none = NO_BLOCK;
+	point(n, addr, num, kind, (uint64_t)(uintptr_t)n->p);
+	memcpy(n->p, &none, 4);
+	n->p += 4;
+}
+
+static uint64_t
+new_block(struct numbering *n) {
+	if (n->nblocks >= NO_BLOCK)
+		die("more than 2^32 - 1 blocks");
+	return n->nblocks++;
 }
 
 static void
-check_seq(struct numbering *n, uint64_t seq, uint64_t off) {
-	if (n->any && seq == n->last_seq) {
-		trace_fail(n->t, off, "sequence number %llu appears twice "
-		    "(also in the record at offset %llu)",
-		    (unsigned long long)seq, (unsigned long long)n->last_off);
+emit(struct numbering *n, const struct rec *r) {
+	unsigned op = r->op, b = op | (r->null ? EV_NULL : 0);
+	if (n->summary && (!n->any || r->ms > n->ms)) {
+		ev_byte(n, EV_MS);
+		ev_var(n, n->any ? r->ms - n->ms : r->ms - n->t->min_ms);
+		n->ms = r->ms;
 	}
-	if (!n->any && n->shape)
-		n->shape->first_seq = seq;
 	n->any = true;
-	n->last_seq = seq;
-	n->last_off = off;
+	n->plan->nevents[n->thr]++;
+	n->plan->total_events++;
+	switch (op) {
+	case OP_MALLOC:
+	case OP_VALLOC:
+	case OP_PVALLOC:
+	case OP_CALLOC:
+	case OP_MEMALIGN:
+	case OP_ALIGNED_ALLOC:
+	case OP_POSIX_MEMALIGN:
+	case OP_MALLOCX:
+		ev_byte(n, b);
+		if (op != OP_MALLOC && op != OP_VALLOC && op != OP_PVALLOC)
+			ev_var(n, r->arg);
+		ev_var(n, r->size);
+		if (!r->null)
+			point(n, r->addr, r->seq, PT_MAKE, new_block(n));
+		break;
+	case OP_REALLOC:
+	case OP_RALLOCX:
+	case OP_XALLOCX:
+		ev_byte(n, b);
+		ev_use(n, r->addr, r->seq, op == OP_XALLOCX ? PT_XALLOCX :
+		    PT_RESIZE);
+		if (op != OP_REALLOC)
+			ev_var(n, r->arg);
+		ev_var(n, r->size);
+		if (op == OP_XALLOCX) {
+			ev_var(n, r->extra);
+			ev_var(n, r->usable);
+		}
+		/* Every resize makes a block, in place or failed too, so
+		 * that whatever uses the block next waits for it. */
+		if (op == OP_XALLOCX || r->null)
+			point(n, r->addr, r->seq, PT_MAKE, new_block(n));
+		else
+			point(n, r->result, r->seq2, PT_MAKE, new_block(n));
+		break;
+	case OP_FREE:
+		if (r->null || r->addr == 0) {
+			ev_byte(n, OP_FREE | EV_NULL);
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		ev_byte(n, b);
+		ev_use(n, r->addr, r->seq, PT_FREE);
+		if (op == OP_FREE_SIZED) {
+			ev_var(n, r->size);
+			ev_var(n, r->arg);
+		} else if (op == OP_DALLOCX) {
+			ev_var(n, r->arg);
+		} else if (op == OP_SDALLOCX) {
+			ev_var(n, r->arg);
+			ev_var(n, r->size);
+		}
+		break;
+	}
+}
+
+static bool
+pt_less(const struct point *a, const struct point *b) {
+	if (a->addr != b->addr)
+		return a->addr < b->addr;
+	if (a->num != b->num)
+		return a->num < b->num;
+	return (a->ref >> PT_KIND_SHIFT) < (b->ref >> PT_KIND_SHIFT);
 }
 
 static void
-live_add(struct numbering *n, uint64_t size, uint64_t seq) {
-	struct shape *s = n->shape;
-	if (s == NULL)
-		return;
+pt_swap(struct point *a, struct point *b) {
+	struct point x = *a;
+	*a = *b;
+	*b = x;
+}
+
+static void
+pt_sift(struct point *v, uint64_t n, uint64_t i) {
+	for (;;) {
+		uint64_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && pt_less(&v[c], &v[c + 1]))
+			c++;
+		if (!pt_less(&v[i], &v[c]))
+			return;
+		pt_swap(&v[i], &v[c]);
+		i = c;
+	}
+}
+
+static void
+pt_heapsort(struct point *v, uint64_t n) {
+	for (uint64_t i = n / 2; i-- > 0;)
+		pt_sift(v, n, i);
+	for (uint64_t i = n; i-- > 1;) {
+		pt_swap(&v[0], &v[i]);
+		pt_sift(v, i, 0);
+	}
+}
+
+/* Introsort, in place: qsort may take a buffer from malloc, which here is
+ * the allocator under test. */
+static void
+pt_sort(struct point *v, uint64_t n, unsigned depth) {
+	while (n > 16) {
+		if (depth-- == 0) {
+			pt_heapsort(v, n);
+			return;
+		}
+		uint64_t m = n / 2;
+		if (pt_less(&v[m], &v[0]))
+			pt_swap(&v[m], &v[0]);
+		if (pt_less(&v[n - 1], &v[0]))
+			pt_swap(&v[n - 1], &v[0]);
+		if (pt_less(&v[n - 1], &v[m]))
+			pt_swap(&v[n - 1], &v[m]);
+		struct point pivot = v[m];
+		uint64_t i = 0, j = n - 1;
+		for (;;) {
+			while (pt_less(&v[i], &pivot))
+				i++;
+			while (pt_less(&pivot, &v[j]))
+				j--;
+			if (i >= j)
+				break;
+			pt_swap(&v[i], &v[j]);
+			i++;
+			j--;
+		}
+		/* Recurse into the smaller side, loop on the larger. */
+		if (j + 1 < n - j - 1) {
+			pt_sort(v, j + 1, depth);
+			v += j + 1;
+			n -= j + 1;
+		} else {
+			pt_sort(v + j + 1, n - j - 1, depth);
+			n = j + 1;
+		}
+	}
+	for (uint64_t i = 1; i < n; i++) {
+		struct point x = v[i];
+		uint64_t j = i;
+		for (; j > 0 && pt_less(&x, &v[j - 1]); j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+static void
+resolve(struct numbering *n) {
+	struct plan *p = n->plan;
+	uint64_t live = NO_BLOCK;
+	pt_sort(n->pts, n->npts, 2 * 64);
+	for (uint64_t i = 0; i < n->npts; i++) {
+		const struct point *pt = &n->pts[i];
+		unsigned kind = (unsigned)(pt->ref >> PT_KIND_SHIFT);
+		uint64_t value = pt->ref & PT_VALUE_MASK;
+		if (i == 0 || pt->addr != n->pts[i - 1].addr)
+			live = NO_BLOCK;
+		if (kind == PT_MAKE) {
+			if (live != NO_BLOCK)
+				p->dropped++;
+			live = value;
+			continue;
+		}
+		if (live == NO_BLOCK) {
+			if (kind == PT_FREE)
+				p->unknown_frees++;
+			else if (kind == PT_RESIZE)
+				p->unknown_resizes++;
+			else
+				p->unknown_xallocx++;
+			continue;
+		}
+		uint32_t b = (uint32_t)live;
+		memcpy((void *)(uintptr_t)value, &b, 4);
+		live = NO_BLOCK;
+	}
+}
+
+/*
+ * --summary: the streams, merged by the coarse clock (each thread's in
+ * its own order), give an order of all calls: exact within a thread,
+ * within a clock tick between threads.  Live bytes, their peak and
+ * lifetimes in calls follow that order.
+ */
+struct scursor {
+	const uint8_t *p;
+	uint64_t ms;
+	uint32_t thr, k;
+	bool end;
+};
+
+static uint32_t
+rd_block(const uint8_t **pp) {
+	uint32_t b;
+	memcpy(&b, *pp, 4);
+	*pp += 4;
+	return b;
+}
+
+static uint64_t
+rd_var(const uint8_t **pp) {
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+	do {
+		b = *(*pp)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+	} while (b & 0x80);
+	return v;
+}
+
+/* Moves c to its next call (past links and clock events). */
+static void
+scursor_peek(struct scursor *c) {
+	for (;;) {
+		unsigned op = *c->p & REC_OP_MASK;
+		if (op == EV_LINK) {
+			memcpy(&c->p, c->p + 1, sizeof(c->p));
+		} else if (op == EV_MS) {
+			c->p++;
+			c->ms += rd_var(&c->p);
+		} else {
+			c->end = op == EV_END;
+			return;
+		}
+	}
+}
+
+static bool
+sc_less(const struct scursor *a, const struct scursor *b) {
+	return a->ms != b->ms ? a->ms < b->ms : a->thr < b->thr;
+}
+
+static void
+sc_down(struct scursor *cs, uint32_t *h, uint32_t nh, uint32_t i) {
+	uint32_t x = h[i];
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= nh)
+			break;
+		if (c + 1 < nh && sc_less(&cs[h[c + 1]], &cs[h[c]]))
+			c++;
+		if (!sc_less(&cs[h[c]], &cs[x]))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+struct sblock {
+	uint64_t size;
+	uint64_t birth_call;
+	uint64_t birth_ms;
+};
+
+static void
+live_add(struct shape *s, uint64_t size, uint64_t call) {
 	s->live_bytes += size;
 	s->live_blocks++;
 	if (s->live_bytes > s->peak_bytes) {
 		s->peak_bytes = s->live_bytes;
 		s->peak_blocks = s->live_blocks;
-		s->peak_seq = seq;
+		s->peak_call = call;
 	}
-}
-
-static void
-live_sub(struct numbering *n, uint64_t size) {
-	if (n->shape) {
-		n->shape->live_bytes -= size;
-		n->shape->live_blocks--;
-	}
-}
-
-/* Makes e's block live at addr; an address still live loses its block,
- * which the replay then never frees. */
-static void
-place(struct numbering *n, const struct live *e, uint64_t seq) {
-	struct live *old = map_find(n, e->addr);
-	if (old != NULL) {
-		n->plan->dropped++;
-		live_sub(n, old->size);
-	} else {
-		old = map_insert(n, e->addr);
-	}
-	*old = *e;
-	live_add(n, e->size, seq);
-}
-
-static void
-arrival_push(struct numbering *n, uint64_t seq, uint64_t off,
-    const struct live *e) {
-	if (n->narr == n->arr_cap) {
-		uint64_t ncap = n->arr_cap ? n->arr_cap * 2 : 256;
-		n->arr = anon_grow(n->arr, n->arr_cap * sizeof(*n->arr),
-		    ncap * sizeof(*n->arr));
-		n->arr_cap = ncap;
-	}
-	uint64_t i = n->narr++;
-	while (i > 0 && n->arr[(i - 1) / 2].seq > seq) {
-		n->arr[i] = n->arr[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	n->arr[i].seq = seq;
-	n->arr[i].off = off;
-	n->arr[i].e = *e;
-}
-
-static void
-arrival_pop(struct numbering *n) {
-	struct arrival last = n->arr[--n->narr];
-	uint64_t i = 0;
-	for (;;) {
-		uint64_t c = 2 * i + 1;
-		if (c >= n->narr)
-			break;
-		if (c + 1 < n->narr && n->arr[c + 1].seq < n->arr[c].seq)
-			c++;
-		if (n->arr[c].seq >= last.seq)
-			break;
-		n->arr[i] = n->arr[c];
-		i = c;
-	}
-	if (n->narr > 0)
-		n->arr[i] = last;
 }
 
 static uint64_t
@@ -321,309 +414,189 @@ mul_sat(uint64_t a, uint64_t b) {
 	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-static uint32_t
-ms_of(const struct numbering *n, uint64_t ms) {
-	uint64_t d = ms - n->t->min_ms;
-	return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-}
-
-/* The first byte and block of a call on the live block e by thread thr:
- * a block of another thread's making is waited for, so its maker must
- * wake the waiter. */
-static uint8_t *
-ev_use(struct numbering *n, const struct rec *r, unsigned op,
-    const struct live *e) {
-	bool cross = (uint32_t)(e->id >> 40) != r->thread;
-	if (cross && e->patch != NULL)
-		*e->patch |= EV_PUBLISH;
-	uint8_t *ev = ev_begin(n, r->thread, op | (cross ? EV_CROSS : 0) |
-	    (r->null ? EV_NULL : 0));
-	ev_var(n, r->thread, e->slot);
-	if (cross)
-		ev_var(n, r->thread, e->id);
-	return ev;
-}
-
+/* One call of thread c->thr, the call-th of the merged order. */
 static void
-on_alloc(struct numbering *n, const struct rec *r, unsigned op,
-    uint64_t size) {
-	uint32_t thr = r->thread;
-	uint8_t *ev = ev_begin(n, thr, op | (r->null ? EV_NULL : 0));
-	if (op != OP_MALLOC && op != OP_VALLOC && op != OP_PVALLOC)
-		ev_var(n, thr, r->arg);
-	ev_var(n, thr, r->size);
-	if (n->shape) {
-		n->shape->size_hist[size_bucket(size)]++;
-		n->shape->thread_allocs[thr]++;
-	}
-	if (r->null)
+summary_call(const struct plan *p, struct shape *s, struct sblock *bl,
+    struct scursor *c, uint64_t call) {
+	unsigned b = *c->p++, op = b & REC_OP_MASK;
+	bool null = b & EV_NULL;
+	uint32_t thr = c->thr, src = NO_BLOCK;
+	uint64_t arg = 0, size = 0, extra = 0, usable = 0;
+	bool own = false;
+	if (op == OP_FREE && null)
 		return;
-	struct live e = {
-		.addr = r->addr,
-		.id = (uint64_t)thr << 40 | ++n->th[thr].count,
-		.patch = ev,
-		.birth = r->seq,
-		.size = size,
-		.birth_ms = ms_of(n, r->ms),
-		.slot = slot_get(n),
-	};
-	ev_var(n, thr, e.slot);
-	place(n, &e, r->seq);
-}
-
-static void
-on_resize(struct numbering *n, const struct rec *r) {
-	uint32_t thr = r->thread;
-	struct live *e = map_find(n, r->addr);
-	if (n->shape)
-		n->shape->size_hist[size_bucket(r->size)]++;
-	if (e == NULL) {
-		/* A block from before the trace: its resize makes a new
-		 * one. */
-		n->plan->unknown_resizes++;
-		struct live ne = {
-			.addr = r->result,
-			.birth = r->seq,
-			.size = r->size,
-			.birth_ms = ms_of(n, r->ms),
-		};
-		unsigned op = r->op == OP_REALLOC ? OP_MALLOC : OP_MALLOCX;
-		ne.patch = ev_begin(n, thr, op | (r->null ? EV_NULL : 0));
-		if (op == OP_MALLOCX)
-			ev_var(n, thr, r->arg);
-		ev_var(n, thr, r->size);
-		if (r->null)
-			return;
-		ne.id = (uint64_t)thr << 40 | ++n->th[thr].count;
-		ne.slot = slot_get(n);
-		ev_var(n, thr, ne.slot);
-		if (n->shape)
-			n->shape->thread_allocs[thr]++;
-		arrival_push(n, r->seq2, r->off, &ne);
-		return;
+	if (op >= OP_REALLOC && op != OP_MALLOCX) {
+		src = rd_block(&c->p);
+		own = src >= p->base[thr] && src < p->base[thr] +
+		    p->nblocks[thr];
 	}
-	if (n->shape) {
-		n->shape->resizes++;
-		if ((uint32_t)(e->id >> 40) != thr)
-			n->shape->cross_resizes++;
-	}
-	uint8_t *ev = ev_use(n, r, r->op, e);
-	if (r->op == OP_RALLOCX)
-		ev_var(n, thr, r->arg);
-	ev_var(n, thr, r->size);
-	/* Every resize makes a block of a new number, even a failed one,
-	 * so that whatever uses the block next waits for it. */
-	uint64_t id = (uint64_t)thr << 40 | ++n->th[thr].count;
-	if (r->null) {
-		e->id = id;
-		e->patch = ev;
-		return;
-	}
-	struct live ne = *e;
-	ne.addr = r->result;
-	ne.id = id;
-	ne.patch = ev;
-	ne.size = r->size;
-	live_sub(n, e->size);
-	map_remove(n, e);
-	arrival_push(n, r->seq2, r->off, &ne);
-}
-
-static void
-on_xallocx(struct numbering *n, const struct rec *r) {
-	uint32_t thr = r->thread;
-	struct live *e = map_find(n, r->addr);
-	if (e == NULL) {
-		n->plan->unknown_xallocx++;
-		return;
-	}
-	if (n->shape) {
-		n->shape->resizes++;
-		if ((uint32_t)(e->id >> 40) != thr)
-			n->shape->cross_resizes++;
-		n->shape->size_hist[size_bucket(r->size)]++;
-	}
-	uint8_t *ev = ev_use(n, r, OP_XALLOCX, e);
-	ev_var(n, thr, r->arg);
-	ev_var(n, thr, r->size);
-	ev_var(n, thr, r->extra);
-	ev_var(n, thr, r->usable);
-	e->id = (uint64_t)thr << 40 | ++n->th[thr].count;
-	e->patch = ev;
-	if (r->usable >= r->size && n->shape) {
-		/* The block grew or shrank to the size asked for. */
-		n->shape->live_bytes += r->size - e->size;
-		if (n->shape->live_bytes > n->shape->peak_bytes) {
-			n->shape->peak_bytes = n->shape->live_bytes;
-			n->shape->peak_blocks = n->shape->live_blocks;
-			n->shape->peak_seq = r->seq;
-		}
-	}
-	if (r->usable >= r->size)
-		e->size = r->size;
-}
-
-static void
-on_free(struct numbering *n, const struct rec *r) {
-	uint32_t thr = r->thread;
-	if (r->op == OP_FREE && r->addr == 0) {
-		ev_begin(n, thr, OP_FREE | EV_NULL);
-		return;
-	}
-	struct live *e = map_find(n, r->addr);
-	if (e == NULL) {
-		n->plan->unknown_frees++;
-		return;
-	}
-	ev_use(n, r, r->op, e);
-	switch (r->op) {
-	case OP_FREE_SIZED:
-		ev_var(n, thr, r->size);
-		ev_var(n, thr, r->arg);
-		break;
-	case OP_DALLOCX:
-		ev_var(n, thr, r->arg);
-		break;
-	case OP_SDALLOCX:
-		ev_var(n, thr, r->arg);
-		ev_var(n, thr, r->size);
-		break;
-	}
-	struct shape *s = n->shape;
-	if (s != NULL) {
-		s->frees++;
-		s->thread_frees[thr]++;
-		if ((uint32_t)(e->id >> 40) != thr) {
-			s->cross_frees++;
-			s->thread_cross[thr]++;
-		}
-		s->life_calls[bucket_of(r->seq - e->birth)]++;
-		s->life_ms[bucket_of(ms_of(n, r->ms) - e->birth_ms)]++;
-	}
-	live_sub(n, e->size);
-	slot_put(n, e->slot);
-	map_remove(n, e);
-}
-
-static void
-on_record(struct numbering *n, const struct rec *r) {
-	check_seq(n, r->seq, r->off);
-	switch (r->op) {
+	switch (op) {
 	case OP_MALLOC:
 	case OP_VALLOC:
 	case OP_PVALLOC:
-	case OP_MEMALIGN:
-	case OP_ALIGNED_ALLOC:
-	case OP_POSIX_MEMALIGN:
-	case OP_MALLOCX:
-		on_alloc(n, r, r->op, r->size);
-		break;
-	case OP_CALLOC:
-		on_alloc(n, r, r->op, mul_sat(r->arg, r->size));
+		size = rd_var(&c->p);
 		break;
 	case OP_REALLOC:
-	case OP_RALLOCX:
-		on_resize(n, r);
+		size = rd_var(&c->p);
+		break;
+	case OP_FREE:
+		break;
+	case OP_FREE_SIZED:
+		rd_var(&c->p);
+		rd_var(&c->p);
 		break;
 	case OP_XALLOCX:
-		on_xallocx(n, r);
+		arg = rd_var(&c->p);
+		size = rd_var(&c->p);
+		extra = rd_var(&c->p);
+		usable = rd_var(&c->p);
 		break;
-	default:
-		on_free(n, r);
+	case OP_DALLOCX:
+		rd_var(&c->p);
+		break;
+	case OP_SDALLOCX:
+		rd_var(&c->p);
+		rd_var(&c->p);
+		break;
+	default:	/* the allocations with an argument, and rallocx */
+		arg = rd_var(&c->p);
+		size = rd_var(&c->p);
 		break;
 	}
+	(void)extra;
+	if (op == OP_CALLOC)
+		size = mul_sat(arg, size);
+	if (op <= OP_REALLOC || op == OP_MALLOCX || op == OP_RALLOCX ||
+	    op == OP_XALLOCX)
+		s->size_hist[size_bucket(size)]++;
+	if (op < OP_REALLOC || op == OP_MALLOCX) {
+		s->thread_allocs[thr]++;
+		if (null)
+			return;
+		struct sblock *nb = &bl[p->base[thr] + c->k++];
+		nb->size = size;
+		nb->birth_call = call;
+		nb->birth_ms = c->ms;
+		live_add(s, size, call);
+		return;
+	}
+	if (op == OP_REALLOC || op == OP_RALLOCX || op == OP_XALLOCX) {
+		struct sblock *nb = &bl[p->base[thr] + c->k++];
+		nb->birth_call = call;
+		nb->birth_ms = c->ms;
+		if (src != NO_BLOCK) {
+			const struct sblock *ob = &bl[src];
+			s->resizes++;
+			if (!own)
+				s->cross_resizes++;
+			/* A lifetime runs from the first allocation to
+			 * the free, across resizes. */
+			nb->birth_call = ob->birth_call;
+			nb->birth_ms = ob->birth_ms;
+			s->live_bytes -= ob->size;
+			s->live_blocks--;
+			if (null || (op == OP_XALLOCX && usable < size))
+				size = ob->size;
+		} else {
+			s->thread_allocs[thr]++;
+		}
+		nb->size = size;
+		live_add(s, size, call);
+		return;
+	}
+	/* The frees. */
+	if (src == NO_BLOCK)
+		return;
+	const struct sblock *ob = &bl[src];
+	s->frees++;
+	s->thread_frees[thr]++;
+	if (!own) {
+		s->cross_frees++;
+		s->thread_cross[thr]++;
+	}
+	s->live_bytes -= ob->size;
+	s->live_blocks--;
+	s->life_calls[bucket_of(call - ob->birth_call)]++;
+	s->life_ms[bucket_of(c->ms - ob->birth_ms)]++;
 }
 
-/* The cursors' heap, by the sequence number of each one's record. */
 static void
-heap_down(struct cursor *cs, uint32_t *h, uint64_t nh, uint64_t i) {
-	uint32_t x = h[i];
-	uint64_t key = cs[x].rec.seq;
-	for (;;) {
-		uint64_t c = 2 * i + 1;
-		if (c >= nh)
-			break;
-		if (c + 1 < nh && cs[h[c + 1]].rec.seq < cs[h[c]].rec.seq)
-			c++;
-		if (cs[h[c]].rec.seq >= key)
-			break;
-		h[i] = h[c];
-		i = c;
+summarize(const struct trace *t, const struct plan *p, struct shape *s) {
+	uint32_t nt = t->nthreads;
+	size_t csize = sizeof(struct scursor) * (nt ? nt : 1);
+	size_t hsize = sizeof(uint32_t) * (nt ? nt : 1);
+	size_t bsize = sizeof(struct sblock) * (p->nblocks_all ?
+	    p->nblocks_all : 1);
+	size_t tsize = sizeof(uint64_t) * (nt ? nt : 1);
+	struct scursor *cs = anon_alloc(csize);
+	uint32_t *h = anon_alloc(hsize);
+	struct sblock *bl = anon_alloc(bsize);
+	uint32_t nh = 0;
+	uint64_t call = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->thread_allocs = anon_alloc(tsize);
+	s->thread_frees = anon_alloc(tsize);
+	s->thread_cross = anon_alloc(tsize);
+	for (uint32_t i = 0; i < nt; i++) {
+		cs[i].p = p->streams[i];
+		cs[i].thr = i;
+		scursor_peek(&cs[i]);
+		if (!cs[i].end)
+			h[nh++] = i;
 	}
-	h[i] = x;
+	for (uint32_t i = nh / 2; i-- > 0;)
+		sc_down(cs, h, nh, i);
+	while (nh > 0) {
+		struct scursor *c = &cs[h[0]];
+		summary_call(p, s, bl, c, call++);
+		scursor_peek(c);
+		if (c->end)
+			h[0] = h[--nh];
+		if (nh > 0)
+			sc_down(cs, h, nh, 0);
+	}
+	anon_free(cs, csize);
+	anon_free(h, hsize);
+	anon_free(bl, bsize);
 }
 
 void
 blocks_number(const struct trace *t, struct plan *plan, struct shape *shape) {
 	struct numbering n;
+	uint32_t nt = t->nthreads ? t->nthreads : 1;
 	memset(&n, 0, sizeof(n));
+	memset(plan, 0, sizeof(*plan));
 	n.t = t;
 	n.plan = plan;
-	n.shape = shape;
-	n.write = shape == NULL;
-	size_t thsize = sizeof(struct wthread) * (t->nthreads ? t->nthreads : 1);
-	n.th = anon_alloc(thsize);
-	memset(plan, 0, sizeof(*plan));
-	if (n.write) {
-		plan->streams = pool_alloc(sizeof(uint8_t *) * t->nthreads);
-		plan->nevents = pool_alloc(sizeof(uint64_t) * t->nthreads);
-	}
-	if (shape != NULL) {
-		memset(shape, 0, sizeof(*shape));
-		size_t sz = sizeof(uint64_t) * (t->nthreads ? t->nthreads : 1);
-		shape->thread_allocs = anon_alloc(sz);
-		shape->thread_frees = anon_alloc(sz);
-		shape->thread_cross = anon_alloc(sz);
-	}
+	n.summary = shape != NULL;
+	plan->streams = pool_alloc(sizeof(uint8_t *) * nt);
+	plan->nevents = pool_alloc(sizeof(uint64_t) * nt);
+	plan->base = pool_alloc(sizeof(uint32_t) * nt);
+	plan->nblocks = pool_alloc(sizeof(uint32_t) * nt);
 
-	size_t csize = sizeof(struct cursor) * (t->nchunks ? t->nchunks : 1);
-	size_t hsize = sizeof(uint32_t) * (t->nchunks ? t->nchunks : 1);
-	struct cursor *cs = anon_alloc(csize);
-	uint32_t *h = anon_alloc(hsize);
-	uint64_t nh = 0;
-	for (uint64_t i = 0; i < t->nchunks; i++) {
-		cursor_init(&cs[i], t, &t->chunks[i]);
-		if (cursor_next(&cs[i]))
-			h[nh++] = (uint32_t)i;
-	}
-	for (uint64_t i = nh / 2; i-- > 0;)
-		heap_down(cs, h, nh, i);
-
-	while (nh > 0 || n.narr > 0) {
-		if (n.narr > 0 && (nh == 0 || n.arr[0].seq <=
-		    cs[h[0]].rec.seq)) {
-			struct arrival a = n.arr[0];
-			arrival_pop(&n);
-			check_seq(&n, a.seq, a.off);
-			place(&n, &a.e, a.seq);
-			continue;
+	for (uint32_t i = 0; i < t->nthreads; i++) {
+		const struct tthread *th = &t->threads[i];
+		n.thr = i;
+		n.p = n.end = NULL;
+		n.seg = 0;
+		n.any = false;
+		plan->base[i] = (uint32_t)n.nblocks;
+		for (uint32_t li = th->head; li != UINT32_MAX;
+		    li = t->links[li].next) {
+			struct cursor c;
+			cursor_init(&c, t, &t->chunks[t->links[li].chunk]);
+			while (cursor_next(&c)) {
+				if (c.rec.thread == i)
+					emit(&n, &c.rec);
+			}
 		}
-		struct cursor *c = &cs[h[0]];
-		on_record(&n, &c->rec);
-		if (cursor_next(c)) {
-			heap_down(cs, h, nh, 0);
-		} else if (--nh > 0) {
-			h[0] = h[nh];
-			heap_down(cs, h, nh, 0);
-		}
+		ev_byte(&n, EV_END);
+		plan->nblocks[i] = (uint32_t)(n.nblocks - plan->base[i]);
 	}
-	if (shape != NULL) {
-		shape->last_seq = n.last_seq;
-		shape->unfreed_blocks = shape->live_blocks;
-		shape->unfreed_bytes = shape->live_bytes;
-	}
-	if (n.write) {
-		for (uint32_t i = 0; i < t->nthreads; i++) {
-			ev_begin(&n, i, EV_END);
-			plan->nevents[i]--;
-			plan->total_events--;
-		}
-	}
-	plan->nslots = n.nslots;
-	anon_free(cs, csize);
-	anon_free(h, hsize);
-	anon_free(n.th, thsize);
-	anon_free(n.map, n.map ? (n.map_mask + 1) * sizeof(struct live) : 0);
-	anon_free(n.ring, n.ring_cap * 4);
-	anon_free(n.arr, n.arr_cap * sizeof(*n.arr));
+	plan->nblocks_all = n.nblocks;
+	resolve(&n);
+	anon_free(n.pts, n.pts_cap * sizeof(struct point));
+	if (shape != NULL)
+		summarize(t, plan, shape);
 }

@@ -61,7 +61,8 @@ extern const char *const op_names[OP_NCALL];
 
 /* One decoded call record.  The fields a kind lacks stay zero. */
 struct rec {
-	uint64_t seq;
+	uint64_t seq;		/* order number (of the record's first
+				 * address; docs/trace.md) */
 	uint64_t seq2;		/* resizes: the arrival of the result */
 	uint64_t addr;		/* an allocation's result; the block freed or
 				 * resized */
@@ -79,7 +80,7 @@ struct rec {
 
 struct chunk {
 	uint64_t off;		/* of the chunk header */
-	uint64_t seq;		/* sequence base */
+	uint64_t seq;		/* number base */
 	uint64_t ms;		/* time base */
 	uint32_t len;
 	uint32_t thread;	/* index of the header's thread */
@@ -89,7 +90,12 @@ struct tthread {
 	uint32_t number;	/* the thread's number in the traced process */
 	uint32_t tid;
 	uint64_t calls;
-	uint64_t first_seq;
+	/* The chunks holding its records (links), in file order. */
+	uint32_t head, tail, last_chunk;
+};
+
+struct chunk_link {
+	uint32_t chunk, next;
 };
 
 struct trace {
@@ -102,6 +108,8 @@ struct trace {
 	uint64_t nchunks;
 	struct tthread *threads;
 	uint32_t nthreads;
+	struct chunk_link *links;
+	uint64_t nlinks, links_cap;
 	uint64_t ncalls;
 	uint64_t ncalls_op[OP_NCALL];
 	uint64_t nnull_op[OP_NCALL];
@@ -130,47 +138,55 @@ void cursor_init(struct cursor *c, const struct trace *t,
 /* Decodes the next call record into c->rec; false at the chunk's end. */
 bool cursor_next(struct cursor *c);
 
-/* What the numbering pass finds about the workload (--summary). */
+/* What --summary shows beyond the trace's own counts. */
 #define NBUCKETS 66
 struct shape {
 	uint64_t size_hist[NBUCKETS];	/* requested sizes */
-	uint64_t life_calls[NBUCKETS];	/* sequence numbers, alloc to free */
+	uint64_t life_calls[NBUCKETS];	/* calls, alloc to free */
 	uint64_t life_ms[NBUCKETS];
 	uint64_t live_bytes, live_blocks;
-	uint64_t peak_bytes, peak_blocks, peak_seq;
+	uint64_t peak_bytes, peak_blocks, peak_call;
 	uint64_t frees, cross_frees;
 	uint64_t resizes, cross_resizes;
-	uint64_t unfreed_blocks, unfreed_bytes;
-	uint64_t first_seq, last_seq;
 	uint64_t *thread_allocs, *thread_frees, *thread_cross;
 };
 
-/* What the replay needs: each thread's event stream and the counts of
- * what the numbering left out. */
+/*
+ * What the replay needs: each thread's event stream, and the counts of
+ * what the numbering left out.  Blocks are numbered thread by thread:
+ * thread i's k-th block (an allocation or a resize's result) is block
+ * base[i] + k, so a replay thread knows the numbers of the blocks it
+ * makes, and a call on a block names it.
+ */
+#define NO_BLOCK UINT32_MAX
 struct plan {
 	uint8_t **streams;		/* per thread */
 	uint64_t *nevents;		/* per thread */
+	uint32_t *base, *nblocks;	/* per thread */
 	uint64_t total_events;
-	uint64_t nslots;
+	uint64_t nblocks_all;
 	uint64_t unknown_frees;		/* frees of addresses not live */
 	uint64_t dropped;		/* allocations at a live address */
 	uint64_t unknown_resizes;	/* replayed as allocations */
 	uint64_t unknown_xallocx;	/* skipped */
 };
 
-/* With a shape (--summary), counts only; without, writes the plan's
- * streams too. */
+/* Writes the plan's streams; with a shape (--summary), also walks them
+ * for the workload's figures. */
 void blocks_number(const struct trace *t, struct plan *plan,
     struct shape *shape);
 unsigned bucket_of(uint64_t v);
 
-/* Event stream: one byte (a trace opcode and these bits), then varints. */
-#define EV_CROSS 0x20	/* the block comes from another thread: wait for it;
-			 * its number follows the slot */
-#define EV_PUBLISH 0x40	/* the block made here goes to another thread */
-#define EV_NULL 0x80	/* the recorded call failed */
+/*
+ * Event stream: one byte (a trace opcode, and EV_NULL when the recorded
+ * call failed), then for a call on a block the block's number (4 bytes,
+ * little-endian; NO_BLOCK when the trace has none), then the record's
+ * other fields as varints.
+ */
+#define EV_NULL 0x80
 #define EV_LINK 0	/* the stream goes on at the 8-byte address that
 			 * follows */
+#define EV_MS 30	/* --summary only: a varint, the clock's advance */
 #define EV_END 31
 
 struct replay_opts {
@@ -186,7 +202,8 @@ struct replay_result {
 	uint64_t nsamples;
 	uint64_t sample_ns;		/* the period at the end */
 	uint64_t dep_sleeps;		/* dependency waits that slept */
-	uint64_t slot_waits;		/* slot reuse waits */
+	uint64_t misordered;		/* calls on a later block of their
+					 * own thread: skipped */
 	uint64_t failed;		/* succeeded when recorded, not here */
 	uint64_t null_ok;		/* failed when recorded, not here */
 	uint64_t xallocx_skipped;

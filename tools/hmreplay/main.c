@@ -188,8 +188,9 @@ print_report(const struct trace *t, const struct plan *p,
 	printf("waits\n");
 	printf("  dependency sleeps    %llu  (waits for another thread's block "
 	    "that slept)\n", (unsigned long long)r->dep_sleeps);
-	printf("  slot waits           %llu  (a block table slot not yet "
-	    "emptied)\n", (unsigned long long)r->slot_waits);
+	printf("  misordered           %llu  (uses of a block their own "
+	    "thread makes later in the trace: skipped)\n",
+	    (unsigned long long)r->misordered);
 	printf("RSS (RssAnon: resident anonymous memory)\n");
 	printf("  baseline             %.2f MiB  (before the first call)\n",
 	    mib(r->baseline_kib));
@@ -225,8 +226,10 @@ write_result(const char *path, const struct trace *t, const struct plan *p,
 	fprintf(f, "failed %llu\n", (unsigned long long)r->failed);
 	fprintf(f, "null_ok %llu\n", (unsigned long long)r->null_ok);
 	fprintf(f, "dep_sleeps %llu\n", (unsigned long long)r->dep_sleeps);
-	fprintf(f, "slot_waits %llu\n", (unsigned long long)r->slot_waits);
-	fprintf(f, "slots %llu\n", (unsigned long long)p->nslots);
+	fprintf(f, "misordered %llu\n", (unsigned long long)r->misordered);
+	fprintf(f, "on_null_block %llu\n",
+	    (unsigned long long)r->on_null_block);
+	fprintf(f, "blocks %llu\n", (unsigned long long)p->nblocks_all);
 	for (unsigned k = 1; k < OP_NCALL; k++)
 		fprintf(f, "calls_%s %llu\n", op_names[k],
 		    (unsigned long long)r->calls_op[k]);
@@ -277,6 +280,8 @@ print_hist(const char *title, const uint64_t *h, bool sizes) {
 		return;
 	}
 	for (unsigned k = lo; k <= hi; k++) {
+		if (h[k] == 0)
+			continue;
 		bucket_label(label, sizeof(label), k, sizes);
 		printf("  %-22s %12llu  %5.1f%%\n", label,
 		    (unsigned long long)h[k], 100.0 * (double)h[k] /
@@ -299,19 +304,20 @@ print_summary(const struct trace *t, const struct shape *s,
 	printf("  duration             %llu ms (coarse clock, first to last "
 	    "call)\n", (unsigned long long)(t->max_ms - t->min_ms));
 	printf("  threads              %u\n", t->nthreads);
-	printf("calls by kind (of which failed: NULL or an error)\n");
+	printf("calls by kind (NULL: failed calls, and free(NULL))\n");
 	for (unsigned k = 1; k < OP_NCALL; k++) {
 		if (t->ncalls_op[k] == 0)
 			continue;
 		printf("  %-20s %12llu", op_names[k],
 		    (unsigned long long)t->ncalls_op[k]);
 		if (t->nnull_op[k] != 0)
-			printf("  (failed %llu)",
+			printf("  (NULL %llu)",
 			    (unsigned long long)t->nnull_op[k]);
 		printf("\n");
 	}
 	print_hist("requested sizes of allocations and resizes, bytes, by "
-	    "power of two: (2^(k-1), 2^k]", s->size_hist, true);
+	    "power of two: (2^(k-1), 2^k] (empty ranges left out)",
+	    s->size_hist, true);
 	print_hist("lifetimes of freed blocks, in calls (of all threads) "
 	    "between allocation and free", s->life_calls, false);
 	print_hist("lifetimes of freed blocks, ms (coarse clock)", s->life_ms,
@@ -320,10 +326,10 @@ print_summary(const struct trace *t, const struct shape *s,
 	printf("  peak live bytes      %llu  (%llu blocks, at call %llu)\n",
 	    (unsigned long long)s->peak_bytes,
 	    (unsigned long long)s->peak_blocks,
-	    (unsigned long long)s->peak_seq);
+	    (unsigned long long)s->peak_call);
 	printf("  never freed          %llu bytes in %llu blocks\n",
-	    (unsigned long long)s->unfreed_bytes,
-	    (unsigned long long)s->unfreed_blocks);
+	    (unsigned long long)s->live_bytes,
+	    (unsigned long long)s->live_blocks);
 	printf("threads\n");
 	printf("  cross-thread frees   %llu of %llu frees\n",
 	    (unsigned long long)s->cross_frees, (unsigned long long)s->frees);

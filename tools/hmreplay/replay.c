@@ -1,14 +1,14 @@
 /*
  * replay.c: the replay engine.
  *
- * One thread per recorded thread runs its event stream.  A block lives in
- * a slot: its address and a word holding its number (producing thread <<
- * 40 | that thread's count) and the length of its tag (the top 4 bits).
- * A call on a block another thread made waits until the slot holds that
- * block's number: spinning a little, then yielding, then sleeping on a
- * futex that the maker wakes (the maker's event is marked, so only those
- * stores pay for the check).  Every dependency points to a smaller
- * sequence number, so the wait ends.
+ * One thread per recorded thread runs its event stream.  Block i (see
+ * blocks.c) has a word in a table: 0 until it is made, then its address,
+ * with bit 0 set for a block too small for its 8-byte tag (or NULL, a
+ * block that failed here).  A call on a block another thread makes waits
+ * until the word is set: spinning a little, then yielding, then sleeping
+ * in growing steps.  Every wait is for a call the recorded run made
+ * earlier, so the waits end unless the trace's threads contradict each
+ * other; the sampler thread reports that case rather than hang.
  *
  * The allocation functions are looked up at run time, and an extension
  * (mallocx, pvalloc, free_sized, ...) is used only when the object that
@@ -32,26 +32,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ID_MASK ((UINT64_C(1) << 60) - 1)
-#define TAGLEN_SHIFT 60
+#define TAG_MIX UINT64_C(0x4852000000000000)	/* "HR" in the top bytes */
 #define SPINS 256
 #define YIELDS 64
 #define STACK_SIZE (256u << 10)
 #define MAX_SAMPLES 16384
 #define PAGE 4096
-
-struct slot {
-	_Atomic uint64_t id;	/* 0: empty */
-	void *ptr;
-};
+#define STALL_NS (UINT64_C(10) * 1000000000u)
 
 struct rthread {
 	_Atomic uint64_t calls;	/* read by the sampler: a line of its own */
 	uint8_t pad[56];
 	const uint8_t *stream;
-	uint32_t idx;
+	uint32_t base, nblocks;
 	uint64_t counts[OP_NCALL];
-	uint64_t dep_sleeps, slot_waits, failed, null_ok, xallocx_skipped;
+	uint64_t dep_sleeps, misordered, failed, null_ok, xallocx_skipped;
 	uint64_t on_null_block;
 	uint64_t end_ns;
 	pthread_t pt;
@@ -81,12 +76,15 @@ static struct {
 	void (*sdallocx)(void *, size_t, int);
 } F;
 
-static struct slot *slots;
+
+static _Atomic uint64_t *blocks;
+static uint64_t nblocks_all;
 static struct rthread *rts;
 static uint32_t nrts;
 static _Atomic uint32_t go;
 static _Atomic uint32_t done;
-static _Atomic int sleepers;
+static _Atomic uint32_t running;	/* replay threads not finished */
+static _Atomic uint32_t sleeping;	/* of them, sleeping in a wait */
 static uint64_t t0;
 
 static struct sample *samples;
@@ -97,16 +95,6 @@ static long
 futex(_Atomic uint32_t *addr, int op, uint32_t val,
     const struct timespec *ts) {
 	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
-}
-
-/* The futex word of a slot: the low half of its number. */
-static _Atomic uint32_t *
-slot_word(struct slot *s) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (_Atomic uint32_t *)(void *)&s->id;
-#else
-	return (_Atomic uint32_t *)(void *)&s->id + 1;
-#endif
 }
 
 static void
@@ -153,113 +141,109 @@ replay_fail(const char *fmt, ...) {
 	_exit(1);
 }
 
-/* Waits until the slot holds block `want` (made by another thread). */
-static void
-wait_block(struct rthread *rt, struct slot *s, uint64_t want) {
-	for (unsigned i = 0;; i++) {
-		uint64_t v = atomic_load_explicit(&s->id, memory_order_acquire);
-		if ((v & ID_MASK) == want)
-			return;
+static uint64_t
+tag_of(uint32_t id) {
+	return ((uint64_t)id + 1) ^ TAG_MIX;
+}
+
+/* The word of block src, made by another thread: waited for. */
+static uint64_t
+wait_block(struct rthread *rt, uint32_t src) {
+	uint64_t w;
+	unsigned i = 0;
+	long nap = 10000;
+	while ((w = atomic_load_explicit(&blocks[src],
+	    memory_order_acquire)) == 0) {
 		if (i < SPINS) {
 			cpu_relax();
-			continue;
-		}
-		if (i < SPINS + YIELDS) {
-			sched_yield();
-			continue;
-		}
-		/* Announce the sleep, then look once more: the maker stores
-		 * the number, then looks for sleepers (both sequentially
-		 * consistent), so one of the two sees the other.  The
-		 * timeout covers a futex word that came back to the value
-		 * slept on. */
-		atomic_fetch_add(&sleepers, 1);
-		v = atomic_load(&s->id);
-		if ((v & ID_MASK) != want) {
-			struct timespec ts = { 0, 1000000 };
-			rt->dep_sleeps++;
-			futex(slot_word(s), FUTEX_WAIT_PRIVATE, (uint32_t)v, &ts);
-		}
-		atomic_fetch_sub(&sleepers, 1);
-	}
-}
-
-/* A slot handed out again before the thread that emptied it got there
- * (see blocks.c): rare, so a plain sleep. */
-static void
-wait_empty(struct rthread *rt, struct slot *s) {
-	if (atomic_load_explicit(&s->id, memory_order_acquire) == 0)
-		return;
-	rt->slot_waits++;
-	for (unsigned i = 0;
-	    atomic_load_explicit(&s->id, memory_order_acquire) != 0; i++) {
-		if (i < YIELDS) {
+		} else if (i < SPINS + YIELDS) {
 			sched_yield();
 		} else {
-			struct timespec ts = { 0, 50000 };
+			struct timespec ts = { 0, nap };
+			if (i == SPINS + YIELDS) {
+				rt->dep_sleeps++;
+				atomic_fetch_add(&sleeping, 1);
+			}
 			nanosleep(&ts, NULL);
+			if (nap < 500000)
+				nap *= 2;
 		}
+		i++;
 	}
+	if (i > SPINS + YIELDS)
+		atomic_fetch_sub(&sleeping, 1);
+	return w;
 }
 
-static void
-publish(struct slot *s, void *ptr, uint64_t id, unsigned taglen, bool wake) {
-	uint64_t v = id | (uint64_t)taglen << TAGLEN_SHIFT;
-	s->ptr = ptr;
-	if (!wake) {
-		atomic_store_explicit(&s->id, v, memory_order_release);
-		return;
+/* The word of the block a call uses; 0 when there is none to use. */
+static uint64_t
+use_block(struct rthread *rt, uint32_t src, uint32_t made) {
+	if (src == NO_BLOCK)
+		return 0;
+	if (src - rt->base < rt->nblocks) {
+		/* One of this thread's: made before, in its own order, or
+		 * the trace puts the use first (a thread's records from the
+		 * shared buffer may be out of place): skipped. */
+		if (src - rt->base >= made) {
+			rt->misordered++;
+			return 0;
+		}
+		return atomic_load_explicit(&blocks[src], memory_order_relaxed);
 	}
-	atomic_store(&s->id, v);
-	if (atomic_load(&sleepers) > 0)
-		futex(slot_word(s), FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
-}
-
-static void
-write_tag(void *ptr, uint64_t id, unsigned taglen) {
-	memcpy(ptr, &id, taglen);
+	return wait_block(rt, src);
 }
 
 /* The first 8 bytes get the block's number, then one byte in each 4 KiB
  * page the block spans, and its last byte: the pages a program using the
  * block would have made resident. */
 static void
-touch(void *ptr, uint64_t size, uint64_t id) {
+touch(void *ptr, uint64_t size, uint64_t tag) {
 	unsigned char *p = ptr;
 	if (size == 0)
 		return;
-	write_tag(p, id, size < 8 ? (unsigned)size : 8);
+	memcpy(p, &tag, size < 8 ? size : 8);
 	if (size <= 8)
 		return;
 	uintptr_t a = ((uintptr_t)p + 8 + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
 	uintptr_t end = (uintptr_t)p + size;
 	for (; a < end; a += PAGE)
-		*(volatile unsigned char *)a = (unsigned char)id;
-	p[size - 1] = (unsigned char)id;
+		*(volatile unsigned char *)a = (unsigned char)tag;
+	p[size - 1] = (unsigned char)tag;
 }
 
 static void
-check_tag(uint64_t v, const void *ptr, const char *what) {
-	unsigned len = (unsigned)(v >> TAGLEN_SHIFT);
-	uint64_t id = v & ID_MASK, got = 0, want = id;
-	if (len == 0)
+check_tag(uint64_t w, uint32_t id, const char *what) {
+	uint64_t got;
+	const void *ptr = (const void *)(uintptr_t)(w & ~(uint64_t)1);
+	if (w & 1)
 		return;
-	memcpy(&got, ptr, len);
-	if (len < 8)
-		want &= (UINT64_C(1) << (8 * len)) - 1;
-	if (got == want)
+	memcpy(&got, ptr, 8);
+	if (got == tag_of(id))
 		return;
-	if (len == 8 && (got >> 60) == 0 && (got >> 40) < nrts) {
-		replay_fail("before %s: block %u:%llu at %p holds the number of "
-		    "block %u:%llu: two live blocks overlap", what,
-		    (unsigned)(id >> 40), (unsigned long long)(id & ((UINT64_C(1)
-		    << 40) - 1)), ptr, (unsigned)(got >> 40),
-		    (unsigned long long)(got & ((UINT64_C(1) << 40) - 1)));
+	uint64_t other = (got ^ TAG_MIX) - 1;
+	if (other < nblocks_all) {
+		replay_fail("before %s: block %u at %p holds the number of "
+		    "block %llu: two live blocks overlap", what, id, ptr,
+		    (unsigned long long)other);
 	}
-	replay_fail("before %s: block %u:%llu at %p holds 0x%llx, not its "
-	    "number: another live block overlaps it", what,
-	    (unsigned)(id >> 40), (unsigned long long)(id & ((UINT64_C(1) << 40)
-	    - 1)), ptr, (unsigned long long)got);
+	replay_fail("before %s: block %u at %p holds 0x%016llx, not its "
+	    "number: another live block overlapped it", what, id, ptr,
+	    (unsigned long long)got);
+}
+
+/* Block id is made: at q (NULL: it failed here), tagged unless notag. */
+static void
+make_block(struct rthread *rt, uint32_t id, void *q, bool notag) {
+	uint64_t w = (uint64_t)(uintptr_t)q;
+	if (q == NULL)
+		w = 1;
+	else if (w & 1)
+		replay_fail("block %u: the allocator returned an odd address "
+		    "(%p)", id, q);
+	else if (notag)
+		w |= 1;
+	(void)rt;
+	atomic_store_explicit(&blocks[id], w, memory_order_release);
 }
 
 static uint64_t
@@ -387,16 +371,92 @@ start_gate(void) {
 		futex(&go, FUTEX_WAIT_PRIVATE, 0, NULL);
 }
 
+static bool
+is_alloc(unsigned op) {
+	return op < OP_REALLOC || op == OP_MALLOCX;
+}
+
+/* A resize: of block w (0: none, a block from before the trace), made
+ * block id. */
+static void
+resize(struct rthread *rt, unsigned op, bool failed_rec, uint64_t w,
+    uint32_t src, uint32_t id, const uint8_t **pp) {
+	uint64_t f = op != OP_REALLOC ? rv(pp) : 0;
+	uint64_t size = rv(pp), extra = 0, usable = 0;
+	if (op == OP_XALLOCX) {
+		extra = rv(pp);
+		usable = rv(pp);
+	}
+	void *old = (void *)(uintptr_t)(w & ~(uint64_t)1), *q;
+	if (w != 0 && old == NULL)
+		rt->on_null_block++;
+	if (old == NULL) {
+		/* Nothing to resize: a realloc makes a new block, as
+		 * realloc(NULL) does. */
+		if (op == OP_XALLOCX || failed_rec) {
+			make_block(rt, id, NULL, true);
+			return;
+		}
+		q = op == OP_REALLOC ? F.malloc(size) : do_mallocx(f, size);
+		if (q == NULL)
+			rt->failed++;
+		else
+			touch(q, size, tag_of(id));
+		make_block(rt, id, q, size < 8);
+		return;
+	}
+	check_tag(w, src, op_names[op]);
+	bool notag = w & 1;
+	if (op == OP_XALLOCX) {
+		q = old;
+		if (F.xallocx != NULL) {
+			uint64_t got = F.xallocx(old, size, extra,
+			    je_flags(f, true));
+			/* Usable both here and when recorded. */
+			uint64_t u = got < usable ? got : usable;
+			touch(old, u, tag_of(id));
+			notag = u < 8;
+		} else {
+			rt->xallocx_skipped++;
+		}
+	} else {
+		q = op == OP_REALLOC ? F.realloc(old, size) :
+		    do_rallocx(old, size, f);
+		if (failed_rec) {
+			/* Failed when recorded: untouched, wherever it is
+			 * now. */
+			if (q != NULL) {
+				rt->null_ok++;
+				notag = notag || size < 8;
+			} else {
+				q = old;
+			}
+		} else if (q == NULL) {
+			rt->failed++;
+			q = old;
+		} else {
+			notag = size < 8;
+			touch(q, size, tag_of(id));
+		}
+	}
+	if (!notag) {
+		uint64_t tag = tag_of(id);
+		memcpy(q, &tag, 8);
+	}
+	make_block(rt, id, q, notag);
+}
+
 static void *
 replay_thread(void *arg) {
 	struct rthread *rt = arg;
 	const uint8_t *p = rt->stream;
-	const uint64_t tbits = (uint64_t)rt->idx << 40;
-	uint64_t count = 0, calls = 0;
+	uint32_t made = 0;
+	uint64_t calls = 0;
 	start_gate();
 	for (;;) {
 		unsigned b = *p++;
 		unsigned op = b & REC_OP_MASK;
+		bool failed_rec = b & EV_NULL;
 		if (op == EV_LINK) {
 			const uint8_t *link;
 			memcpy(&link, p, sizeof(link));
@@ -405,13 +465,9 @@ replay_thread(void *arg) {
 		}
 		if (op == EV_END)
 			break;
-		bool failed_rec = b & EV_NULL, wake = b & EV_PUBLISH;
 		if (op == OP_FREE && failed_rec) {
 			F.free(NULL);
-			goto next;
-		}
-		if (op <= OP_MALLOCX && op != OP_REALLOC && op != OP_FREE &&
-		    op != OP_FREE_SIZED) {
+		} else if (is_alloc(op)) {
 			uint64_t a = 0, size;
 			if (op != OP_MALLOC && op != OP_VALLOC &&
 			    op != OP_PVALLOC)
@@ -425,106 +481,51 @@ replay_thread(void *arg) {
 					rt->null_ok++;
 					F.free(q);
 				}
-				goto next;
-			}
-			struct slot *s = &slots[rv(&p)];
-			uint64_t id = tbits | ++count;
-			if (op == OP_CALLOC)
-				size = mul_sat(a, size);
-			wait_empty(rt, s);
-			if (q == NULL) {
-				rt->failed++;
-				publish(s, NULL, id, 0, wake);
-				goto next;
-			}
-			touch(q, size, id);
-			publish(s, q, id, size < 8 ? (unsigned)size : 8, wake);
-			goto next;
-		}
-
-		/* Calls on a live block. */
-		struct slot *s = &slots[rv(&p)];
-		if (b & EV_CROSS)
-			wait_block(rt, s, rv(&p));
-		uint64_t v = atomic_load_explicit(&s->id, memory_order_relaxed);
-		void *old = s->ptr;
-		unsigned taglen = (unsigned)(v >> TAGLEN_SHIFT);
-		if (op == OP_REALLOC || op == OP_RALLOCX || op == OP_XALLOCX) {
-			uint64_t f = op != OP_REALLOC ? rv(&p) : 0;
-			uint64_t size = rv(&p), extra = 0, usable = 0;
-			if (op == OP_XALLOCX) {
-				extra = rv(&p);
-				usable = rv(&p);
-			}
-			uint64_t id = tbits | ++count;
-			if (old == NULL) {
-				/* Its block failed here: nothing to resize. */
-				rt->on_null_block++;
-				publish(s, NULL, id, 0, wake);
-				goto next;
-			}
-			check_tag(v, old, op_names[op]);
-			void *q = old;
-			if (op == OP_XALLOCX) {
-				if (F.xallocx != NULL) {
-					uint64_t got = F.xallocx(old, size,
-					    extra, je_flags(f, true));
-					/* Usable both here and when
-					 * recorded. */
-					uint64_t u = got < usable ? got : usable;
-					touch(old, u, id);
-					taglen = u < 8 ? (unsigned)u : 8;
-				} else {
-					rt->xallocx_skipped++;
-				}
 			} else {
-				q = op == OP_REALLOC ? F.realloc(old, size) :
-				    do_rallocx(old, size, f);
-				if (failed_rec) {
-					/* Failed when recorded: untouched,
-					 * wherever it is now. */
-					if (q != NULL) {
-						rt->null_ok++;
-						if (size < taglen)
-							taglen = (unsigned)size;
-					} else {
-						q = old;
-					}
-				} else if (q == NULL) {
+				uint32_t id = rt->base + made++;
+				if (op == OP_CALLOC)
+					size = mul_sat(a, size);
+				if (q == NULL)
 					rt->failed++;
-					q = old;
-				} else {
-					taglen = size < 8 ? (unsigned)size : 8;
-					touch(q, size, id);
+				else
+					touch(q, size, tag_of(id));
+				make_block(rt, id, q, size < 8);
+			}
+		} else {
+			uint32_t src;
+			memcpy(&src, p, 4);
+			p += 4;
+			uint64_t w = use_block(rt, src, made);
+			if (op == OP_REALLOC || op == OP_RALLOCX ||
+			    op == OP_XALLOCX) {
+				resize(rt, op, failed_rec, w, src,
+				    rt->base + made++, &p);
+			} else {
+				uint64_t size = 0, a = 0;
+				if (op == OP_FREE_SIZED) {
+					size = rv(&p);
+					a = rv(&p);
+				} else if (op == OP_DALLOCX) {
+					a = rv(&p);
+				} else if (op == OP_SDALLOCX) {
+					a = rv(&p);
+					size = rv(&p);
+				}
+				void *old = (void *)(uintptr_t)(w &
+				    ~(uint64_t)1);
+				if (w != 0 && old == NULL) {
+					rt->on_null_block++;
+				} else if (old != NULL) {
+					check_tag(w, src, op_names[op]);
+					do_free(op, old, size, a);
 				}
 			}
-			write_tag(q, id, taglen);
-			publish(s, q, id, taglen, wake);
-			goto next;
 		}
-
-		uint64_t size = 0, a = 0;
-		if (op == OP_FREE_SIZED) {
-			size = rv(&p);
-			a = rv(&p);
-		} else if (op == OP_DALLOCX) {
-			a = rv(&p);
-		} else if (op == OP_SDALLOCX) {
-			a = rv(&p);
-			size = rv(&p);
-		}
-		if (old == NULL) {
-			rt->on_null_block++;
-		} else {
-			check_tag(v, old, op_names[op]);
-			do_free(op, old, size, a);
-		}
-		atomic_store_explicit(&s->id, 0, memory_order_release);
-next:
 		rt->counts[op]++;
 		atomic_store_explicit(&rt->calls, ++calls, memory_order_relaxed);
 	}
 	rt->end_ns = now_ns();
+	atomic_fetch_sub(&running, 1);
 	return NULL;
 }
 
@@ -571,12 +572,35 @@ take_sample(void) {
 	sm->ns = now_ns() - t0;
 }
 
+/* No call for STALL_NS while every unfinished thread sleeps in a wait:
+ * the waits form a cycle, which only a trace whose threads contradict
+ * each other can make.  Reported rather than left to hang. */
+static void
+check_stall(uint64_t *last_calls, uint64_t *since) {
+	uint64_t calls = samples[nsamples - 1].calls, now = now_ns();
+	uint32_t run = atomic_load(&running);
+	if (calls != *last_calls || run == 0 ||
+	    atomic_load(&sleeping) < run) {
+		*last_calls = calls;
+		*since = now;
+		return;
+	}
+	if (now - *since > STALL_NS) {
+		replay_fail("stalled after %llu calls: each of the %u "
+		    "threads left waits for a block another has not made "
+		    "(the threads' records contradict each other)",
+		    (unsigned long long)calls, run);
+	}
+}
+
 static void *
 sampler_thread(void *arg) {
+	uint64_t last_calls = UINT64_MAX, since = 0;
 	(void)arg;
 	start_gate();
 	while (!atomic_load(&done)) {
 		take_sample();
+		check_stall(&last_calls, &since);
 		struct timespec ts = {
 			(time_t)(sample_period_ns / 1000000000u),
 			(long)(sample_period_ns % 1000000000u)
@@ -669,11 +693,11 @@ replay_run(const struct trace *t, const struct plan *plan,
 	memset(r, 0, sizeof(*r));
 	resolve(r);
 	nrts = t->nthreads;
+	nblocks_all = plan->nblocks_all;
 	rts = pool_alloc(sizeof(struct rthread) * (nrts ? nrts : 1));
-	slots = pool_alloc(sizeof(struct slot) * (plan->nslots ? plan->nslots :
-	    1));
+	blocks = pool_alloc(sizeof(uint64_t) * (nblocks_all ? nblocks_all : 1));
 	/* Fault the table in now rather than during the replay. */
-	memset(slots, 0, sizeof(struct slot) * plan->nslots);
+	memset((void *)blocks, 0, sizeof(uint64_t) * nblocks_all);
 	samples = pool_alloc(sizeof(struct sample) * MAX_SAMPLES);
 	memset(samples, 0, sizeof(struct sample) * MAX_SAMPLES);
 	sample_period_ns = (uint64_t)(o->sample_ms ? o->sample_ms : 1) *
@@ -682,8 +706,10 @@ replay_run(const struct trace *t, const struct plan *plan,
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	atomic_store(&running, nrts);
 	for (uint32_t i = 0; i < nrts; i++) {
-		rts[i].idx = i;
+		rts[i].base = plan->base[i];
+		rts[i].nblocks = plan->nblocks[i];
 		rts[i].stream = plan->streams[i];
 		int err = pthread_create(&rts[i].pt, &attr, replay_thread,
 		    &rts[i]);
@@ -719,7 +745,7 @@ replay_run(const struct trace *t, const struct plan *plan,
 		for (unsigned k = 0; k < OP_NCALL; k++)
 			r->calls_op[k] += rt->counts[k];
 		r->dep_sleeps += rt->dep_sleeps;
-		r->slot_waits += rt->slot_waits;
+		r->misordered += rt->misordered;
 		r->failed += rt->failed;
 		r->null_ok += rt->null_ok;
 		r->xallocx_skipped += rt->xallocx_skipped;

@@ -104,7 +104,7 @@ thread_index(struct trace *t, uint32_t number, uint32_t tid, uint64_t off) {
 	struct tthread *th = &t->threads[t->nthreads];
 	th->number = number;
 	th->tid = tid;
-	th->first_seq = UINT64_MAX;
+	th->head = th->tail = th->last_chunk = UINT32_MAX;
 	t->tmap[h] = ++t->nthreads;
 	return t->nthreads - 1;
 }
@@ -152,10 +152,13 @@ varint(struct cursor *c, uint64_t recoff, unsigned op) {
 }
 
 static uint64_t
+unzigzag(uint64_t z) {
+	return (z >> 1) ^ (0 - (z & 1));
+}
+
+static uint64_t
 address(struct cursor *c, uint64_t recoff, unsigned op) {
-	uint64_t z = varint(c, recoff, op);
-	uint64_t d = (z >> 1) ^ (0 - (z & 1));
-	c->addr += d;
+	c->addr += unzigzag(varint(c, recoff, op));
 	return c->addr;
 }
 
@@ -211,7 +214,7 @@ cursor_next(struct cursor *c) {
 		r->null = fl != 0;
 		r->off = off;
 		r->thread = c->thread;
-		c->seq += varint(c, off, op);
+		c->seq += unzigzag(varint(c, off, op));
 		r->seq = c->seq;
 		switch (op) {
 		case OP_MALLOC:
@@ -238,13 +241,7 @@ cursor_next(struct cursor *c) {
 			r->addr = address(c, off, op);
 			r->size = varint(c, off, op);
 			if (!r->null) {
-				uint64_t q = varint(c, off, op);
-				if (q == 0) {
-					trace_fail(t, off, "%s record with a "
-					    "second sequence delta of 0",
-					    op_names[op]);
-				}
-				r->seq2 = r->seq + q;
+				r->seq2 = r->seq + unzigzag(varint(c, off, op));
 				r->result = address(c, off, op);
 				if (r->result == 0) {
 					trace_fail(t, off, "%s record with "
@@ -329,6 +326,27 @@ check_header(struct trace *t) {
 		trace_fail(t, 48, "reserved header bytes are not zero");
 }
 
+/* Appends chunk ci to the thread's list: the chunks that hold its
+ * records, in file order, which is the order the thread wrote them. */
+static void
+thread_chunk(struct trace *t, struct tthread *th, uint32_t ci) {
+	if (t->nlinks == t->links_cap) {
+		uint64_t ncap = t->links_cap ? t->links_cap * 2 : 1024;
+		t->links = anon_grow(t->links, sizeof(*t->links) * t->links_cap,
+		    sizeof(*t->links) * ncap);
+		t->links_cap = ncap;
+	}
+	uint32_t li = (uint32_t)t->nlinks++;
+	t->links[li].chunk = ci;
+	t->links[li].next = UINT32_MAX;
+	if (th->tail == UINT32_MAX)
+		th->head = li;
+	else
+		t->links[th->tail].next = li;
+	th->tail = li;
+	th->last_chunk = ci;
+}
+
 void
 trace_open(struct trace *t, const char *path) {
 	struct stat st;
@@ -406,8 +424,8 @@ trace_open(struct trace *t, const char *path) {
 			struct rec *r = &c.rec;
 			struct tthread *th = &t->threads[r->thread];
 			th->calls++;
-			if (r->seq < th->first_seq)
-				th->first_seq = r->seq;
+			if (th->last_chunk != t->nchunks - 1)
+				thread_chunk(t, th, (uint32_t)(t->nchunks - 1));
 			t->ncalls++;
 			t->ncalls_op[r->op]++;
 			if (r->null)
