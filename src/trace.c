@@ -102,12 +102,18 @@ static trace_buf_t trace_shared = {
 	.lock = MUTEX_INITIALIZER(LOCK_RANK_TRACE_BUF)
 };
 
-/* The file: opened at the first chunk (trace_file), by this process
- * (a fork child opens its own). */
+/*
+ * The file: created at the first chunk, by this process (a fork child
+ * makes its own), then opened by its name for each chunk: no descriptor
+ * of hmalloc's stays open for the program to see, to close (a daemon
+ * closing every descriptor) or to find reused under another file.  The
+ * name is made absolute when the file is created, so that a chdir does
+ * not move the rest of the trace.
+ */
 static mutex_t trace_file_lock = MUTEX_INITIALIZER(LOCK_RANK_TRACE_FILE);
-static _Atomic int trace_fd = -1;
-static bool trace_failed;          /* no file: chunks are dropped */
-static char trace_path[OPT_STRING_MAX + 64];
+static _Atomic bool trace_created;
+static _Atomic bool trace_failed;  /* no file: chunks are dropped */
+static char trace_path[4096 + OPT_STRING_MAX + 64];
 static uint32_t trace_pid;
 static uint32_t trace_ppid;
 static bool trace_forked;
@@ -189,7 +195,16 @@ put_varint(uint8_t *p, uint64_t v) {
 	return p;
 }
 
-/* Writes it all, or reports why not and stops recording. */
+/* Stops recording, saying why (once). */
+static void
+trace_fail(const char *what, int err) {
+	if (!atomic_exchange_explicit(&trace_failed, true,
+	    memory_order_relaxed))
+		hm_printf("<hmalloc>: trace: cannot %s %s (errno %d); "
+		    "recording stops\n", what, trace_path, err);
+}
+
+/* Writes it all to fd and closes it, or stops recording. */
 static void
 trace_write(int fd, const uint8_t *p, size_t n) {
 	while (n > 0) {
@@ -197,39 +212,40 @@ trace_write(int fd, const uint8_t *p, size_t n) {
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			if (!trace_failed)
-				hm_printf("<hmalloc>: trace: cannot write %s "
-				    "(errno %d); recording stops\n", trace_path,
-				    w < 0 ? errno : ENOSPC);
-			trace_failed = true;
-			return;
+			trace_fail("write", w < 0 ? errno : ENOSPC);
+			break;
 		}
 		p += w;
 		n -= (size_t)w;
 	}
+	close(fd);
 }
 
-/* Opens the file: <prefix>.<pid>.trace, or .<pid>.<n>.trace when that
- * exists (an exec kept the pid), and writes its header. */
+/* Creates the file: <prefix>.<pid>.trace, or .<pid>.<n>.trace when that
+ * exists (an exec kept the pid), with its header; under the file lock. */
 static void
-trace_open(void) {
+trace_create(void) {
+	char cwd[4096] = "";
+	if (opt_trace_prefix[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+		cwd[0] = '\0';
+	const char *sep = cwd[0] != '\0' ? "/" : "";
 	int fd = -1;
 	for (unsigned n = 0; n < 1000; n++) {
 		if (n == 0)
-			hm_snprintf(trace_path, sizeof(trace_path), "%s.%u.trace",
-			    opt_trace_prefix, trace_pid);
+			hm_snprintf(trace_path, sizeof(trace_path),
+			    "%s%s%s.%u.trace", cwd, sep, opt_trace_prefix,
+			    trace_pid);
 		else
 			hm_snprintf(trace_path, sizeof(trace_path),
-			    "%s.%u.%u.trace", opt_trace_prefix, trace_pid, n);
+			    "%s%s%s.%u.%u.trace", cwd, sep, opt_trace_prefix,
+			    trace_pid, n);
 		fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND
 		    | O_CLOEXEC, 0644);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (fd < 0) {
-		hm_printf("<hmalloc>: trace: cannot create %s (errno %d); "
-		    "recording stops\n", trace_path, errno);
-		trace_failed = true;
+		trace_fail("create", errno);
 		return;
 	}
 	uint8_t h[TRACE_FILE_HDR] = "HMTRACE";
@@ -242,20 +258,26 @@ trace_open(void) {
 	put32(h + 40, (uint32_t)PAGE);
 	put32(h + 44, trace_forked ? 1 : 0);
 	trace_write(fd, h, sizeof(h));
-	atomic_store_explicit(&trace_fd, fd, memory_order_release);
+	atomic_store_explicit(&trace_created, true, memory_order_release);
 }
 
+/* The file, open for one chunk; -1 when recording has stopped. */
 static int
 trace_file(void) {
-	int fd = atomic_load_explicit(&trace_fd, memory_order_acquire);
-	if (likely(fd >= 0))
-		return fd;
-	mutex_lock(&trace_file_lock);
-	if (atomic_load_explicit(&trace_fd, memory_order_relaxed) < 0
-	    && !trace_failed)
-		trace_open();
-	fd = atomic_load_explicit(&trace_fd, memory_order_relaxed);
-	mutex_unlock(&trace_file_lock);
+	if (!atomic_load_explicit(&trace_created, memory_order_acquire)) {
+		mutex_lock(&trace_file_lock);
+		if (!atomic_load_explicit(&trace_created, memory_order_relaxed)
+		    && !atomic_load_explicit(&trace_failed,
+		    memory_order_relaxed))
+			trace_create();
+		mutex_unlock(&trace_file_lock);
+		if (!atomic_load_explicit(&trace_created,
+		    memory_order_acquire))
+			return -1;
+	}
+	int fd = open(trace_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		trace_fail("open", errno);
 	return fd;
 }
 
@@ -278,7 +300,8 @@ static void
 trace_flush_locked(trace_buf_t *b) {
 	size_t len = atomic_load_explicit(&b->len, memory_order_acquire);
 	int saved = errno;
-	if (len > 0 && !b->abandoned && !trace_failed) {
+	if (len > 0 && !b->abandoned
+	    && !atomic_load_explicit(&trace_failed, memory_order_relaxed)) {
 		int fd = trace_file();
 		if (fd >= 0) {
 			uint8_t *h = b->out;
@@ -560,11 +583,8 @@ hm_trace_postfork_child(void) {
 		return;
 	hm_mutex_postfork_child(&trace_file_lock);
 	hm_mutex_postfork_child(&trace_shared.lock);
-	int fd = atomic_load_explicit(&trace_fd, memory_order_relaxed);
-	if (fd >= 0)
-		close(fd);
-	atomic_store_explicit(&trace_fd, -1, memory_order_relaxed);
-	trace_failed = false;
+	atomic_store_explicit(&trace_created, false, memory_order_relaxed);
+	atomic_store_explicit(&trace_failed, false, memory_order_relaxed);
 	trace_forked = true;
 	trace_start();
 	tsd_t *tsd = &hm_tsd;

@@ -225,9 +225,15 @@ exec_scenario(void *arg) {
 	const char *scenario = arg;
 	const char *base = getenv("MALLOC_CONF");
 	char conf[1024];
-	snprintf(conf, sizeof(conf), "%s%strace:true,trace_prefix:%s/%s",
-	    base != NULL ? base : "", base != NULL && *base ? "," : "", dir,
+	/* ("chdir": a prefix relative to the directory the child starts
+	 * in.) */
+	bool rel = strcmp(scenario, "chdir") == 0;
+	snprintf(conf, sizeof(conf), "%s%strace:true,trace_prefix:%s%s%s",
+	    base != NULL ? base : "", base != NULL && *base ? "," : "",
+	    rel ? "" : dir, rel ? "" : "/",
 	    strcmp(scenario, "noprefix") == 0 ? "missing/t" : "t");
+	if (rel && chdir(dir) != 0)
+		_exit(126);
 	setenv("MALLOC_CONF", conf, 1);
 	char *argv[] = {"trace", "child", (char *)scenario, dir, NULL};
 	execv("/proc/self/exe", argv);
@@ -466,6 +472,21 @@ child_main(const char *scenario, const char *d) {
 	} else if (strcmp(scenario, "exec2") == 0) {
 		void *volatile p = hm_malloc(777003);
 		hm_free(p);
+	} else if (strcmp(scenario, "chdir") == 0) {
+		/* The file is made (more than a buffer), then the program
+		 * moves and closes every descriptor, as a daemon does. */
+		for (int i = 0; i < 20000; i++) {
+			void *volatile p = hm_malloc(777004);
+			hm_free(p);
+		}
+		if (chdir("/") != 0)
+			return 1;
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		for (int i = 0; i < 10; i++) {
+			void *volatile p = hm_malloc(777005);
+			hm_free(p);
+		}
 	} else if (strcmp(scenario, "noprefix") == 0) {
 		for (int i = 0; i < 20000; i++) {
 			void *volatile p = hm_malloc(5 + i % 100);
@@ -671,6 +692,23 @@ TEST_BEGIN(test_exec)
 	dir_clean();
 TEST_END
 
+/* A relative prefix names the directory the program was in when the file
+ * was made; a program that moves or closes every descriptor loses
+ * nothing. */
+TEST_BEGIN(test_chdir_closefds)
+	char out[4096];
+	int st = run_scenario("chdir", out, sizeof(out));
+	assert_d_eq(st, 0, "child: %s", out);
+	trace_t t;
+	assert_true(child_trace(&t, ".trace"), "no trace file in %s", dir);
+	assert_ptr_null(t.bad, "trace not well formed: %s", t.bad);
+	expect_zu_eq(count_size(&t, 1, 777004), 20000, "before chdir");
+	expect_zu_eq(count_size(&t, 1, 777005), 10, "after chdir and "
+	    "closing every descriptor");
+	free(t.r);
+	dir_clean();
+TEST_END
+
 TEST_BEGIN(test_no_file)
 	char out[4096];
 	int st = run_scenario("noprefix", out, sizeof(out));
@@ -693,5 +731,5 @@ main(int argc, char **argv) {
 	if (HM_TEST_SANITIZED)
 		return 77;
 	return test(test_calls, test_trade, test_thread_exits, test_fork,
-	    test_exec, test_no_file);
+	    test_exec, test_chdir_closefds, test_no_file);
 }
