@@ -513,9 +513,13 @@ replay_thread(void *arg) {
 				}
 				void *old = (void *)(uintptr_t)(w &
 				    ~(uint64_t)1);
-				if (w != 0 && old == NULL) {
+				/* No block (counted by the numbering or
+				 * above): no call. */
+				if (w == 0)
+					continue;
+				if (old == NULL) {
 					rt->on_null_block++;
-				} else if (old != NULL) {
+				} else {
 					check_tag(w, src, op_names[op]);
 					do_free(op, old, size, a);
 				}
