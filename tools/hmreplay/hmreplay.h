@@ -4,9 +4,9 @@
  *
  * The modules, in the order a run uses them:
  *   trace.c    maps the file and checks every chunk and record
- *   blocks.c   merges the threads' records by sequence number, numbers the
- *              blocks and writes each thread's event stream (or, for
- *              --summary, only counts)
+ *   blocks.c   writes each thread's event stream, numbers the blocks and
+ *              matches every free or resize to its block by the history
+ *              of its address; --summary's figures
  *   replay.c   one thread per recorded thread runs its stream; a sampler
  *              thread follows the resident memory
  *   compare.c  runs the replay under several allocators and draws charts

@@ -29,10 +29,13 @@ static const char usage_text[] =
 "rejected with its name, the byte offset and what is wrong.\n"
 "\n"
 "Replay model (docs/trace.md, \"Replay\"):\n"
+"  - blocks are matched by address: each address's records, sorted by\n"
+"    their order numbers, say which block a free or resize uses; a resize\n"
+"    ends its block and makes a new one (in place or failed, too);\n"
 "  - each recorded thread is replayed by a thread of its own, which makes\n"
 "    its calls in its recorded order;\n"
 "  - a call that frees or resizes a block waits until the call that made\n"
-"    the block (an allocation or an earlier resize) has returned, in\n"
+"    the block (an allocation or the last resize) has returned, in\n"
 "    whichever thread; nothing else is ordered, and recorded time is not\n"
 "    waited for: the replay runs as fast as the allocator lets it;\n"
 "  - after an allocation or resize, the block's first 8 bytes get its\n"
@@ -40,9 +43,13 @@ static const char usage_text[] =
 "    are written; before it is freed or resized, its first 8 bytes are\n"
 "    checked: another value means two live blocks overlapped, which fails\n"
 "    the replay;\n"
-"  - a free of an address no allocation of the trace made is skipped, as\n"
-"    is the free of a block dropped because an allocation returned its\n"
-"    address while it was live; both are counted in the report;\n"
+"  - skipped and counted: a free of an address no allocation of the\n"
+"    trace made, the block dropped when an allocation returned its\n"
+"    address while it was live, a call on a block its own thread makes\n"
+"    later; a resize of an unknown block is replayed as an allocation;\n"
+"  - a call that failed when recorded is made too (a block it makes here\n"
+"    is freed at once); one that succeeded when recorded and fails here\n"
+"    makes the exit status 1;\n"
 "  - mallocx, rallocx, xallocx, dallocx and sdallocx are replayed with\n"
 "    jemalloc's functions when the allocator has them (without arena and\n"
 "    thread cache numbers), otherwise with the standard calls (alignment\n"
@@ -59,7 +66,10 @@ static const char usage_text[] =
 "  --summary          the workload's shape, without replaying: calls by\n"
 "                     kind, requested sizes by power of two, lifetimes (in\n"
 "                     calls and ms), peak live bytes, threads, cross-thread\n"
-"                     frees, bytes of trace per call\n"
+"                     frees, bytes of trace per call.  Live bytes and\n"
+"                     lifetimes in calls follow the threads' calls merged\n"
+"                     by the recorded coarse clock: exact within a thread,\n"
+"                     to a clock tick between threads\n"
 "  --rss-csv FILE     write the RSS samples: ms,calls,fraction,rss_anon_kib\n"
 "  --sample-ms N      sampling period in ms (default 2); a long replay\n"
 "                     keeps at most 16384 samples, halving as it goes\n"
@@ -90,7 +100,8 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 on success; 1 for a trace that cannot be read, a replay\n"
 "that fails (an overlap, a call that succeeded when recorded and failed\n"
-"here) or a comparison run that fails; 2 for wrong usage.\n";
+"here, threads that wait for each other) or a comparison run that fails;\n"
+"2 for wrong usage.\n";
 
 static HMR_NORETURN void
 usage_error(const char *fmt, const char *arg) {
@@ -318,11 +329,12 @@ print_summary(const struct trace *t, const struct shape *s,
 	print_hist("requested sizes of allocations and resizes, bytes, by "
 	    "power of two: (2^(k-1), 2^k] (empty ranges left out)",
 	    s->size_hist, true);
-	print_hist("lifetimes of freed blocks, in calls (of all threads) "
-	    "between allocation and free", s->life_calls, false);
+	print_hist("lifetimes of freed blocks, in calls (of all threads, "
+	    "merged by the clock) from allocation to free", s->life_calls,
+	    false);
 	print_hist("lifetimes of freed blocks, ms (coarse clock)", s->life_ms,
 	    false);
-	printf("live memory (requested bytes)\n");
+	printf("live memory (requested bytes; threads merged by the clock)\n");
 	printf("  peak live bytes      %llu  (%llu blocks, at call %llu)\n",
 	    (unsigned long long)s->peak_bytes,
 	    (unsigned long long)s->peak_blocks,
