@@ -475,8 +475,15 @@ hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f) {
 		tsd->trace_tid = (uint32_t)syscall(SYS_gettid);
 	}
 	trace_buf_t *b = tsd->trace;
-	if (unlikely(b == NULL) && tsd->state == TSD_NOMINAL)
+	if (unlikely(b == NULL) && tsd->state == TSD_NOMINAL) {
 		b = tsd->trace = trace_buf_get();
+		/* What the thread recorded before it had a buffer is in the
+		 * shared one: written first, so that the thread's chunks in
+		 * file order are its calls in order. */
+		if (b != NULL && atomic_load_explicit(&trace_shared.len,
+		    memory_order_relaxed) > 0)
+			trace_flush(&trace_shared);
+	}
 	if (likely(b != NULL)) {
 		trace_put(b, tsd, call, seq, null, f, false);
 	} else {

@@ -17,6 +17,7 @@
 static const char usage_text[] =
 "usage: hmreplay [OPTIONS] TRACE\n"
 "       hmreplay --summary TRACE\n"
+"       hmreplay --dump TRACE\n"
 "       hmreplay --compare [OPTIONS] TRACE\n"
 "\n"
 "Re-executes the allocation calls recorded in TRACE (a file hmalloc writes\n"
@@ -70,6 +71,11 @@ static const char usage_text[] =
 "                     lifetimes in calls follow the threads' calls merged\n"
 "                     by the recorded coarse clock: exact within a thread,\n"
 "                     to a clock tick between threads\n"
+"  --dump             the calls, as text, one line each, thread by thread\n"
+"                     in each thread's order: the thread's number, the\n"
+"                     call, then its fields as name=value (sizes and\n"
+"                     arguments in decimal, addresses in hex, NULL for a\n"
+"                     failed call)\n"
 "  --rss-csv FILE     write the RSS samples: ms,calls,fraction,rss_anon_kib\n"
 "  --sample-ms N      sampling period in ms (default 2); a long replay\n"
 "                     keeps at most 16384 samples, halving as it goes\n"
@@ -119,6 +125,37 @@ parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi) {
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
 		usage_error("bad number for %s", opt);
 	return (unsigned)v;
+}
+
+/* --dump: every call record, each thread's in its order (its chunks in
+ * file order, the shared buffer's among them). */
+static void
+print_dump(const struct trace *t) {
+	for (uint32_t i = 0; i < t->nthreads; i++) {
+		for (uint32_t li = t->threads[i].head; li != UINT32_MAX;
+		    li = t->links[li].next) {
+			struct cursor c;
+			cursor_init(&c, t, &t->chunks[t->links[li].chunk]);
+			while (cursor_next(&c)) {
+				const struct rec *r = &c.rec;
+				if (r->thread != i)
+					continue;
+				printf("%u %s size=%llu arg=%llu addr=0x%llx",
+				    t->threads[i].number, op_names[r->op],
+				    (unsigned long long)r->size,
+				    (unsigned long long)r->arg,
+				    (unsigned long long)r->addr);
+				if (r->op == OP_REALLOC || r->op == OP_RALLOCX)
+					printf(" result=0x%llx",
+					    (unsigned long long)r->result);
+				if (r->op == OP_XALLOCX)
+					printf(" extra=%llu usable=%llu",
+					    (unsigned long long)r->extra,
+					    (unsigned long long)r->usable);
+				puts(r->null ? " NULL" : "");
+			}
+		}
+	}
 }
 
 /* Whether the library `path` is mapped into this process. */
@@ -372,7 +409,7 @@ print_summary(const struct trace *t, const struct shape *s,
 
 int
 main(int argc, char **argv) {
-	enum { REPLAY, SUMMARY, COMPARE } mode = REPLAY;
+	enum { REPLAY, SUMMARY, DUMP, COMPARE } mode = REPLAY;
 	struct replay_opts ro = { NULL, 2 };
 	struct compare_opts co;
 	const char *result = NULL, *expect_lib = NULL, *path = NULL;
@@ -426,6 +463,8 @@ main(int argc, char **argv) {
 			return 0;
 		} else if (strcmp(name, "--summary") == 0) {
 			mode = SUMMARY;
+		} else if (strcmp(name, "--dump") == 0) {
+			mode = DUMP;
 		} else if (strcmp(name, "--compare") == 0) {
 			mode = COMPARE;
 		} else if (strcmp(name, "--quiet") == 0) {
@@ -472,6 +511,10 @@ main(int argc, char **argv) {
 	struct trace t;
 	struct plan plan;
 	trace_open(&t, path);
+	if (mode == DUMP) {
+		print_dump(&t);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	if (mode == SUMMARY) {
 		struct shape shape;
 		blocks_number(&t, &plan, &shape);
