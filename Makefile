@@ -1,6 +1,7 @@
 # hmalloc: build, test, install.
 #
-#   make              lib/libhmalloc.so, lib/libhmalloc.a, bin/hmalloc.sh
+#   make              lib/libhmalloc.so, lib/libhmalloc.a, bin/hmalloc.sh,
+#                     bin/hmreplay
 #   make check        the sanitizer builds' quick suites, then every test
 #                     on the default build (one summary line last)
 #   make check-ubsan  the whole suite in a UBSan + debug build
@@ -239,6 +240,7 @@ install: all
 	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@VERSION@|$(VERSION)|' \
 		tools/hmalloc.sh.in > $(DESTDIR)$(PREFIX)/bin/hmalloc.sh
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/hmalloc.sh
+	install -m 755 bin/hmreplay $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 docs/hmalloc.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 
 uninstall:
@@ -246,6 +248,7 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/include/hmalloc.h \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/hmalloc.pc \
 		$(DESTDIR)$(PREFIX)/bin/hmalloc.sh \
+		$(DESTDIR)$(PREFIX)/bin/hmreplay \
 		$(DESTDIR)$(PREFIX)/share/man/man3/hmalloc.3
 # jemalloc.h only if it is ours: a real jemalloc's may live there.
 	if grep -qs HMALLOC_JEMALLOC_H $(DESTDIR)$(PREFIX)/include/jemalloc/jemalloc.h; \
