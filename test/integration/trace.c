@@ -269,6 +269,35 @@ child_trace(trace_t *t, const char *name_end) {
 	return false;
 }
 
+/* Runs scenario, which must succeed, and reads the trace its process
+ * left, which must be well formed. */
+static void
+scenario_trace(const char *scenario, trace_t *t) {
+	char out[4096];
+	int st = run_scenario(scenario, out, sizeof(out));
+	assert_d_eq(st, 0, "child: %s", out);
+	assert_true(child_trace(t, ".trace"), "no trace file in %s", dir);
+	assert_ptr_null(t->bad, "trace not well formed: %s", t->bad);
+}
+
+/* The same for a scenario whose processes leave two traces, read in the
+ * order of their names. */
+static void
+scenario_traces(const char *scenario, char names[2][TRACE_PATH_MAX],
+    trace_t t[2]) {
+	char out[4096];
+	int st = run_scenario(scenario, out, sizeof(out));
+	assert_d_eq(st, 0, "child: %s", out);
+	char all[16][TRACE_PATH_MAX];
+	size_t n = trace_files(all, 16);
+	assert_zu_eq(n, 2, "trace files in %s", dir);
+	for (unsigned i = 0; i < 2; i++) {
+		memcpy(names[i], all[i], TRACE_PATH_MAX);
+		trace_read(names[i], &t[i]);
+		assert_ptr_null(t[i].bad, "%s: %s", names[i], t[i].bad);
+	}
+}
+
 /* ---- Scenarios (in the child, recording). */
 
 /* What the calls scenario expects to see recorded, in order. */
@@ -508,12 +537,8 @@ count_size(const trace_t *t, uint8_t op, uint64_t size) {
 }
 
 TEST_BEGIN(test_calls)
-	char out[4096];
-	int st = run_scenario("calls", out, sizeof(out));
-	assert_d_eq(st, 0, "child: %s", out);
 	trace_t t;
-	assert_true(child_trace(&t, ".trace"), "no trace file in %s", dir);
-	assert_ptr_null(t.bad, "trace not well formed: %s", t.bad);
+	scenario_trace("calls", &t);
 	expect_u_eq(t.flags, 0, "not a fork child");
 	/* The expected records, from the child. */
 	char path[TRACE_PATH_MAX];
@@ -575,12 +600,8 @@ ev_cmp(const void *a, const void *b) {
 }
 
 TEST_BEGIN(test_trade)
-	char out[4096];
-	int st = run_scenario("trade", out, sizeof(out));
-	assert_d_eq(st, 0, "child: %s", out);
 	trace_t t;
-	assert_true(child_trace(&t, ".trace"), "no trace file in %s", dir);
-	assert_ptr_null(t.bad, "trace not well formed: %s", t.bad);
+	scenario_trace("trade", &t);
 	ev_t *ev = malloc(2 * t.n * sizeof(ev_t));
 	assert_ptr_not_null(ev, "events");
 	size_t n = 0, mallocs = 0;
@@ -625,12 +646,8 @@ TEST_BEGIN(test_trade)
 TEST_END
 
 TEST_BEGIN(test_thread_exits)
-	char out[4096];
-	int st = run_scenario("exits", out, sizeof(out));
-	assert_d_eq(st, 0, "child: %s", out);
 	trace_t t;
-	assert_true(child_trace(&t, ".trace"), "no trace file in %s", dir);
-	assert_ptr_null(t.bad, "trace not well formed: %s", t.bad);
+	scenario_trace("exits", &t);
 	for (unsigned i = 0; i < 16; i++)
 		expect_zu_eq(count_size(&t, 1, 777100 + i), 1000,
 		    "thread %u's mallocs", i);
@@ -639,17 +656,9 @@ TEST_BEGIN(test_thread_exits)
 TEST_END
 
 TEST_BEGIN(test_fork)
-	char out[4096];
-	int st = run_scenario("fork", out, sizeof(out));
-	assert_d_eq(st, 0, "child: %s", out);
-	char names[16][TRACE_PATH_MAX];
-	size_t n = trace_files(names, 16);
-	assert_zu_eq(n, 2, "trace files in %s", dir);
+	char names[2][TRACE_PATH_MAX];
 	trace_t t[2];
-	for (unsigned i = 0; i < 2; i++) {
-		trace_read(names[i], &t[i]);
-		assert_ptr_null(t[i].bad, "%s: %s", names[i], t[i].bad);
-	}
+	scenario_traces("fork", names, t);
 	/* The parent's file and its child's: whose is whose. */
 	unsigned c = t[0].ppid == (uint32_t)getpid() ? 1 : 0;
 	trace_t *parent = &t[1 - c], *child = &t[c];
@@ -668,17 +677,9 @@ TEST_BEGIN(test_fork)
 TEST_END
 
 TEST_BEGIN(test_exec)
-	char out[4096];
-	int st = run_scenario("exec", out, sizeof(out));
-	assert_d_eq(st, 0, "child: %s", out);
-	char names[16][TRACE_PATH_MAX];
-	size_t n = trace_files(names, 16);
-	assert_zu_eq(n, 2, "trace files in %s", dir);
+	char names[2][TRACE_PATH_MAX];
 	trace_t t[2];
-	for (unsigned i = 0; i < 2; i++) {
-		trace_read(names[i], &t[i]);
-		assert_ptr_null(t[i].bad, "%s: %s", names[i], t[i].bad);
-	}
+	scenario_traces("exec", names, t);
 	/* Sorted: t.<pid>.1.trace (the image after exec) first. */
 	char want[TRACE_PATH_MAX];
 	snprintf(want, sizeof(want), "%s/t.%u.1.trace", dir, t[1].pid);
@@ -696,12 +697,8 @@ TEST_END
  * was made; a program that moves or closes every descriptor loses
  * nothing. */
 TEST_BEGIN(test_chdir_closefds)
-	char out[4096];
-	int st = run_scenario("chdir", out, sizeof(out));
-	assert_d_eq(st, 0, "child: %s", out);
 	trace_t t;
-	assert_true(child_trace(&t, ".trace"), "no trace file in %s", dir);
-	assert_ptr_null(t.bad, "trace not well formed: %s", t.bad);
+	scenario_trace("chdir", &t);
 	expect_zu_eq(count_size(&t, 1, 777004), 20000, "before chdir");
 	expect_zu_eq(count_size(&t, 1, 777005), 10, "after chdir and "
 	    "closing every descriptor");

@@ -17,6 +17,7 @@
 #ifndef HMREPLAY_H
 #define HMREPLAY_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -235,6 +236,11 @@ void *anon_alloc(size_t size);
 void *anon_grow(void *p, size_t old, size_t size);
 void anon_free(void *p, size_t size);
 HMR_NORETURN HMR_PRINTF(1, 2) void die(const char *fmt, ...);
+/* Prints "hmreplay: " prefix, then fmt, on one line of standard error and
+ * ends the process: with exit(1), or with _exit(1) when quick (other
+ * threads may be inside the allocator: no exit handlers). */
+HMR_NORETURN void die_v(bool quick, const char *prefix, const char *fmt,
+    va_list ap);
 /* write(2) of a whole buffer, retried on short writes. */
 bool write_all(int fd, const void *buf, size_t len);
 uint64_t now_ns(void);

@@ -32,18 +32,24 @@ page_round(size_t n) {
 }
 
 void
-die(const char *fmt, ...) {
+die_v(bool quick, const char *prefix, const char *fmt, va_list ap) {
 	char buf[1024];
-	va_list ap;
-	int n = snprintf(buf, sizeof(buf), "hmreplay: ");
-	va_start(ap, fmt);
+	int n = snprintf(buf, sizeof(buf), "hmreplay: %s", prefix);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
 	write_all(2, buf, (size_t)n);
+	if (quick)
+		_exit(1);
 	exit(1);
+}
+
+void
+die(const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	die_v(false, "", fmt, ap);
 }
 
 bool

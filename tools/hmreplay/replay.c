@@ -126,19 +126,11 @@ rv(const uint8_t **pp) {
 
 static HMR_NORETURN HMR_PRINTF(1, 2) void
 replay_fail(const char *fmt, ...) {
-	char buf[512];
 	va_list ap;
-	int n = snprintf(buf, sizeof(buf), "hmreplay: replay: ");
 	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 2)
-		n = (int)sizeof(buf) - 2;
-	buf[n++] = '\n';
-	write_all(2, buf, (size_t)n);
 	/* Other threads are still calling the allocator: no exit
 	 * handlers. */
-	_exit(1);
+	die_v(true, "replay: ", fmt, ap);
 }
 
 static uint64_t

@@ -28,18 +28,12 @@ const char *const op_names[OP_NCALL] = {
 
 void
 trace_fail(const struct trace *t, uint64_t off, const char *fmt, ...) {
-	char buf[1024];
+	char prefix[512];
+	snprintf(prefix, sizeof(prefix), "%s: offset %llu: ", t->path,
+	    (unsigned long long)off);
 	va_list ap;
-	int n = snprintf(buf, sizeof(buf), "hmreplay: %s: offset %llu: ",
-	    t->path, (unsigned long long)off);
 	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(buf) - 2)
-		n = (int)sizeof(buf) - 2;
-	buf[n++] = '\n';
-	write_all(2, buf, (size_t)n);
-	exit(1);
+	die_v(false, prefix, fmt, ap);
 }
 
 static uint32_t
