@@ -514,7 +514,7 @@ hm_alloc_malloc_slow(size_t size) {
 	void *p;
 	/* While tracing, malloc's fast path is closed (tls.h) and taken
 	 * here, through the thread's cache. */
-	if (!unlikely(hm_trace_on) || !malloc_fast(hm_tsd.tcache, size, &p))
+	if (likely(!hm_trace_on) || !malloc_fast(hm_tsd.tcache, size, &p))
 		p = hm_alloc(size, 0, false, NULL, tsd_tcache());
 	if (unlikely(hm_trace_on))
 		hm_trace_alloc(TRACE_MALLOC, size, p);

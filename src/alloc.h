@@ -133,8 +133,9 @@ typedef enum { FREE_DONE, FREE_SLOW, FREE_MISS } free_fast_t;
 
 /*
  * The free fast path through the cache tc (NULL: none): the cache's
- * chunk slot and the page's slab give the class; a region start of the thread's own arena that does not
- * carry the cached tag goes on the thread cache's stack.  With sized,
+ * chunk slot and the page's slab give the class; a region start of the
+ * thread's own arena that does not carry the cached tag goes on the
+ * cache's stack.  With sized,
  * want_ind is the class a sized free claims, which must be the block's.
  * FREE_MISS when no chunk slot knows ptr's chunk (the caller fills one
  * and comes back); FREE_SLOW for anything else (NULL, huge and large

@@ -108,7 +108,7 @@ memalign_common(size_t align, size_t size, trace_call_t call,
 		if (call == TRACE_VALLOC || call == TRACE_PVALLOC)
 			hm_trace_alloc(call, call_size, p);
 		else
-			trace_alloc_aligned(call, align, size, p);
+			trace_alloc_arg(call, align, size, p);
 	}
 	return p;
 }
@@ -137,7 +137,7 @@ HM_PUBLIC(posix_memalign)(void **memptr, size_t align, size_t size) {
 	 * glibc's tests read it.) */
 	void *p = hm_alloc(size, align, false, NULL, tsd_tcache());
 	if (unlikely(hm_trace_on))
-		trace_alloc_aligned(TRACE_POSIX_MEMALIGN, align, size, p);
+		trace_alloc_arg(TRACE_POSIX_MEMALIGN, align, size, p);
 	if (p == NULL)
 		return ENOMEM;
 	*memptr = p;

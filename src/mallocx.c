@@ -63,7 +63,7 @@ HM_PUBLIC(mallocx)(size_t size, int flags) {
 		p = hm_alloc(size, mallocx_align(flags),
 		    (flags & MALLOCX_ZERO) != 0, arena, mallocx_tcache(flags));
 	if (unlikely(hm_trace_on))
-		trace_alloc_aligned(TRACE_MALLOCX, (unsigned)flags, size, p);
+		trace_alloc_arg(TRACE_MALLOCX, (unsigned)flags, size, p);
 	return p;
 }
 
@@ -157,9 +157,11 @@ HM_PUBLIC(dallocx)(void *ptr, int flags) {
 
 HM_EXPORT void
 HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
-	if (flags == 0 && likely(size - 1 < SC_LOOKUP_MAX) && likely(free_fast(
-	    hm_tsd.tcache_fast, ptr, true, hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE))
+	if (flags == 0 && likely(size - 1 < SC_LOOKUP_MAX)
+	    && likely(free_fast(hm_tsd.tcache_fast, ptr, true,
+	    hm_sc_lookup[(size - 1) >> LG_QUANTUM]) == FREE_DONE))
 		return;
+	/* (Of NULL: a free(NULL).) */
 	if (unlikely(hm_trace_on)) {
 		if (ptr == NULL)
 			hm_trace_free(ptr);
@@ -190,7 +192,7 @@ batch_alloc(void **ptrs, size_t num, size_t size, int flags) {
 	size_t n = hm_alloc_batch(ptrs, num, size, mallocx_align(flags),
 	    (flags & MALLOCX_ZERO) != 0, arena, mallocx_tcache(flags));
 	for (size_t i = 0; unlikely(hm_trace_on) && i < n; i++)
-		trace_alloc_aligned(TRACE_MALLOCX, (unsigned)flags, size,
+		trace_alloc_arg(TRACE_MALLOCX, (unsigned)flags, size,
 		    ptrs[i]);
 	return n;
 }

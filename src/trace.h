@@ -85,17 +85,17 @@ void hm_trace_postfork_parent(void);
 void hm_trace_postfork_child(void);
 
 /* Convenience forms of hm_trace_call: a call that made block p of size
- * bytes aligned to align, and free_sized and free_aligned_sized. */
-
+ * bytes, arg its other argument (an alignment, mallocx's flags); and
+ * free_sized and free_aligned_sized. */
 static inline void
-trace_alloc_aligned(trace_call_t call, size_t align, size_t size,
+trace_alloc_arg(trace_call_t call, uint64_t arg, size_t size,
     const void *p) {
-	uint64_t f[3] = {align, size, (uintptr_t)p};
+	uint64_t f[3] = {arg, size, (uintptr_t)p};
 	hm_trace_call(call, 0, p == NULL, f);
 }
 
-
-/* free_sized(ptr, size) (align 0), free_aligned_sized: a free(NULL). */
+/* free_sized(ptr, size) (align 0), free_aligned_sized; of NULL, a
+ * free(NULL). */
 static inline void
 trace_free_sized(const void *p, size_t size, size_t align) {
 	uint64_t f[3] = {(uintptr_t)p, size, align};
