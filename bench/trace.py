@@ -4,7 +4,8 @@
 Every workload of bench/run.py runs under hmalloc as built (off) and with
 MALLOC_CONF=trace:true (trace), in --runs rounds (5) whose order rotates
 (run.run_rounds).  Each traced run writes into a directory of its own;
-its files are measured (bytes, and calls by `hmreplay --summary`) and
+its files are checked and measured (bytes, and calls, by `hmreplay
+--check`) and
 removed.  The cost is trace's median over off's - 1, per workload and as
 the geometric mean over the workloads, of wall time, of the same ratio
 within a round (paired) and of user + system time; and the trace's bytes
@@ -13,7 +14,7 @@ sqlite3 does not) leaves a file per process: all are counted.
 
 Usage: trace.py --bin DIR --lib LIBHMALLOC [--runs N] [--only a,b]
                 [--scale X] [--replay BIN/hmreplay] [--results DIR]
-                [--timeout S]
+                [--timeout S] [--report-only]
 """
 
 import glob
@@ -36,12 +37,13 @@ pct, fmt_t = vr.pct, vr.fmt_t
 
 
 def trace_calls(replay, path):
-    """The calls hmreplay --summary counts in one trace file."""
-    p = subprocess.run([replay, "--summary", path], stdout=subprocess.PIPE,
+    """The calls hmreplay --check counts in one trace file (which it
+    checks whole)."""
+    p = subprocess.run([replay, "--check", path], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
     m = re.search(r"^\s*calls\s+(\d+)\s*$", p.stdout, re.M)
     if p.returncode != 0 or not m:
-        raise RuntimeError("hmreplay --summary %s: %s" % (
+        raise RuntimeError("hmreplay --check %s: %s" % (
             path, (p.stderr or p.stdout).strip()[-300:]))
     return int(m.group(1))
 
@@ -118,7 +120,7 @@ def report_lines(meta, names, med, runs):
           "## Per workload", "",
           "Cost = trace's median over off's - 1; *paired*: the median over "
           "rounds of the same ratio within one round; *CPU*: user + system "
-          "time; *calls*: the calls the trace holds (`hmreplay --summary`), "
+          "time; *calls*: the calls the trace holds (`hmreplay --check`), "
           "of every process the workload ran.", ""]
     L += rows + [""]
     bad = [r for r in runs if not r.get("valid")]
@@ -137,6 +139,12 @@ def study(args, libs, facts):
     runone = os.path.join(args.bin, "runone")
     wl, names, _ = run.select_workloads(args.bin, args.scale, args.only,
                                         "trace.py")
+    stem = os.path.join(args.results, "trace")
+    if args.report_only:
+        with open(stem + ".json") as f:
+            saved = json.load(f)
+        return write_report(stem, saved["meta"], names, saved["runs"])
+    load_start = vr.loadavg()
     t0 = time.time()
 
     def run_one(v, argv):
@@ -151,21 +159,31 @@ def study(args, libs, facts):
     run.mark_valid(runs, names, "variant", "trace.py")
     meta = dict(run.machine_meta(), **facts)
     meta.update({"runs": args.runs, "scale": args.scale,
-                 "elapsed": time.time() - t0})
-    med = vr.summarize(names, ["off", "trace"], runs)
+                 "elapsed": time.time() - t0, "load_start": load_start,
+                 "load_end": vr.loadavg()})
     os.makedirs(args.results, exist_ok=True)
-    stem = os.path.join(args.results, "trace")
-    with open(stem + ".md", "w") as f:
-        f.write("\n".join(report_lines(meta, names, med, runs)))
+    # The runs first: the report can be written again from them
+    # (--report-only).
     with open(stem + ".json", "w") as f:
         json.dump({"meta": meta, "runs": runs}, f, indent=1)
+    return write_report(stem, meta, names, runs)
+
+
+def write_report(stem, meta, names, runs):
+    med = vr.summarize(names, ["off", "trace"], runs)
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(report_lines(meta, names, med, runs)))
     return run.done("trace.py", runs, meta["elapsed"], stem + ".md")
 
 
+def more_arguments(ap):
+    ap.add_argument("--replay", help="hmreplay (default bin/hmreplay)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="write the report again from --results/trace.json")
+
+
 def main():
-    return vr.script(__doc__, "trace.py", [], (5, 5), study,
-                     lambda ap: ap.add_argument(
-                         "--replay", help="hmreplay (default bin/hmreplay)"))
+    return vr.script(__doc__, "trace.py", [], (5, 5), study, more_arguments)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ static const char usage_text[] =
 "usage: hmreplay [OPTIONS] TRACE\n"
 "       hmreplay --summary TRACE\n"
 "       hmreplay --dump TRACE\n"
+"       hmreplay --check TRACE\n"
 "       hmreplay --compare [OPTIONS] TRACE\n"
 "\n"
 "Re-executes the allocation calls recorded in TRACE (a file hmalloc writes\n"
@@ -71,6 +72,8 @@ static const char usage_text[] =
 "                     lifetimes in calls follow the threads' calls merged\n"
 "                     by the recorded coarse clock: exact within a thread,\n"
 "                     to a clock tick between threads\n"
+"  --check            check the whole file and print its size, calls and\n"
+"                     threads only (quick: no block matching)\n"
 "  --dump             the calls, as text, one line each, thread by thread\n"
 "                     in each thread's order: the thread's number, the\n"
 "                     call, then its fields as name=value (sizes and\n"
@@ -125,6 +128,22 @@ parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi) {
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
 		usage_error("bad number for %s", opt);
 	return (unsigned)v;
+}
+
+/* What the file says of itself (--summary, --check). */
+static void
+print_file_facts(const struct trace *t) {
+	printf("  file                 %llu bytes, %llu chunks\n",
+	    (unsigned long long)t->size, (unsigned long long)t->nchunks);
+	printf("  calls                %llu\n", (unsigned long long)t->ncalls);
+	printf("  bytes per call       %.2f\n", t->ncalls ? (double)t->size /
+	    (double)t->ncalls : 0.0);
+	printf("  process              pid %u, parent %u%s, page size %u\n",
+	    t->pid, t->ppid, (t->flags & 1) ? ", a fork child" : "",
+	    t->page_size);
+	printf("  duration             %llu ms (coarse clock, first to last "
+	    "call)\n", (unsigned long long)(t->max_ms - t->min_ms));
+	printf("  threads              %u\n", t->nthreads);
 }
 
 /* --dump: every call record, each thread's in its order (its chunks in
@@ -341,17 +360,7 @@ static void
 print_summary(const struct trace *t, const struct shape *s,
     const struct plan *p) {
 	printf("summary of %s\n", t->path);
-	printf("  file                 %llu bytes, %llu chunks\n",
-	    (unsigned long long)t->size, (unsigned long long)t->nchunks);
-	printf("  calls                %llu\n", (unsigned long long)t->ncalls);
-	printf("  bytes per call       %.2f\n", t->ncalls ? (double)t->size /
-	    (double)t->ncalls : 0.0);
-	printf("  process              pid %u, parent %u%s, page size %u\n",
-	    t->pid, t->ppid, (t->flags & 1) ? ", a fork child" : "",
-	    t->page_size);
-	printf("  duration             %llu ms (coarse clock, first to last "
-	    "call)\n", (unsigned long long)(t->max_ms - t->min_ms));
-	printf("  threads              %u\n", t->nthreads);
+	print_file_facts(t);
 	printf("calls by kind (NULL: failed calls, and free(NULL))\n");
 	for (unsigned k = 1; k < OP_NCALL; k++) {
 		if (t->ncalls_op[k] == 0)
@@ -409,7 +418,7 @@ print_summary(const struct trace *t, const struct shape *s,
 
 int
 main(int argc, char **argv) {
-	enum { REPLAY, SUMMARY, DUMP, COMPARE } mode = REPLAY;
+	enum { REPLAY, SUMMARY, DUMP, CHECK, COMPARE } mode = REPLAY;
 	struct replay_opts ro = { NULL, 2 };
 	struct compare_opts co;
 	const char *result = NULL, *expect_lib = NULL, *path = NULL;
@@ -465,6 +474,8 @@ main(int argc, char **argv) {
 			mode = SUMMARY;
 		} else if (strcmp(name, "--dump") == 0) {
 			mode = DUMP;
+		} else if (strcmp(name, "--check") == 0) {
+			mode = CHECK;
 		} else if (strcmp(name, "--compare") == 0) {
 			mode = COMPARE;
 		} else if (strcmp(name, "--quiet") == 0) {
@@ -511,10 +522,14 @@ main(int argc, char **argv) {
 	struct trace t;
 	struct plan plan;
 	trace_open(&t, path);
-	if (mode == DUMP) {
+	if (mode == DUMP)
 		print_dump(&t);
-		return fflush(stdout) == 0 ? 0 : 1;
+	if (mode == CHECK) {
+		printf("%s: well formed\n", t.path);
+		print_file_facts(&t);
 	}
+	if (mode == DUMP || mode == CHECK)
+		return fflush(stdout) == 0 ? 0 : 1;
 	if (mode == SUMMARY) {
 		struct shape shape;
 		blocks_number(&t, &plan, &shape);
