@@ -216,6 +216,15 @@ cache_take(arena_t *arena, size_t usize, size_t align) {
 	return best;
 }
 
+/* Returns a block cache_take() gave out, unused, to the cache. */
+static void
+cache_put_back(arena_t *arena, huge_t *h) {
+	huge_arena_t *ha = huge_arena(arena);
+	mutex_lock(&ha->lock);
+	cache_insert(ha, h);
+	mutex_unlock(&ha->lock);
+}
+
 /*
  * Joins h, being cached, with the cached blocks either side of it: a
  * request larger than each of them fits then without a new mapping.  The
@@ -535,15 +544,29 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, size_t align,
 	 * leaf exists). */
 	hm_rtree_set(h->addr, HUGE_KEY_SIZE, 0);
 	huge_claim_t claim = {h, NULL};
+	/* Into a cached block that fits, when there is one: its pages give
+	 * way to the moved ones, where a fresh range would leave them
+	 * resident beside the block (a buffer grown by realloc, again and
+	 * again, over the blocks of its last growth). */
+	huge_t *c = cache_take(h->arena, usize, align < PAGE ? PAGE : align);
 	char *addr = hm_pages_move(h->addr, old, usize,
-	    align > hm_chunksize ? align : hm_chunksize, huge_claim, &claim);
+	    align > hm_chunksize ? align : hm_chunksize,
+	    c != NULL ? c->addr : NULL, huge_claim, &claim);
 	if (addr == NULL || addr == h->addr) {
 		if (claim.dest != NULL)
 			hm_rtree_set(claim.dest, HUGE_KEY_SIZE, 0);
 		hm_rtree_set(h->addr, HUGE_KEY_SIZE, (uintptr_t)h | RTREE_HUGE_TAG);
-		if (addr == NULL)
-			return NULL;
 	}
+	if (c != NULL) {
+		/* Unused (the block grew in place, or claim failed): back on
+		 * the cache; taken or unmapped by a failed move: forgotten. */
+		if (addr == h->addr || (addr == NULL && claim.dest == NULL))
+			cache_put_back(h->arena, c);
+		else
+			huge_desc_put(c);
+	}
+	if (addr == NULL)
+		return NULL;
 	h->addr = addr;
 	huge_set_size(h, usize);
 	return addr;

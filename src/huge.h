@@ -4,7 +4,8 @@
  * registered in the chunk map under the key of its first byte.  A huge
  * block shrinks in place by unmapping its tail, grows in place when the
  * address space after it is free, and otherwise moves with mremap (no
- * copy) to a new chunk-aligned place.
+ * copy): into a cached block that fits, whose pages give way, or to a new
+ * chunk-aligned place.
  *
  * A freed huge block (up to HUGE_CACHE_MAX_BLOCK) is not unmapped at once:
  * it waits, unregistered from the chunk map, on its arena's cache for

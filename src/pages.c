@@ -587,7 +587,7 @@ hm_pages_grow(void *addr, size_t oldsize, size_t newsize) {
 
 void *
 hm_pages_move(void *addr, size_t oldsize, size_t newsize, size_t align,
-    bool (*claim)(void *dest, void *arg), void *arg) {
+    void *dest, bool (*claim)(void *dest, void *arg), void *arg) {
 	if (hm_os_in_dss(addr)) {
 		errno = ENOMEM;
 		return NULL;
@@ -610,14 +610,18 @@ hm_pages_move(void *addr, size_t oldsize, size_t newsize, size_t align,
 	}
 	/* Reserve an aligned destination (a retained range if one fits, its
 	 * contents are replaced), then let the kernel move the pages there:
-	 * no copy, whatever the size. */
-	void *dest = opt_retain ? retained_take(newsize, align) : NULL;
+	 * no copy, whatever the size.  A destination of the caller's is
+	 * data already, counted as mapped. */
+	bool given = dest != NULL;
+	if (!given && opt_retain)
+		dest = retained_take(newsize, align);
 	if (dest == NULL)
 		dest = pages_map_fresh(newsize, align);
 	if (dest == NULL)
 		return NULL;
 	if (claim != NULL && !claim(dest, arg)) {
-		if (!opt_retain || !retained_put(dest, newsize, false))
+		if (!given && (!opt_retain || !retained_put(dest, newsize,
+		    false)))
 			hm_os_munmap(dest, newsize);
 		errno = ENOMEM;
 		return NULL;
@@ -628,10 +632,15 @@ hm_pages_move(void *addr, size_t oldsize, size_t newsize, size_t align,
 		 * the move cannot be done: what is left there is unknown, so
 		 * it is unmapped rather than retained. */
 		hm_os_munmap(dest, newsize);
+		if (given)
+			hm_os_mapped_sub(newsize);
 		errno = ENOMEM;
 		return NULL;
 	}
-	hm_os_mapped_add(newsize - oldsize);
+	if (given)
+		hm_os_mapped_sub(oldsize);
+	else
+		hm_os_mapped_add(newsize - oldsize);
 	/* The kernel has unmapped the old range; with retain it is mapped
 	 * again at once (unless another thread's mapping landed there
 	 * meanwhile) and retained: left as a hole, it would split the

@@ -97,17 +97,21 @@ bool hm_pages_grow(void *addr, size_t oldsize, size_t newsize);
 /*
  * Moves a mapping to a new address aligned to align (a retained range when
  * one fits), growing it to newsize, without copying (mremap); the kernel
- * unmaps the old range.  Returns NULL (errno ENOMEM) on failure, with the
- * old mapping untouched: also when the old range spans several kernel
- * mappings, which mremap refuses on older kernels (the caller copies).
- * claim(dest, arg), when not NULL, is called once the destination is
- * reserved and before anything moves: the caller prepares its metadata
- * for the new address there, and a false return fails the move (ENOMEM)
- * with nothing changed.  A block that could grow where it is does not
- * move and is returned at addr without claim.
+ * unmaps the old range.  dest, when not NULL, is the destination instead:
+ * a data mapping of newsize bytes of the caller's (a cached block), whose
+ * pages the move replaces; if the move fails, dest is unmapped all the
+ * same.  Returns NULL (errno ENOMEM) on failure, with the old mapping
+ * untouched: also when the old range spans several kernel mappings,
+ * which mremap refuses on older kernels (the caller copies).  claim(dest,
+ * arg), when not NULL, is called once the destination is reserved and
+ * before anything moves: the caller prepares its metadata for the new
+ * address there, and a false return fails the move (ENOMEM) with nothing
+ * changed (dest, when given, left as it was).  A block that could grow
+ * where it is does not move and is returned at addr without claim (dest
+ * untouched).
  */
 void *hm_pages_move(void *addr, size_t oldsize, size_t newsize, size_t align,
-    bool (*claim)(void *dest, void *arg), void *arg);
+    void *dest, bool (*claim)(void *dest, void *arg), void *arg);
 
 /* Counters for statistics: bytes in the retained pool, the number of
  * its ranges, and the pages holding the pool's own nodes (metadata). */

@@ -12,6 +12,7 @@
 #include "chunk.h"
 #include "decay.h"
 #include "huge.h"
+#include "os.h"
 #include "pages.h"
 #include "secure.h"
 
@@ -165,6 +166,51 @@ TEST_BEGIN(test_realloc_joined)
 	}
 TEST_END
 
+/* A block that must move to grow moves into a cached block that fits,
+ * whose pages give way (the cache shrinks by it, nothing is mapped
+ * anew), keeping its contents; the new part reads as zero. */
+TEST_BEGIN(test_resize_into_cache)
+	arena_t *arena = unit_test_arena();
+	if (opt_guard || arena_dirty_decay_ms(arena) == 0)
+		test_skip("no huge cache with guard or dirty_decay_ms:0");
+	hm_huge_decay(arena, 0, true);
+	const size_t big = 16 * MiB, small = 4 * MiB;
+	unsigned char *c = hm_huge_alloc(arena, big, PAGE, false);
+	assert_ptr_not_null(c, "the block to cache");
+	memset(c, 0x5a, big);
+	/* The block to grow, mapped right below c (mmap hands out
+	 * addresses downwards), so that it cannot grow in place while c is
+	 * cached. */
+	unsigned char *b = hm_huge_alloc(arena, small, PAGE, false);
+	assert_ptr_not_null(b, "the block to grow");
+	if (b + small != c) {
+		huge_free(b);
+		huge_free(c);
+		hm_huge_decay(arena, 0, true);
+		test_skip("the block is not mapped right below the other");
+	}
+	huge_free(c);
+	expect_zu_eq(cached_bytes(arena), big, "cached");
+	memset(b, 0x11, small);
+	size_t mapped = hm_os_mapped_bytes();
+	uintptr_t v = rtree_get(b);
+	assert_true(v != 0 && (v & RTREE_HUGE_TAG) != 0, "b is huge");
+	unsigned char *g = hm_huge_resize(huge_from_rtree(v), big, true, PAGE,
+	    false);
+	assert_ptr_not_null(g, "grown");
+	expect_ptr_eq(g, c, "moved into the cached block");
+	expect_zu_eq(cached_bytes(arena), 0, "cache taken");
+	/* (Metadata may take a page or two meanwhile.) */
+	expect_zu_lt(hm_os_mapped_bytes(), mapped + MiB,
+	    "nothing mapped for the move");
+	expect_true(all_bytes(g, small, 0x11), "contents kept");
+	expect_true(all_bytes(g + small, big - small, 0), "new part zero");
+	expect_ptr_eq(huge_from_rtree(rtree_get(g))->addr, (char *)g,
+	    "registered at its new address");
+	huge_free(g);
+	hm_huge_decay(arena, 0, true);
+TEST_END
+
 /* The cache holds as many bytes as the arena's live huge blocks (128 MiB
  * at least): freed blocks beyond 128 MiB stay cached while more is live,
  * and the cache shrinks with what is live. */
@@ -206,6 +252,8 @@ TEST_END
 
 int
 main(void) {
-	return test(test_split_and_join, test_split_small, test_realloc_joined,
-	    test_cache_cap);
+	/* (test_resize_into_cache first: it needs two fresh mappings
+	 * side by side, which what the others leave retained can prevent.) */
+	return test(test_resize_into_cache, test_split_and_join,
+	    test_split_small, test_realloc_joined, test_cache_cap);
 }
