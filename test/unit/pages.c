@@ -184,7 +184,7 @@ TEST_BEGIN(test_retain_grow)
 	memset(p, 8, 4 * s);
 	/* Grown over retained ranges, it is still one kernel mapping, which
 	 * mremap can move (a block spanning two would make it fail). */
-	char *q = hm_pages_move(p, 4 * s, 5 * s, s, NULL, NULL);
+	char *q = hm_pages_move(p, 4 * s, 5 * s, s, NULL, NULL, NULL);
 	expect_ptr_not_null(q, "move after growing over retained ranges");
 	if (q != NULL) {
 		expect_true(q[0] == 8 && q[4 * s - 1] == 8, "contents moved");
@@ -221,7 +221,7 @@ TEST_BEGIN(test_retain_move)
 		p[i] = (char)(i / PAGE + 1);
 	hm_pages_unmap(hole, 8 * s);
 	size_t r0 = hm_pages_retained_bytes(), m0 = data_mapped();
-	char *q = hm_pages_move(p, 2 * s, 6 * s, s, NULL, NULL);
+	char *q = hm_pages_move(p, 2 * s, 6 * s, s, NULL, NULL, NULL);
 	if (q == NULL)
 		test_skip("mremap refused the move (errno %d)", errno);
 	expect_zu_eq((uintptr_t)q % s, 0, "moved block aligned");

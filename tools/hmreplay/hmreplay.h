@@ -193,6 +193,10 @@ unsigned bucket_of(uint64_t v);
 struct replay_opts {
 	const char *rss_csv;
 	unsigned sample_ms;
+	/* Print the allocator's malloc_stats_print report once this share
+	 * of the calls is replayed (negative: never). */
+	double stats_at;
+	const char *stats_opts;
 };
 
 struct replay_result {

@@ -83,6 +83,12 @@ static const char usage_text[] =
 "  --sample-ms N      sampling period in ms (default 2); a long replay\n"
 "                     keeps at most 16384 samples, halving as it goes\n"
 "  --result FILE      write the figures as \"key value\" lines\n"
+"  --stats-at F       once the share F (0 to 1) of the calls is replayed,\n"
+"                     print the allocator's malloc_stats_print report on\n"
+"                     standard error (hmalloc, jemalloc): where the memory\n"
+"                     is at that point\n"
+"  --stats-opts OPTS  malloc_stats_print's options for it (e.g. J, or\n"
+"                     bla to leave out the bins, large classes, arenas)\n"
 "  --quiet            no report on standard output\n"
 "  --expect-lib PATH  fail unless the library PATH is loaded (--compare\n"
 "                     checks its preloads with it)\n"
@@ -419,7 +425,7 @@ print_summary(const struct trace *t, const struct shape *s,
 int
 main(int argc, char **argv) {
 	enum { REPLAY, SUMMARY, DUMP, CHECK, COMPARE } mode = REPLAY;
-	struct replay_opts ro = { NULL, 2 };
+	struct replay_opts ro = { NULL, 2, -1, NULL };
 	struct compare_opts co;
 	const char *result = NULL, *expect_lib = NULL, *path = NULL;
 	bool quiet = false;
@@ -451,6 +457,8 @@ main(int argc, char **argv) {
 		bool takes = strcmp(name, "--rss-csv") == 0 ||
 		    strcmp(name, "--sample-ms") == 0 ||
 		    strcmp(name, "--result") == 0 ||
+		    strcmp(name, "--stats-at") == 0 ||
+		    strcmp(name, "--stats-opts") == 0 ||
 		    strcmp(name, "--expect-lib") == 0 ||
 		    strcmp(name, "--runs") == 0 ||
 		    strcmp(name, "--lib") == 0 ||
@@ -486,6 +494,15 @@ main(int argc, char **argv) {
 			ro.sample_ms = parse_uint(name, val, 1, 60000);
 		} else if (strcmp(name, "--result") == 0) {
 			result = val;
+		} else if (strcmp(name, "--stats-at") == 0) {
+			char *end;
+			ro.stats_at = strtod(val, &end);
+			if (*end != '\0' || end == val || !(ro.stats_at >= 0)
+			    || ro.stats_at > 1)
+				usage_error("--stats-at wants a share of the "
+				    "calls from 0 to 1, not %s", val);
+		} else if (strcmp(name, "--stats-opts") == 0) {
+			ro.stats_opts = val;
 		} else if (strcmp(name, "--expect-lib") == 0) {
 			expect_lib = val;
 		} else if (strcmp(name, "--runs") == 0) {

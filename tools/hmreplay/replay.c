@@ -74,6 +74,8 @@ static struct {
 	size_t (*xallocx)(void *, size_t, size_t, int);
 	void (*dallocx)(void *, int);
 	void (*sdallocx)(void *, size_t, int);
+	void (*stats_print)(void (*)(void *, const char *), void *,
+	    const char *);
 } F;
 
 
@@ -589,13 +591,37 @@ check_stall(uint64_t *last_calls, uint64_t *since) {
 	}
 }
 
+/* --stats-at: the allocator's statistics report, on standard error, once
+ * the calls replayed reach the share asked for (the replay threads go on
+ * meanwhile: a snapshot of a moving heap). */
+static void
+stats_when_due(const struct replay_opts *o, uint64_t total, bool *shown) {
+	uint64_t calls = samples[nsamples - 1].calls;
+	if (*shown || o->stats_at < 0 || (double)calls < o->stats_at *
+	    (double)total)
+		return;
+	*shown = true;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "hmreplay: the allocator's "
+	    "statistics after %llu of %llu calls, RssAnon %llu KiB:\n",
+	    (unsigned long long)calls, (unsigned long long)total,
+	    (unsigned long long)samples[nsamples - 1].kib);
+	write_all(2, line, (size_t)n);
+	F.stats_print(NULL, NULL, o->stats_opts);
+}
+
+static const struct replay_opts *sampler_opts;
+static uint64_t sampler_total;
+
 static void *
 sampler_thread(void *arg) {
 	uint64_t last_calls = UINT64_MAX, since = 0;
+	bool shown = false;
 	(void)arg;
 	start_gate();
 	while (!atomic_load(&done)) {
 		take_sample();
+		stats_when_due(sampler_opts, sampler_total, &shown);
 		check_stall(&last_calls, &since);
 		struct timespec ts = {
 			(time_t)(sample_period_ns / 1000000000u),
@@ -647,6 +673,7 @@ resolve(struct replay_result *r) {
 	SYM(xallocx, "xallocx");
 	SYM(dallocx, "dallocx");
 	SYM(sdallocx, "sdallocx");
+	SYM(stats_print, "malloc_stats_print");
 #undef SYM
 	if (F.calloc == NULL || F.realloc == NULL || F.free == NULL ||
 	    F.posix_memalign == NULL) {
@@ -688,6 +715,10 @@ replay_run(const struct trace *t, const struct plan *plan,
     const struct replay_opts *o, struct replay_result *r) {
 	memset(r, 0, sizeof(*r));
 	resolve(r);
+	if (o->stats_at >= 0 && F.stats_print == NULL)
+		die("--stats-at: the allocator has no malloc_stats_print");
+	sampler_opts = o;
+	sampler_total = t->ncalls;
 	nrts = t->nthreads;
 	nblocks_all = plan->nblocks_all;
 	rts = pool_alloc(sizeof(struct rthread) * (nrts ? nrts : 1));
