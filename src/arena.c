@@ -312,6 +312,51 @@ run_split(arena_t *arena, run_t *run, size_t npages) {
 	return tail;
 }
 
+static void arena_purge_run(arena_t *arena, run_t *run, bool lazy);
+
+/*
+ * Before a huge block is mapped for the arena (hm_arena_purge_excess), its
+ * oldest dirty runs go back to the system until at most a quarter of its
+ * active pages (4 MiB at least) are dirty.  No free run can serve a huge
+ * request: kept, they would stay resident beside the new block, and the
+ * program's peak would be its live memory plus all it freed within the
+ * decay time.  (Not before a chunk is mapped: the next Small or Large
+ * requests may well reuse them, and a purge there cost the fragmentation
+ * workload 40 % more time for no less memory.)
+ */
+#define ARENA_EXCESS_MIN_PAGES (((size_t)4 << 20) >> LG_PAGE)
+/* Only runs of this many pages or more: a system call per 64 KiB at
+ * most, where a heap freed in small pieces among live blocks would cost
+ * one per piece on the allocating thread (decay takes those, in time). */
+#define ARENA_EXCESS_RUN_PAGES 16
+/* Runs looked at per growth, so that a long list of small runs costs a
+ * bounded walk. */
+#define ARENA_EXCESS_SCAN 1024
+static size_t
+arena_purge_excess_locked(arena_t *arena) {
+	size_t keep = arena->nactive / 4;
+	if (keep < ARENA_EXCESS_MIN_PAGES)
+		keep = ARENA_EXCESS_MIN_PAGES;
+	size_t before = arena->ndirty;
+	run_t *run = arena->dirty.dnext;
+	for (unsigned n = 0; arena->ndirty > keep && run != &arena->dirty
+	    && n < ARENA_EXCESS_SCAN; n++) {
+		run_t *next = run->dnext;
+		if (run->npages >= ARENA_EXCESS_RUN_PAGES)
+			arena_purge_run(arena, run, false);
+		run = next;
+	}
+	return before - arena->ndirty;
+}
+
+size_t
+hm_arena_purge_excess(arena_t *arena) {
+	mutex_lock(&arena->lock);
+	size_t n = arena_purge_excess_locked(arena);
+	mutex_unlock(&arena->lock);
+	return n;
+}
+
 /* A new free run spanning a fresh chunk (for_slab: chunk.h). */
 static run_t *
 arena_chunk_run(arena_t *arena, bool for_slab) {

@@ -248,6 +248,12 @@ bool hm_arena_destroy(arena_t *arena);
  * hm_huge_purge_all); returns pages purged. */
 size_t hm_arena_purge_all(arena_t *arena);
 
+/* Purges the arena's oldest dirty runs of 16 pages or more until at most
+ * a quarter of its active pages (4 MiB at least) are dirty: for the Huge
+ * allocator, before it maps a block for the arena, which no free run
+ * could serve.  Returns pages purged. */
+size_t hm_arena_purge_excess(arena_t *arena);
+
 /* Purges the runs dirty for dirty_decay_ms at now; returns when the next
  * one comes of age (UINT64_MAX: none dirty, or decay off). */
 uint64_t hm_arena_decay(arena_t *arena, uint64_t now);

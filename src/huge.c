@@ -368,6 +368,9 @@ hm_huge_alloc(arena_t *arena, size_t usize, size_t align, bool zero) {
 	bool zeroed;
 	size_t guard = 0;
 	char *addr;
+	/* The footprint grows: what the arena keeps beyond its share goes
+	 * first (hm_arena_purge_excess). */
+	hm_arena_purge_excess(arena);
 	if (hooks != NULL)
 		addr = hm_ehooks_alloc(&arena->ehooks, hooks, usize, align,
 		    &zeroed);
@@ -549,6 +552,8 @@ hm_huge_resize(huge_t *h, size_t usize, bool may_move, size_t align,
 	 * resident beside the block (a buffer grown by realloc, again and
 	 * again, over the blocks of its last growth). */
 	huge_t *c = cache_take(h->arena, usize, align < PAGE ? PAGE : align);
+	if (c == NULL)
+		hm_arena_purge_excess(h->arena);
 	char *addr = hm_pages_move(h->addr, old, usize,
 	    align > hm_chunksize ? align : hm_chunksize,
 	    c != NULL ? c->addr : NULL, huge_claim, &claim);

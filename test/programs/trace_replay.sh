@@ -47,7 +47,7 @@ EOF
 cat >work.py <<'EOF'
 import json, threading
 def work(k):
-    d = {i: [str(i) * (i % 7), {"k": i}] for i in range(3000 + k)}
+    d = {i: [str(i) * (i % 7), {"k": i}] for i in range(1500 + k)}
     s = json.dumps(d)
     assert len(json.loads(s)) == len(d)
 ts = [threading.Thread(target=work, args=(k,)) for k in range(2)]

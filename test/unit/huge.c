@@ -12,6 +12,7 @@
 #include "chunk.h"
 #include "decay.h"
 #include "huge.h"
+#include "large.h"
 #include "os.h"
 #include "pages.h"
 #include "secure.h"
@@ -211,6 +212,39 @@ TEST_BEGIN(test_resize_into_cache)
 	hm_huge_decay(arena, 0, true);
 TEST_END
 
+/* A fresh huge block grows the arena's footprint as a chunk does: first,
+ * what the arena keeps freed beyond a quarter of its active pages (4 MiB
+ * at least) goes back. */
+TEST_BEGIN(test_purge_excess)
+	if (opt_guard)
+		test_skip("no huge cache with guard or dirty_decay_ms:0");
+	unit_boot();
+	arena_t *arena = hm_arena_create_manual();
+	assert_ptr_not_null(arena, "a manual arena");
+	enum { N = 96 };
+	unsigned char *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = hm_large_alloc(arena, 128 * KiB, PAGE, false);
+		assert_ptr_not_null(p[i], "block %d", i);
+		memset(p[i], 0x42, 128 * KiB);
+	}
+	for (int i = 0; i < N; i++)
+		if (i % 4 != 0)
+			hm_large_dalloc(arena, unit_run_of(arena, p[i]), p[i]);
+	unsigned char *h = hm_huge_alloc(arena, 8 * MiB, PAGE, false);
+	assert_ptr_not_null(h, "the huge block");
+	mutex_lock(&arena->lock);
+	size_t ndirty = arena->ndirty, nactive = arena->nactive;
+	mutex_unlock(&arena->lock);
+	size_t keep = nactive / 4 > (4 * MiB) >> LG_PAGE ? nactive / 4
+	    : (4 * MiB) >> LG_PAGE;
+	expect_zu_le(ndirty, keep, "dirty after a fresh huge block");
+	huge_free(h);
+	for (int i = 0; i < N; i += 4)
+		hm_large_dalloc(arena, unit_run_of(arena, p[i]), p[i]);
+	expect_true(hm_arena_destroy(arena), "arena destroyed");
+TEST_END
+
 /* The cache holds as many bytes as the arena's live huge blocks (128 MiB
  * at least): freed blocks beyond 128 MiB stay cached while more is live,
  * and the cache shrinks with what is live. */
@@ -254,6 +288,9 @@ int
 main(void) {
 	/* (test_resize_into_cache first: it needs two fresh mappings
 	 * side by side, which what the others leave retained can prevent.) */
+	/* (test_purge_excess last: it makes and destroys a manual arena,
+	 * whose index unit_test_arena() would then name.) */
 	return test(test_resize_into_cache, test_split_and_join,
-	    test_split_small, test_realloc_joined, test_cache_cap);
+	    test_split_small, test_realloc_joined, test_cache_cap,
+	    test_purge_excess);
 }
