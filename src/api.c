@@ -35,8 +35,7 @@ HM_PUBLIC(calloc)(size_t n, size_t size) {
 	else
 		p = hm_alloc(total, 0, true, NULL, tsd_tcache());
 	if (unlikely(hm_trace_on))
-		hm_trace_call(TRACE_CALLOC, 0, p == NULL,
-		    (uint64_t[]){n, size, (uintptr_t)p});
+		TRACE_CALL(TRACE_CALLOC, 0, p == NULL, n, size, (uintptr_t)p);
 	return p;
 }
 
@@ -70,8 +69,8 @@ HM_PUBLIC(realloc)(void *ptr, size_t size) {
 	uint64_t seq = unlikely(hm_trace_on) ? hm_trace_seq(ptr) : 0;
 	void *p = hm_alloc_realloc(ptr, size, 0, false, NULL);
 	if (unlikely(seq != 0))
-		hm_trace_call(TRACE_REALLOC, seq, p == NULL,
-		    (uint64_t[]){(uintptr_t)ptr, size, 0, (uintptr_t)p});
+		TRACE_CALL(TRACE_REALLOC, seq, p == NULL,
+		    (uintptr_t)ptr, size, 0, (uintptr_t)p);
 	slow_path_done();
 	return p;
 }

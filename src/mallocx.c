@@ -79,9 +79,9 @@ HM_PUBLIC(rallocx)(void *ptr, size_t size, int flags) {
 	void *p = hm_alloc_realloc(ptr, size == 0 ? 1 : size,
 	    mallocx_align(flags), (flags & MALLOCX_ZERO) != 0, arena);
 	if (unlikely(seq != 0))
-		hm_trace_call(TRACE_RALLOCX, seq, p == NULL,
-		    (uint64_t[]){(unsigned)flags, (uintptr_t)ptr, size, 0,
-		    (uintptr_t)p});
+		TRACE_CALL(TRACE_RALLOCX, seq, p == NULL,
+		    (unsigned)flags, (uintptr_t)ptr, size, 0,
+		    (uintptr_t)p);
 	return p;
 }
 
@@ -91,8 +91,8 @@ HM_EXPORT size_t
 HM_PUBLIC(xallocx)(void *ptr, size_t size, size_t extra, int flags) {
 	size_t usize = xallocx_impl(ptr, size, extra, flags);
 	if (unlikely(hm_trace_on))
-		hm_trace_call(TRACE_XALLOCX, 0, false, (uint64_t[]){
-		    (unsigned)flags, (uintptr_t)ptr, size, extra, usize});
+		TRACE_CALL(TRACE_XALLOCX, 0, false, (unsigned)flags,
+		    (uintptr_t)ptr, size, extra, usize);
 	return usize;
 }
 
@@ -144,8 +144,8 @@ HM_PUBLIC(dallocx)(void *ptr, int flags) {
 		return;
 	}
 	if (unlikely(hm_trace_on))
-		hm_trace_call(TRACE_DALLOCX, 0, false,
-		    (uint64_t[]){(unsigned)flags, (uintptr_t)ptr});
+		TRACE_CALL(TRACE_DALLOCX, 0, false, (unsigned)flags,
+		    (uintptr_t)ptr);
 	int saved = errno;
 	block_t b;
 	if (unlikely(!block_lookup(ptr, &b)))
@@ -166,8 +166,8 @@ HM_PUBLIC(sdallocx)(void *ptr, size_t size, int flags) {
 		if (ptr == NULL)
 			hm_trace_free(ptr);
 		else
-			hm_trace_call(TRACE_SDALLOCX, 0, false,
-			    (uint64_t[]){(unsigned)flags, (uintptr_t)ptr, size});
+			TRACE_CALL(TRACE_SDALLOCX, 0, false,
+			    (unsigned)flags, (uintptr_t)ptr, size);
 	}
 	hm_alloc_free_sized_slow(ptr, size, mallocx_align(flags),
 	    mallocx_tcache(flags));

@@ -353,15 +353,16 @@ trace_buf_get(void) {
 /* The number of a record taken now: from the counter of its first
  * address (what it frees or made); 0 for a record with none. */
 static uint64_t
-trace_number(trace_call_t call, bool null, const uint64_t *f) {
-	for (const char *k = trace_fields[call]; *k != '\0'; k++) {
+trace_number(trace_call_t call, bool null, const uint64_t *f, unsigned nf) {
+	unsigned i = 0;
+	for (const char *k = trace_fields[call]; *k != '\0' && i < nf; k++) {
 		if (*k == '|') {
 			if (null)
 				break;
 		} else if (*k == 'A') {
-			return hm_trace_seq((void *)(uintptr_t)*f);
+			return hm_trace_seq((void *)(uintptr_t)f[i]);
 		} else {
-			f++;
+			i++;
 		}
 	}
 	return 0;
@@ -431,18 +432,20 @@ trace_rec_end(trace_buf_t *b, uint8_t *p) {
 /* Appends one call to b, its fields as trace_fields lists them. */
 static void
 trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
-    uint64_t seq, bool null, const uint64_t *f, bool shared) {
+    uint64_t seq, bool null, const uint64_t *f, unsigned nf, bool shared) {
 	if (seq == 0)
-		seq = trace_number(call, null, f);
+		seq = trace_number(call, null, f, nf);
 	uint8_t *p = trace_rec_begin(b, tsd,
 	    call | (null ? TRACE_FLAG_NULL : 0), seq, shared);
+	unsigned i = 0;
 	for (const char *k = trace_fields[call]; *k != '\0'; k++) {
 		if (*k == '|') {
 			if (null)
 				break;
 			continue;
 		}
-		uint64_t v = *f++;
+		uint64_t v = i < nf ? f[i] : 0;
+		i++;
 		switch (*k) {
 		case 'A':
 			p = trace_rec_addr(b, p, v);
@@ -451,7 +454,7 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 			/* The result's number, now that it is made: the
 			 * result is the next field. */
 			p = put_varint(p, zigzag(hm_trace_seq(
-			    (void *)(uintptr_t)*f) - seq));
+			    (void *)(uintptr_t)(i < nf ? f[i] : 0)) - seq));
 			break;
 		default:
 			p = put_varint(p, v);
@@ -462,7 +465,8 @@ trace_put(trace_buf_t *b, const tsd_t *tsd, trace_call_t call,
 }
 
 void
-hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f) {
+hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f,
+    unsigned nf) {
 	tsd_t *tsd = &hm_tsd;
 	/* A signal handler's call inside a record of this thread's: not
 	 * recorded (the buffer is half written). */
@@ -485,10 +489,10 @@ hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f) {
 			trace_flush(&trace_shared);
 	}
 	if (likely(b != NULL)) {
-		trace_put(b, tsd, call, seq, null, f, false);
+		trace_put(b, tsd, call, seq, null, f, nf, false);
 	} else {
 		mutex_lock(&trace_shared.lock);
-		trace_put(&trace_shared, tsd, call, seq, null, f, true);
+		trace_put(&trace_shared, tsd, call, seq, null, f, nf, true);
 		mutex_unlock(&trace_shared.lock);
 	}
 	tsd->trace_busy = false;
@@ -501,8 +505,7 @@ hm_trace_alloc(trace_call_t call, size_t size, const void *p) {
 	tsd_t *tsd = &hm_tsd;
 	trace_buf_t *b = tsd->trace;
 	if (unlikely(b == NULL || tsd->trace_busy || p == NULL)) {
-		hm_trace_call(call, 0, p == NULL,
-		    (uint64_t[]){size, (uintptr_t)p});
+		TRACE_CALL(call, 0, p == NULL, size, (uintptr_t)p);
 		return;
 	}
 	tsd->trace_busy = true;
@@ -517,8 +520,7 @@ hm_trace_free(const void *p) {
 	tsd_t *tsd = &hm_tsd;
 	trace_buf_t *b = tsd->trace;
 	if (unlikely(b == NULL || tsd->trace_busy || p == NULL)) {
-		hm_trace_call(TRACE_FREE, 0, p == NULL,
-		    (uint64_t[]){(uintptr_t)p});
+		TRACE_CALL(TRACE_FREE, 0, p == NULL, (uintptr_t)p);
 		return;
 	}
 	tsd->trace_busy = true;

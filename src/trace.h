@@ -60,16 +60,20 @@ void hm_trace_boot(void);
 uint64_t hm_trace_seq(const void *addr);
 
 /*
- * Records one call: f holds the record's fields in the order of
+ * Records one call: f holds the record's nf fields in the order of
  * docs/trace.md (addresses as integers; a slot, unread, for a second
  * order number, which is the result's and taken now), null the call's
  * NULL result (or free(NULL)): the fields after the bar are then left
- * out.  seq is the call's order number, 0 to take it now from the
- * record's first address.  errno is kept.  Not reentrant: a call from a
- * signal handler that interrupted one is not recorded.
+ * out; a field past nf is written as 0.  seq is the call's order number,
+ * 0 to take it now from the record's first address.  errno is kept.  Not
+ * reentrant: a call from a signal handler that interrupted one is not
+ * recorded.  TRACE_CALL passes its field values as the array.
  */
 void hm_trace_call(trace_call_t call, uint64_t seq, bool null,
-    const uint64_t *f);
+    const uint64_t *f, unsigned nf);
+#define TRACE_CALL(call, seq, null, ...)				\
+	hm_trace_call((call), (seq), (null), (const uint64_t[]){__VA_ARGS__}, \
+	    sizeof((uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
 
 /* hm_trace_call's common cases, quicker: a call whose record is its size
  * and its result (MALLOC, VALLOC, PVALLOC), and free. */
@@ -90,19 +94,18 @@ void hm_trace_postfork_child(void);
 static inline void
 trace_alloc_arg(trace_call_t call, uint64_t arg, size_t size,
     const void *p) {
-	uint64_t f[3] = {arg, size, (uintptr_t)p};
-	hm_trace_call(call, 0, p == NULL, f);
+	TRACE_CALL(call, 0, p == NULL, arg, size, (uintptr_t)p);
 }
 
 /* free_sized(ptr, size) (align 0), free_aligned_sized; of NULL, a
  * free(NULL). */
 static inline void
 trace_free_sized(const void *p, size_t size, size_t align) {
-	uint64_t f[3] = {(uintptr_t)p, size, align};
 	if (p == NULL)
 		hm_trace_free(p);
 	else
-		hm_trace_call(TRACE_FREE_SIZED, 0, false, f);
+		TRACE_CALL(TRACE_FREE_SIZED, 0, false, (uintptr_t)p, size,
+		    align);
 }
 
 #endif /* HM_TRACE_H */
