@@ -35,7 +35,9 @@ bool hm_trace_on;
 #define TRACE_OP_TIME 24
 #define TRACE_OP_THREAD 25
 #define TRACE_FLAG_NULL 0x80
-#define TRACE_CHECK_MUL 0x9E3779B97F4A7C15ULL
+/* 2^64 / the golden ratio, odd: the checksum's multiplier (docs/trace.md)
+ * and the counters' hash. */
+#define TRACE_GOLDEN 0x9E3779B97F4A7C15ULL
 
 /*
  * Each call's fields, in docs/trace.md's order: V a varint, A an address
@@ -122,7 +124,7 @@ static uint64_t trace_start_ms;
 
 /*
  * The order numbers: one counter per 2 MiB region of addresses (hashed
- * into TRACE_NCOUNTERS), each on a line of its own.  The records of one
+ * into 2^TRACE_LG_NCOUNTERS of them), each on a line of its own.  The records of one
  * address all take their numbers from one counter, which orders them;
  * and a thread allocating and freeing in its own arena's chunks writes
  * lines no other thread does, where one counter for the process would
@@ -164,7 +166,7 @@ hm_trace_boot(void) {
 
 uint64_t
 hm_trace_seq(const void *addr) {
-	uint64_t h = ((uintptr_t)addr >> TRACE_LG_REGION) * TRACE_CHECK_MUL;
+	uint64_t h = ((uintptr_t)addr >> TRACE_LG_REGION) * TRACE_GOLDEN;
 	return atomic_fetch_add_explicit(
 	    &trace_counters[h >> (64 - TRACE_LG_NCOUNTERS)].next, 1,
 	    memory_order_relaxed) + 1;
@@ -290,7 +292,7 @@ trace_checksum(uint8_t *p, size_t len) {
 	for (size_t i = 0; i < len; i += 8) {
 		uint64_t w;
 		memcpy(&w, p + i, 8);
-		h = (h ^ w) * TRACE_CHECK_MUL;
+		h = (h ^ w) * TRACE_GOLDEN;
 	}
 	return h;
 }
@@ -379,7 +381,12 @@ trace_rec_begin(trace_buf_t *b, const tsd_t *tsd, unsigned op, uint64_t seq,
     bool shared) {
 	size_t len = atomic_load_explicit(&b->len, memory_order_relaxed);
 	if (unlikely(len > TRACE_BUF_SIZE - TRACE_REC_MAX)) {
-		trace_flush_locked(b);
+		/* (The shared buffer's lock is held; an owner takes its
+		 * buffer's, which the exit flush may hold.) */
+		if (shared)
+			trace_flush_locked(b);
+		else
+			trace_flush(b);
 		len = 0;
 	}
 	uint8_t *p = TRACE_DATA(b) + len;
