@@ -90,7 +90,7 @@ typedef struct trace_buf_s {
 	uint64_t ms;
 	uint64_t addr;
 	unsigned time_tick;
-	uint8_t out[TRACE_CHUNK_HDR + TRACE_BUF_SIZE + 8];
+	uint8_t out[TRACE_CHUNK_HDR + TRACE_BUF_SIZE];
 } trace_buf_t;
 
 #define TRACE_DATA(b) ((b)->out + TRACE_CHUNK_HDR)
@@ -283,15 +283,20 @@ trace_file(void) {
 	return fd;
 }
 
-/* docs/trace.md's checksum of the len bytes at p, zero-padded to a
- * whole word (the buffer has the room). */
+/* docs/trace.md's checksum of the len bytes at p.  The last word is
+ * padded in a copy: the bytes after len may be another record being
+ * written (the exit flush of another thread's buffer). */
 static uint64_t
-trace_checksum(uint8_t *p, size_t len) {
-	memset(p + len, 0, 8);
-	uint64_t h = len;
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t w;
+trace_checksum(const uint8_t *p, size_t len) {
+	uint64_t h = len, w;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
 		memcpy(&w, p + i, 8);
+		h = (h ^ w) * TRACE_GOLDEN;
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, p + i, len - i);
 		h = (h ^ w) * TRACE_GOLDEN;
 	}
 	return h;

@@ -438,6 +438,17 @@ trade_thread(void *arg) {
 	return NULL;
 }
 
+/* Allocates until the process ends. */
+static void *
+busy_thread(void *arg) {
+	(void)arg;
+	for (unsigned i = 0;; i++) {
+		void *volatile p = hm_malloc(16 + i % 512);
+		hm_free(p);
+	}
+	return NULL;
+}
+
 /* A thread's life: a known count of calls, then exit. */
 static void *
 short_thread(void *arg) {
@@ -476,6 +487,14 @@ child_main(const char *scenario, const char *d) {
 				pthread_join(t[j], NULL);
 		}
 		_exit(0);
+	} else if (strcmp(scenario, "busyexit") == 0) {
+		/* exit() while two threads fill and write out their
+		 * buffers: the file must stay well formed. */
+		pthread_t t[2];
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[i], NULL, busy_thread, NULL);
+		usleep(20 * 1000);
+		exit(0);
 	} else if (strcmp(scenario, "fork") == 0) {
 		void *volatile p = hm_malloc(777001);
 		pid_t pid = fork();
@@ -655,6 +674,19 @@ TEST_BEGIN(test_thread_exits)
 	dir_clean();
 TEST_END
 
+/* Threads still allocating while the process exits: what is written is
+ * well formed (whole chunks, each once), however they interleave with the
+ * exit's flush. */
+TEST_BEGIN(test_busy_exit)
+	for (int round = 0; round < 2; round++) {
+		trace_t t;
+		scenario_trace("busyexit", &t);
+		expect_zu_gt(t.n, 1000, "round %d: records", round);
+		free(t.r);
+		dir_clean();
+	}
+TEST_END
+
 TEST_BEGIN(test_fork)
 	char names[2][TRACE_PATH_MAX];
 	trace_t t[2];
@@ -727,6 +759,6 @@ main(int argc, char **argv) {
 		return child_main(argv[2], argv[3]);
 	if (HM_TEST_SANITIZED)
 		return 77;
-	return test(test_calls, test_trade, test_thread_exits, test_fork,
-	    test_exec, test_chdir_closefds, test_no_file);
+	return test(test_calls, test_trade, test_thread_exits, test_busy_exit,
+	    test_fork, test_exec, test_chdir_closefds, test_no_file);
 }
