@@ -605,8 +605,9 @@ hm_alloc_free_sized_miss(void *ptr, size_t size) {
 /*
  * free and free_sized while tracing (their fast paths are closed: tls.h):
  * the call recorded first (its number orders it before the next
- * allocation at the address), then the fast path through the thread's
- * cache, then the slow one.
+ * allocation at the address), then the entry point's own way through the
+ * thread's cache: the fast path, and the miss and slow paths after it
+ * (which record nothing).
  */
 HM_NOINLINE HM_COLD static void
 free_traced(void *ptr, bool sized, size_t size) {
@@ -614,16 +615,20 @@ free_traced(void *ptr, bool sized, size_t size) {
 		trace_free_sized(ptr, size, 0);
 	else
 		hm_trace_free(ptr);
-	if (!sized || size - 1 < SC_LOOKUP_MAX) {
-		size_t ind = sized ? hm_sc_lookup[(size - 1) >> LG_QUANTUM] : 0;
-		free_fast_t r = free_fast(hm_tsd.tcache, ptr, sized, ind);
-		if (r == FREE_MISS && free_slot_fill(ptr))
-			r = free_fast(hm_tsd.tcache, ptr, sized, ind);
-		if (r == FREE_DONE)
-			return;
-	}
-	if (sized)
+	if (sized && size - 1 >= SC_LOOKUP_MAX) {
 		hm_alloc_free_sized_slow(ptr, size, 0, tsd_tcache());
+		return;
+	}
+	size_t ind = sized ? hm_sc_lookup[(size - 1) >> LG_QUANTUM] : 0;
+	free_fast_t r = free_fast(hm_tsd.tcache, ptr, sized, ind);
+	if (r == FREE_DONE)
+		return;
+	if (sized && r == FREE_MISS)
+		hm_alloc_free_sized_miss(ptr, size);
+	else if (sized)
+		hm_alloc_free_sized_slow(ptr, size, 0, tsd_tcache());
+	else if (r == FREE_MISS)
+		hm_alloc_free_miss(ptr);
 	else
 		free_slow(ptr);
 }

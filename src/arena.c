@@ -332,8 +332,9 @@ static void arena_purge_run(arena_t *arena, run_t *run, bool lazy);
 /* Runs looked at per growth, so that a long list of small runs costs a
  * bounded walk. */
 #define ARENA_EXCESS_SCAN 1024
-static size_t
-arena_purge_excess_locked(arena_t *arena) {
+size_t
+hm_arena_purge_excess(arena_t *arena) {
+	mutex_lock(&arena->lock);
 	size_t keep = arena->nactive / 4;
 	if (keep < ARENA_EXCESS_MIN_PAGES)
 		keep = ARENA_EXCESS_MIN_PAGES;
@@ -346,13 +347,7 @@ arena_purge_excess_locked(arena_t *arena) {
 			arena_purge_run(arena, run, false);
 		run = next;
 	}
-	return before - arena->ndirty;
-}
-
-size_t
-hm_arena_purge_excess(arena_t *arena) {
-	mutex_lock(&arena->lock);
-	size_t n = arena_purge_excess_locked(arena);
+	size_t n = before - arena->ndirty;
 	mutex_unlock(&arena->lock);
 	return n;
 }

@@ -510,36 +510,38 @@ hm_trace_call(trace_call_t call, uint64_t seq, bool null, const uint64_t *f,
 	tsd->trace_busy = false;
 }
 
-/* The common calls, encoded directly into the thread's own buffer; the
- * rest, and a thread without one, take hm_trace_call. */
-void
-hm_trace_alloc(trace_call_t call, size_t size, const void *p) {
+/*
+ * The common calls, encoded directly into the thread's own buffer: a
+ * record of an optional size (sized) and the block p.  The rest, and a
+ * thread without a buffer, take hm_trace_call.
+ */
+static HM_ALWAYS_INLINE void
+trace_quick(trace_call_t call, bool sized, size_t size, const void *p) {
 	tsd_t *tsd = &hm_tsd;
 	trace_buf_t *b = tsd->trace;
 	if (unlikely(b == NULL || tsd->trace_busy || p == NULL)) {
-		TRACE_CALL(call, 0, p == NULL, size, (uintptr_t)p);
+		if (sized)
+			TRACE_CALL(call, 0, p == NULL, size, (uintptr_t)p);
+		else
+			TRACE_CALL(call, 0, p == NULL, (uintptr_t)p);
 		return;
 	}
 	tsd->trace_busy = true;
 	uint8_t *q = trace_rec_begin(b, tsd, call, hm_trace_seq(p), false);
-	q = put_varint(q, size);
+	if (sized)
+		q = put_varint(q, size);
 	trace_rec_end(b, trace_rec_addr(b, q, (uintptr_t)p));
 	tsd->trace_busy = false;
 }
 
 void
+hm_trace_alloc(trace_call_t call, size_t size, const void *p) {
+	trace_quick(call, true, size, p);
+}
+
+void
 hm_trace_free(const void *p) {
-	tsd_t *tsd = &hm_tsd;
-	trace_buf_t *b = tsd->trace;
-	if (unlikely(b == NULL || tsd->trace_busy || p == NULL)) {
-		TRACE_CALL(TRACE_FREE, 0, p == NULL, (uintptr_t)p);
-		return;
-	}
-	tsd->trace_busy = true;
-	uint8_t *q = trace_rec_begin(b, tsd, TRACE_FREE, hm_trace_seq(p),
-	    false);
-	trace_rec_end(b, trace_rec_addr(b, q, (uintptr_t)p));
-	tsd->trace_busy = false;
+	trace_quick(TRACE_FREE, false, 0, p);
 }
 
 void
