@@ -58,7 +58,8 @@ BENCH_CXXFLAGS := -std=c++17 -O2 -g -fno-builtin -Wall -Wextra -pthread
 
 BENCH_C_PROGS := st_fixed st_random larson prodcons threads_churn \
 	false_sharing mixed realloc_growth large_churn huge_churn fragmentation \
-	pair instr_random instr_pool runone thread_random
+	pair instr_random instr_pool runone thread_random glibc_thread rptest \
+	xmalloc_test malloc_large espresso_like
 BENCH_CXX_PROGS := cxx_map
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/,$(BENCH_C_PROGS) $(BENCH_CXX_PROGS))
 
