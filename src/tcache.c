@@ -33,6 +33,10 @@ static uint32_t tcache_nslots[TCACHE_NBINS_MAX];
  * MiB, 9.3 with it; realloc_growth 13.6 -> 11.8). */
 #define TCACHE_BIN_BYTES ((size_t)64 << 10)
 #define TCACHE_NSLOTS_MIN 2
+/* A bin's first fill takes an eighth of its stack, each refill twice the
+ * last, up to half: a class a thread uses a few blocks of does not take
+ * a hundred (and their slabs' pages).  The GC shrinks them again. */
+#define TCACHE_LG_FILL_DIV_FIRST 3
 
 bool
 hm_tcache_boot(void) {
@@ -122,7 +126,7 @@ hm_tcache_create(arena_t *arena) {
 	tc->next = NULL;
 	tc->arena = arena;
 	for (unsigned i = 0; i < hm_tcache_nbins; i++) {
-		tc->bins[i].lg_fill_div = 1;
+		tc->bins[i].lg_fill_div = TCACHE_LG_FILL_DIV_FIRST;
 		tc->bins[i].refilled = false;
 	}
 	/* Empty slots: should an address ever match the tag, the NULL
@@ -293,6 +297,10 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	}
 	bin->refilled = true;
 	uint32_t want = bin->ncached_max >> bin->lg_fill_div;
+	/* Emptied again: the next fill is twice this one, up to half the
+	 * stack. */
+	if (bin->lg_fill_div > 1)
+		bin->lg_fill_div--;
 	if (want == 0)
 		want = 1;
 	/* When enough blocks of other arenas are parked (a thread freeing

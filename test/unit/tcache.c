@@ -33,10 +33,11 @@ TEST_BEGIN(test_fill_and_tag)
 	cache_bin_t *bin = &tc->bins[ind];
 	flush();
 	assert_zu_eq(bin->ncached, 0, "empty after a flush");
+	bin->lg_fill_div = 3; /* as a new cache's */
 	void *p = hm_malloc(64);
 	assert_ptr_not_null(p, "malloc(64)");
-	expect_zu_eq(bin->ncached, bin->ncached_max / 2 - 1,
-	    "a miss fills half the stack and hands out one");
+	expect_zu_eq(bin->ncached, bin->ncached_max / 8 - 1,
+	    "a first miss fills an eighth of the stack and hands out one");
 	void *q = hm_malloc(64);
 	expect_true((uintptr_t)q > (uintptr_t)p,
 	    "lowest addresses first: %p then %p", p, q);
@@ -47,6 +48,26 @@ TEST_BEGIN(test_fill_and_tag)
 	expect_ptr_eq(r, q, "last freed, first reused");
 	hm_free(r);
 	hm_free(p);
+
+	/* A stack emptied again gets twice the last fill, up to half. */
+	uint32_t max = bin->ncached_max;
+	void **ptrs = calloc(max, sizeof(void *));
+	assert_ptr_not_null(ptrs, "calloc");
+	flush();
+	uint32_t n = 0;
+	for (uint32_t want = max / 4; want <= max; want *= 2) {
+		ptrs[n++] = hm_malloc(64);
+		uint32_t fill = want < max / 2 ? want : max / 2;
+		expect_zu_eq(bin->ncached, fill - 1, "the next fill takes %u",
+		    fill);
+		while (bin->ncached > 0 && n < max)
+			ptrs[n++] = hm_malloc(64);
+		for (uint32_t i = 0; i < n; i++)
+			hm_free(ptrs[i]);
+		n = 0;
+		flush();
+	}
+	free(ptrs);
 TEST_END
 
 TEST_BEGIN(test_flush_when_full)
@@ -192,6 +213,33 @@ TEST_BEGIN(test_thread_exit_flushes)
 	}
 TEST_END
 
+static void *
+thread_first_fill(void *arg) {
+	uint32_t *out = arg;
+	void *p = hm_malloc(THREAD_FILL_SIZE);
+	cache_bin_t *bin = &hm_tsd.tcache->bins[sc_size2index(THREAD_FILL_SIZE)];
+	out[0] = bin->ncached;
+	out[1] = bin->ncached_max;
+	hm_free(p);
+	return NULL;
+}
+
+TEST_BEGIN(test_first_fill_small)
+	/* A new thread's cache (new or from the pool) starts with small
+	 * fills: a class it uses a little takes few blocks. */
+	for (int i = 0; i < 2; i++) {
+		uint32_t got[2];
+		pthread_t t;
+		assert_d_eq(pthread_create(&t, NULL, thread_first_fill, got), 0,
+		    "create");
+		pthread_join(t, NULL);
+		uint32_t fill = got[1] >> 3 > 0 ? got[1] >> 3 : 1;
+		expect_u_eq(got[0], fill - 1,
+		    "thread %d: a first fill takes an eighth of %u slots", i,
+		    got[1]);
+	}
+TEST_END
+
 static void *remote_block;
 static void *remote_many[20];
 
@@ -287,5 +335,6 @@ int
 main(void) {
 	return test(test_fill_and_tag, test_flush_when_full,
 	    test_gc_drains_unused_bin, test_flush_mallctl_and_stats,
-	    test_thread_exit_flushes, test_remote_free, test_chunk_slots);
+	    test_thread_exit_flushes, test_first_fill_small, test_remote_free,
+	    test_chunk_slots);
 }
