@@ -306,9 +306,12 @@ hm_tcache_alloc_refill(tcache_t *tc, unsigned ind) {
 	/* When enough blocks of other arenas are parked (a thread freeing
 	 * much of what others allocated), the refill takes them rather than
 	 * going to the bin lock.  A few are not reused: they may sit in
-	 * cache lines another thread writes. */
+	 * cache lines another thread writes; but when they fill the array
+	 * (a stack shorter than TCACHE_REMOTE_REUSE), a fill would have no
+	 * room, so they are taken whatever their number. */
 	unsigned n;
-	if (cache_bin_nremote(bin) >= TCACHE_REMOTE_REUSE) {
+	if (cache_bin_nremote(bin) >= TCACHE_REMOTE_REUSE
+	    || bin->ncached_lim == 0) {
 		n = cache_bin_nremote(bin);
 		memmove(bin->stack, bin->stack + bin->ncached_lim,
 		    n * sizeof(void *));

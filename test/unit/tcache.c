@@ -282,6 +282,57 @@ thread_free_remote(void *arg) {
 	return NULL;
 }
 
+/* Blocks of the main thread's arena, per Small class: a whole stack's. */
+static void **parked_blocks[SC_NBINS];
+
+static void *
+thread_park_all(void *arg) {
+	(void)arg;
+	unsigned other = (tsd_arena()->ind + 1) % hm_narenas, cur;
+	size_t sz = sizeof(cur);
+	assert_d_eq(hm_mallctl("thread.arena", &cur, &sz, &other,
+	    sizeof(other)), 0, "thread.arena");
+	flush();
+	tcache_t *tc = hm_tsd.tcache;
+	for (unsigned ind = 0; ind < SC_NBINS && ind < hm_tcache_nbins; ind++) {
+		cache_bin_t *bin = &tc->bins[ind];
+		for (uint32_t i = 0; i < bin->ncached_max; i++)
+			hm_free(parked_blocks[ind][i]);
+		expect_zu_eq(bin->ncached_lim, 0,
+		    "class %u: parked blocks fill the array", ind);
+		/* No room for a fill of its own: the refill must still
+		 * serve (it takes the parked blocks). */
+		void *p = hm_malloc(hm_sc_size[ind]);
+		expect_ptr_not_null(p, "class %u (%zu B, %u slots): malloc with "
+		    "every slot parked", ind, hm_sc_size[ind], bin->ncached_max);
+		hm_free(p);
+		flush();
+	}
+	return NULL;
+}
+
+TEST_BEGIN(test_remote_fill_when_parked_full)
+	unit_boot_exact();
+	tcache_t *tc = my_tcache();
+	if (hm_narenas < 2)
+		test_skip("needs two arenas");
+	for (unsigned ind = 0; ind < SC_NBINS && ind < hm_tcache_nbins; ind++) {
+		uint32_t n = tc->bins[ind].ncached_max;
+		parked_blocks[ind] = calloc(n, sizeof(void *));
+		assert_ptr_not_null(parked_blocks[ind], "calloc");
+		for (uint32_t i = 0; i < n; i++) {
+			parked_blocks[ind][i] = hm_malloc(hm_sc_size[ind]);
+			assert_ptr_not_null(parked_blocks[ind][i], "malloc");
+		}
+	}
+	pthread_t t;
+	assert_d_eq(pthread_create(&t, NULL, thread_park_all, NULL), 0,
+	    "create");
+	pthread_join(t, NULL);
+	for (unsigned ind = 0; ind < SC_NBINS && ind < hm_tcache_nbins; ind++)
+		free(parked_blocks[ind]);
+TEST_END
+
 TEST_BEGIN(test_remote_free)
 	unit_boot_exact();
 	my_tcache();
@@ -336,5 +387,5 @@ main(void) {
 	return test(test_fill_and_tag, test_flush_when_full,
 	    test_gc_drains_unused_bin, test_flush_mallctl_and_stats,
 	    test_thread_exit_flushes, test_first_fill_small, test_remote_free,
-	    test_chunk_slots);
+	    test_remote_fill_when_parked_full, test_chunk_slots);
 }
