@@ -145,3 +145,6 @@ bench-prof: lib bench-progs
 		--lib-profiler $(call bench_prof_lib,$(PROF_COMMIT)) \
 		--profiler $(call bench_prof_rev,$(PROF_COMMIT)) \
 		--only "$(BENCH_ONLY)" --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
+# test/programs/bench_suite.sh runs the programs as tests.
+check-default: bench-progs
