@@ -196,8 +196,9 @@ bool hm_arena_boot(void);
  * does not exist (or could not be created). */
 arena_t *hm_arena_get(unsigned ind, bool create);
 
-/* The arena a new thread should use: the one with fewest threads, or
- * with percpu_arena the current CPU's. */
+/* The arena a new thread should use, the thread counted in its nthreads:
+ * the one with fewest threads (an unused one created while every arena
+ * has some), or with percpu_arena the current CPU's. */
 arena_t *hm_arena_choose_new(void);
 
 /* percpu_arena: the arena of the CPU the caller runs on (NULL when the

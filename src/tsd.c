@@ -57,7 +57,6 @@ hm_tsd_arena_slow(void) {
 	}
 	tsd->state = TSD_BINDING;
 	arena_t *arena = hm_arena_choose_new();
-	atomic_fetch_add_explicit(&arena->nthreads, 1, memory_order_relaxed);
 	tsd->arena = arena;
 	/* May allocate (glibc grows its key table with calloc); the
 	 * re-entrant call sees TSD_BINDING and uses tsd->arena. */
