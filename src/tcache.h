@@ -12,9 +12,9 @@
  * the last visit (its low-water mark) are flushed, and its fills halve
  * (as jemalloc's lg_fill_div); a bin that needed every block and a refill
  * since the last visit fills half its stack again.  A new cache's fills
- * start at an eighth of a stack and double at each refill, up to half.  At thread exit the
- * whole cache is flushed and the tcache_t goes to a pool for the next
- * thread.
+ * start at an eighth of a stack and double at each refill, up to half.
+ * At thread exit the whole cache is flushed and the tcache_t goes to a
+ * pool for the next thread.
  *
  * A block freed by a thread bound to another arena than the block's does
  * not go where malloc pops (it would share cache lines with the other
