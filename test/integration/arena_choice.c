@@ -39,7 +39,8 @@ TEST_BEGIN(test_threads_started_together)
 	assert_d_eq(hm_mallctl("opt.percpu_arena", &percpu, &sz, NULL, 0), 0,
 	    "opt.percpu_arena");
 	if (narenas < NTHREADS + 1 || strcmp(percpu, "disabled") != 0)
-		test_skip("%u arenas, percpu_arena %s", narenas, percpu);
+		test_skip("needs %d arenas and percpu_arena disabled: %u, %s",
+		    NTHREADS + 1, narenas, percpu);
 	void *mine = hm_malloc(64); /* the main thread is bound too */
 	unsigned shared = 0;
 	for (int r = 0; r < ROUNDS; r++) {

@@ -227,6 +227,8 @@ thread_first_fill(void *arg) {
 TEST_BEGIN(test_first_fill_small)
 	/* A new thread's cache (new or from the pool) starts with small
 	 * fills: a class it uses a little takes few blocks. */
+	unit_boot_exact();
+	my_tcache();
 	for (int i = 0; i < 2; i++) {
 		uint32_t got[2];
 		pthread_t t;
