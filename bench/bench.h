@@ -12,6 +12,7 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +139,30 @@ static inline double
 bench_scale(int argc, char **argv) {
 	double s = argc > 1 ? strtod(argv[1], NULL) : 1.0;
 	return s > 0 ? s : 1.0;
+}
+
+/* A thread count from the command line: argv[1], or def when absent or
+ * outside [min, 1024]. */
+static inline int
+bench_nthreads(int argc, char **argv, int min, int def) {
+	int n = argc > 1 ? atoi(argv[1]) : def;
+	return n < min || n > 1024 ? def : n;
+}
+
+/* Runs fn(t), t = 0 .. n - 1 as a pointer-sized integer, in n threads
+ * and waits for them all; a thread that cannot be created ends the
+ * program with status 2. */
+static inline void
+bench_run_threads(int n, void *(*fn)(void *)) {
+	pthread_t th[1024];
+	for (int t = 0; t < n; t++) {
+		if (pthread_create(&th[t], NULL, fn, (void *)(intptr_t)t)) {
+			fprintf(stderr, "pthread_create failed\n");
+			exit(2);
+		}
+	}
+	for (int t = 0; t < n; t++)
+		pthread_join(th[t], NULL);
 }
 
 static inline void

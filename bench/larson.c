@@ -60,20 +60,11 @@ thread_main(void *arg) {
 
 int
 main(int argc, char **argv) {
-	nthreads = argc > 1 ? atoi(argv[1]) : 2;
-	if (nthreads < 1 || nthreads > 1024)
-		nthreads = 2;
+	nthreads = bench_nthreads(argc, argv, 1, 2);
 	double scale = bench_scale(argc - 1, argv + 1);
 	ops_per_round = (long)(scale * 6e6 / ROUNDS / nthreads);
 	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
-	pthread_t th[1024];
-	for (int t = 0; t < nthreads; t++)
-		if (pthread_create(&th[t], NULL, thread_main, (void *)(intptr_t)t)) {
-			fprintf(stderr, "pthread_create failed\n");
-			return 2;
-		}
-	for (int t = 0; t < nthreads; t++)
-		pthread_join(th[t], NULL);
+	bench_run_threads(nthreads, thread_main);
 	uint64_t h = 0;
 	for (int round = 0; round < ROUNDS; round++)
 		for (int s = 0; s < nthreads; s++)

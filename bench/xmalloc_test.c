@@ -126,29 +126,28 @@ consumer(void *arg) {
 	return NULL;
 }
 
+static int nprod;
+
+/* Threads [0, nprod) produce, the others consume. */
+static void *
+thread_main(void *arg) {
+	int t = (int)(intptr_t)arg;
+	if (t < nprod)
+		return producer(arg);
+	return consumer((void *)(intptr_t)(t - nprod));
+}
+
 int
 main(int argc, char **argv) {
-	int nthreads = argc > 1 ? atoi(argv[1]) : 2;
-	if (nthreads < 2 || nthreads > 1024)
-		nthreads = 2;
+	int nthreads = bench_nthreads(argc, argv, 2, 2);
 	double scale = bench_scale(argc - 1, argv + 1);
-	int nprod = nthreads / 2, ncons = nthreads - nprod;
+	nprod = nthreads / 2;
+	int ncons = nthreads - nprod;
 	batches_per_producer = (long)(scale * 280 / nprod);
 	if (batches_per_producer < 1)
 		batches_per_producer = 1;
 	producers_left = nprod;
-	pthread_t th[1024];
-	for (int t = 0; t < nthreads; t++) {
-		bool is_prod = t < nprod;
-		int id = is_prod ? t : t - nprod;
-		if (pthread_create(&th[t], NULL, is_prod ? producer : consumer,
-		    (void *)(intptr_t)id)) {
-			fprintf(stderr, "pthread_create failed\n");
-			return 2;
-		}
-	}
-	for (int t = 0; t < nthreads; t++)
-		pthread_join(th[t], NULL);
+	bench_run_threads(nthreads, thread_main);
 	uint64_t sum = 0;
 	for (int c = 0; c < ncons; c++)
 		sum += sums[c];
