@@ -12,7 +12,8 @@
  * the last visit (its low-water mark) are flushed, and its fills halve
  * (as jemalloc's lg_fill_div); a bin that needed every block and a refill
  * since the last visit fills half its stack again.  A new cache's fills
- * start at an eighth of a stack and double at each refill, up to half.
+ * start at an eighth of a stack and double at each refill, up to half,
+ * until the GC first visits the bin.
  * At thread exit the whole cache is flushed and the tcache_t goes to a
  * pool for the next thread.
  *
@@ -58,6 +59,7 @@ typedef struct cache_bin_s {
 				  counters (tsd.h) on the fast paths */
 	uint16_t lg_fill_div;  /* a fill takes ncached_max >> lg_fill_div */
 	bool refilled;         /* refilled since the last GC visit */
+	bool ramp;             /* no GC visit yet: each refill doubles */
 	void **stack;          /* own blocks: most recently freed on top */
 } cache_bin_t;
 

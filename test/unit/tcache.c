@@ -34,6 +34,7 @@ TEST_BEGIN(test_fill_and_tag)
 	flush();
 	assert_zu_eq(bin->ncached, 0, "empty after a flush");
 	bin->lg_fill_div = 3; /* as a new cache's */
+	bin->ramp = true;
 	void *p = hm_malloc(64);
 	assert_ptr_not_null(p, "malloc(64)");
 	expect_zu_eq(bin->ncached, bin->ncached_max / 8 - 1,
@@ -67,6 +68,22 @@ TEST_BEGIN(test_fill_and_tag)
 		n = 0;
 		flush();
 	}
+
+	/* Once the GC has visited the bin, refills no longer grow: the GC
+	 * alone sizes them. */
+	tc->gc_bin = ind;
+	hm_tcache_gc_event(tc);
+	bin->lg_fill_div = 3;
+	for (int round = 0; round < 2; round++) {
+		ptrs[n++] = hm_malloc(64);
+		expect_zu_eq(bin->ncached, max / 8 - 1,
+		    "after a GC visit, refill %d takes an eighth still", round);
+		while (bin->ncached > 0 && n < max)
+			ptrs[n++] = hm_malloc(64);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		hm_free(ptrs[i]);
+	flush();
 	free(ptrs);
 TEST_END
 
