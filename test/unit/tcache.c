@@ -1,8 +1,11 @@
 /*
- * Thread caches (tcache.c): a fill takes half a stack from the bin, a free
+ * Thread caches (tcache.c): a fill takes an eighth of a stack from the bin
+ * at first and doubles up to half until the GC's first visit, a free
  * pushes with the cached tag, a full stack flushes its older half, the GC
- * drains what a bin does not use, thread.tcache.flush empties everything,
- * and thread exit hands the cache to the next thread with nothing in it.
+ * drains what a bin does not use, parked blocks of other arenas are
+ * reused when they fill the array, thread.tcache.flush empties
+ * everything, and thread exit hands the cache to the next thread with
+ * nothing in it.
  */
 #include "unit_util.h"
 
