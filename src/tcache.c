@@ -25,12 +25,12 @@ static uint32_t tcache_nslots[TCACHE_NBINS_MAX];
 
 #define TCACHE_NSLOTS_SMALL_MIN 20
 #define TCACHE_NSLOTS_SMALL_MAX 200
-#define TCACHE_NSLOTS_LARGE 20
 #define TCACHE_SMALL_BYTES ((size_t)32 << 10)
 /* What one bin may hold, in bytes, with at least TCACHE_NSLOTS_MIN
- * blocks: without it twenty blocks of each class from 4 to 32 KiB, 2 MiB
- * a thread, sat in every thread's cache (thread_random's peak RSS: 10.3
- * MiB, 9.3 with it; realloc_growth 13.6 -> 11.8). */
+ * blocks; all that sizes the Large bins.  Twenty blocks of each class
+ * from 4 to 32 KiB, 2 MiB a thread, sat in every thread's cache before
+ * (thread_random's peak RSS: 10.3 MiB, 9.3 with it; realloc_growth 13.6
+ * -> 11.8). */
 #define TCACHE_BIN_BYTES ((size_t)64 << 10)
 #define TCACHE_NSLOTS_MIN 2
 /* A new cache's bin first fills an eighth of its stack, and each refill
@@ -61,7 +61,7 @@ hm_tcache_boot(void) {
 	hm_tcache_nbins = nbins;
 	size_t nslots = 0;
 	for (unsigned i = 0; i < nbins; i++) {
-		uint32_t n = TCACHE_NSLOTS_LARGE;
+		uint32_t n = UINT32_MAX;
 		if (i < SC_NBINS) {
 			/* Two slabs' worth, or 32 KiB of blocks if more, so
 			 * that batches of mid-sized blocks stay in the cache. */

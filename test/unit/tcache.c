@@ -262,17 +262,23 @@ TEST_BEGIN(test_first_fill_small)
 	}
 TEST_END
 
+/* Binds the calling thread (a new one, not the main thread) to the arena
+ * after its own. */
+static void
+bind_other_arena(void) {
+	unsigned other = (tsd_arena()->ind + 1) % hm_narenas, cur;
+	size_t sz = sizeof(cur);
+	assert_d_eq(hm_mallctl("thread.arena", &cur, &sz, &other,
+	    sizeof(other)), 0, "thread.arena");
+}
+
 static void *remote_block;
 static void *remote_many[20];
 
 static void *
 thread_free_remote(void *arg) {
 	(void)arg;
-	/* Bind to an arena other than the main thread's. */
-	unsigned other = (tsd_arena()->ind + 1) % hm_narenas, cur;
-	size_t sz = sizeof(cur);
-	assert_d_eq(hm_mallctl("thread.arena", &cur, &sz, &other,
-	    sizeof(other)), 0, "thread.arena");
+	bind_other_arena();
 	tcache_t *tc = hm_tsd.tcache;
 	unsigned ind = sc_size2index(96);
 	cache_bin_t *bin = &tc->bins[ind];
@@ -310,10 +316,7 @@ static void **parked_blocks[SC_NBINS];
 static void *
 thread_park_all(void *arg) {
 	(void)arg;
-	unsigned other = (tsd_arena()->ind + 1) % hm_narenas, cur;
-	size_t sz = sizeof(cur);
-	assert_d_eq(hm_mallctl("thread.arena", &cur, &sz, &other,
-	    sizeof(other)), 0, "thread.arena");
+	bind_other_arena();
 	flush();
 	tcache_t *tc = hm_tsd.tcache;
 	for (unsigned ind = 0; ind < SC_NBINS && ind < hm_tcache_nbins; ind++) {
